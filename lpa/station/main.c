@@ -1,0 +1,55 @@
+/*
+ * main.c — lpa-station: the factory provisioning station. Process hygiene comes first
+ * (no core dumps, not ptrace-able, secrets on the locked secure heap), then the
+ * subcommand table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lpa/core/lpa-core.h"
+#include "station.h"
+
+#define STATION_SECURE_HEAP (64 * 1024)
+
+static int version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("lpa-station %s\n", LPA_VERSION);
+	return STATION_EXIT_OK;
+}
+
+static const struct station_cmd station_cmds[] = {
+	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
+	{"version", version_main, "print the version"},
+};
+
+static void station_usage(FILE *f)
+{
+	fprintf(f, "usage: lpa-station COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", station_cmds[i].name, station_cmds[i].summary);
+	fprintf(f, "\n'lpa-station COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	/* Before anything can hold a secret. */
+	if (lpa_secure_harden_process() != LPA_OK) {
+		fprintf(stderr, "lpa-station: cannot disable core dumps\n");
+		return STATION_EXIT_FAILURE;
+	}
+	if (lpa_secure_init(STATION_SECURE_HEAP) != LPA_OK)
+		fprintf(stderr, "lpa-station: warning: secure heap unavailable (RLIMIT_MEMLOCK); "
+				"secrets use per-buffer locked pages\n");
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		station_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? STATION_EXIT_USAGE : STATION_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
+		if (strcmp(argv[1], station_cmds[i].name) == 0)
+			return station_cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "lpa-station: unknown command '%s'\n\n", argv[1]);
+	station_usage(stderr);
+	return STATION_EXIT_USAGE;
+}
