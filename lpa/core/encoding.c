@@ -5,7 +5,7 @@
 
 static const char encoding_hexdig[] = "0123456789abcdef";
 static const char encoding_b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void lpa_hex_encode(const uint8_t *in, size_t len, char *out)
 {
@@ -87,8 +87,7 @@ static int encoding_b64val(char c)
 	return -1;
 }
 
-int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
-		      size_t *out_len)
+int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
 	size_t need, o = 0;
 	uint32_t acc = 0;

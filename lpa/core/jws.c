@@ -86,8 +86,10 @@ static int jws_header(const char *h64, size_t len, char **kid)
 		goto fail;
 	}
 	/* Unknown members (crit, jku, x5u, ...) could change the meaning; refuse them. */
-	json_object_foreach(hdr, name, v) {
-		if (strcmp(name, "alg") != 0 && strcmp(name, "kid") != 0 && strcmp(name, "typ") != 0)
+	json_object_foreach(hdr, name, v)
+	{
+		if (strcmp(name, "alg") != 0 && strcmp(name, "kid") != 0 &&
+		    strcmp(name, "typ") != 0)
 			goto fail;
 	}
 	k = json_object_get(hdr, "kid");
@@ -107,7 +109,7 @@ fail:
 }
 
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
-		   size_t *payload_len)
+                   size_t *payload_len)
 {
 	const char *d1, *d2, *end;
 	uint8_t sig[LPA_P256_SIG_LEN + 1], *p = NULL;

@@ -18,31 +18,31 @@ typedef struct evp_pkey_st EVP_PKEY; /* OpenSSL's type, without pulling its head
 /* ------------------------------------------------------------------ errors */
 enum lpa_err {
 	LPA_OK = 0,
-	LPA_ERR_NOMEM = -1,        /* out of memory (or secure heap exhausted) */
-	LPA_ERR_INVAL = -2,        /* a caller passed an invalid argument */
-	LPA_ERR_CRYPTO = -3,       /* an OpenSSL call failed */
-	LPA_ERR_LENGTH = -4,       /* input has the wrong length */
-	LPA_ERR_MAGIC = -5,        /* magic bytes do not match */
-	LPA_ERR_VERSION = -6,      /* unsupported format version */
-	LPA_ERR_LORAWAN = -7,      /* unsupported LoRaWAN version byte */
-	LPA_ERR_RESERVED = -8,     /* reserved bytes are not zero */
-	LPA_ERR_SIGNATURE = -9,    /* a signature does not verify */
-	LPA_ERR_WRONG_CHIP = -10,  /* the package names another chip UID */
-	LPA_ERR_STALE = -11,       /* the counter is not above the last accepted one */
-	LPA_ERR_UNWRAP = -12,      /* AES-GCM tag (or key unwrap) failed */
-	LPA_ERR_NWKKEY = -13,      /* 1.0.x package whose NwkKey field is not zero */
-	LPA_ERR_KEYCHECK_APP = -14,/* an AppKey check value does not match */
-	LPA_ERR_KEYCHECK_NWK = -15,/* a NwkKey check value does not match */
-	LPA_ERR_PKG_HASH = -16,    /* receipt names another package */
-	LPA_ERR_MISMATCH = -17,    /* a field differs from what was expected */
-	LPA_ERR_ENCODING = -18,    /* malformed base64url / hex text */
-	LPA_ERR_KEY = -19,         /* malformed or off-curve public/private key */
-	LPA_ERR_CERT = -20,        /* malformed certificate length or contents */
-	LPA_ERR_STATE = -21,       /* unknown protection state value */
-	LPA_ERR_TOTP_FORMAT = -22, /* the code is not 6 or 8 decimal digits */
-	LPA_ERR_TOTP_INVALID = -23,/* the code matches no step in the window */
-	LPA_ERR_TOTP_REPLAY = -24, /* the code's step was already accepted (or is older) */
-	LPA_ERR_SYSTEM = -25,      /* a system call failed (see errno) */
+	LPA_ERR_NOMEM = -1,         /* out of memory (or secure heap exhausted) */
+	LPA_ERR_INVAL = -2,         /* a caller passed an invalid argument */
+	LPA_ERR_CRYPTO = -3,        /* an OpenSSL call failed */
+	LPA_ERR_LENGTH = -4,        /* input has the wrong length */
+	LPA_ERR_MAGIC = -5,         /* magic bytes do not match */
+	LPA_ERR_VERSION = -6,       /* unsupported format version */
+	LPA_ERR_LORAWAN = -7,       /* unsupported LoRaWAN version byte */
+	LPA_ERR_RESERVED = -8,      /* reserved bytes are not zero */
+	LPA_ERR_SIGNATURE = -9,     /* a signature does not verify */
+	LPA_ERR_WRONG_CHIP = -10,   /* the package names another chip UID */
+	LPA_ERR_STALE = -11,        /* the counter is not above the last accepted one */
+	LPA_ERR_UNWRAP = -12,       /* AES-GCM tag (or key unwrap) failed */
+	LPA_ERR_NWKKEY = -13,       /* 1.0.x package whose NwkKey field is not zero */
+	LPA_ERR_KEYCHECK_APP = -14, /* an AppKey check value does not match */
+	LPA_ERR_KEYCHECK_NWK = -15, /* a NwkKey check value does not match */
+	LPA_ERR_PKG_HASH = -16,     /* receipt names another package */
+	LPA_ERR_MISMATCH = -17,     /* a field differs from what was expected */
+	LPA_ERR_ENCODING = -18,     /* malformed base64url / hex text */
+	LPA_ERR_KEY = -19,          /* malformed or off-curve public/private key */
+	LPA_ERR_CERT = -20,         /* malformed certificate length or contents */
+	LPA_ERR_STATE = -21,        /* unknown protection state value */
+	LPA_ERR_TOTP_FORMAT = -22,  /* the code is not 6 or 8 decimal digits */
+	LPA_ERR_TOTP_INVALID = -23, /* the code matches no step in the window */
+	LPA_ERR_TOTP_REPLAY = -24,  /* the code's step was already accepted (or is older) */
+	LPA_ERR_SYSTEM = -25,       /* a system call failed (see errno) */
 	LPA_ERR_LAST = -26
 };
 
@@ -88,8 +88,7 @@ size_t lpa_b64url_len(size_t len);
 void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
 /* Strict decode: alphabet, no padding, no whitespace, canonical trailing bits.
  * *out_len is set to the decoded size; fails with LPA_ERR_LENGTH when out_cap is short. */
-int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
-		      size_t *out_len);
+int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* ---------------------------------------------------------- symmetric crypto */
 int lpa_sha256(const void *data, size_t len, uint8_t out[32]);
@@ -98,19 +97,18 @@ int lpa_aes_cmac(const uint8_t key[16], const void *msg, size_t len, uint8_t mac
 /* AES key wrap (RFC 3394), KEK of 16/24/32 bytes, key data a multiple of 8, >= 16.
  * Wrapped output is in_len + 8 bytes. Unwrap failure is LPA_ERR_UNWRAP. */
 int lpa_aes_keywrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-		    uint8_t *out);
+                    uint8_t *out);
 int lpa_aes_keyunwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-		      uint8_t *out);
+                      uint8_t *out);
 /* HKDF-SHA256 (RFC 5869), extract-and-expand. */
 int lpa_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
+                    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
 /* AES-256-GCM with a 96-bit nonce and a 128-bit tag. */
 int lpa_aes256gcm_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-		       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct,
-		       uint8_t tag[16]);
+                       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16]);
 int lpa_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-		       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
-		       uint8_t *pt);
+                       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
+                       uint8_t *pt);
 int lpa_random(void *buf, size_t len);
 
 /* ------------------------------------------------------------------- P-256 */
@@ -130,10 +128,10 @@ int lpa_p256_ecdh(EVP_PKEY *priv, const EVP_PKEY *peer, uint8_t x[32]);
 /* ECDSA-SHA256 over msg, raw r||s. */
 int lpa_p256_sign(EVP_PKEY *priv, const void *msg, size_t len, uint8_t sig[LPA_P256_SIG_LEN]);
 int lpa_p256_verify(const EVP_PKEY *pub, const void *msg, size_t len,
-		    const uint8_t sig[LPA_P256_SIG_LEN]);
+                    const uint8_t sig[LPA_P256_SIG_LEN]);
 /* raw r||s <-> DER ECDSA-Sig-Value. der_cap >= 72 always suffices. */
 int lpa_ecdsa_raw_to_der(const uint8_t raw[LPA_P256_SIG_LEN], uint8_t *der, size_t der_cap,
-			 size_t *der_len);
+                         size_t *der_len);
 int lpa_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[LPA_P256_SIG_LEN]);
 void lpa_pkey_free(EVP_PKEY **key);
 
@@ -152,17 +150,16 @@ struct lpa_lorawan11_skeys {
 };
 /* LoRaWAN 1.0.x: NwkSKey and AppSKey from AppKey. */
 int lpa_lorawan10_derive(const uint8_t app_key[16], uint32_t join_nonce, uint32_t net_id,
-			 uint16_t dev_nonce, struct lpa_lorawan10_skeys *out);
+                         uint16_t dev_nonce, struct lpa_lorawan10_skeys *out);
 /* LoRaWAN 1.1: the network keys from NwkKey, AppSKey from AppKey. */
-int lpa_lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16],
-			 uint32_t join_nonce, uint64_t join_eui, uint16_t dev_nonce,
-			 struct lpa_lorawan11_skeys *out);
+int lpa_lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16], uint32_t join_nonce,
+                         uint64_t join_eui, uint16_t dev_nonce, struct lpa_lorawan11_skeys *out);
 /* LoRaWAN 1.1 join-server keys from NwkKey and DevEUI. */
 int lpa_lorawan11_js_keys(const uint8_t nwk_key[16], uint64_t dev_eui, uint8_t js_int_key[16],
-			  uint8_t js_enc_key[16]);
+                          uint8_t js_enc_key[16]);
 /* JoinRequest MIC: CMAC(key, MHDR | JoinEUI | DevEUI | DevNonce)[0..4). */
 int lpa_lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join_eui,
-				 uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[4]);
+                                 uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[4]);
 
 /* -------------------------------------------------------------------- TOTP */
 enum lpa_totp_alg { LPA_TOTP_SHA1 = 0, LPA_TOTP_SHA256 = 1, LPA_TOTP_SHA512 = 2 };
@@ -175,7 +172,7 @@ struct lpa_totp_params {
 /* The RFC 6238 defaults: SHA-1, 6 digits, 30 s, window 1. */
 void lpa_totp_params_default(struct lpa_totp_params *p);
 int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-		      time_t now, char code[9]);
+                      time_t now, char code[9]);
 /*
  * Verifies code at time now. last_step is the highest time step this secret ever had
  * accepted (-1 for none): a code whose step is not above it is LPA_ERR_TOTP_REPLAY, so an
@@ -183,7 +180,7 @@ int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, si
  * caller must persist as the new last_step before acting on the login.
  */
 int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-		    time_t now, const char *code, int64_t last_step, int64_t *step);
+                    time_t now, const char *code, int64_t last_step, int64_t *step);
 
 /* ---------------------------------------------------------------- JWS / JWK */
 /* JWS compact serialisation with ES256 (RFC 7515/7518): header {"alg":"ES256","kid":kid}
@@ -193,7 +190,7 @@ int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len
  * On success *payload (malloc'd, NUL-terminated) and *payload_len hold the payload;
  * *kid (malloc'd, or NULL when absent) the header's kid, when kid is not NULL. */
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
-		   size_t *payload_len);
+                   size_t *payload_len);
 /* A P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":...,"y":...[,"kid":...]} */
 int lpa_jwk_from_p256(const EVP_PKEY *key, const char *kid, char **json);
 int lpa_jwk_to_p256(const char *json, EVP_PKEY **key);
@@ -230,8 +227,8 @@ struct lpa_lpk1_hdr {
  * random ones (production). hdr->eph_pub and hdr->nonce are outputs.
  */
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
-		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
-		   uint8_t out[LPA_LPK1_LEN]);
+                   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
+                   uint8_t out[LPA_LPK1_LEN]);
 /* Station side: length, magic, version, LoRaWAN version, reserved; no crypto. */
 int lpa_lpk1_parse(const uint8_t *buf, size_t len, struct lpa_lpk1_hdr *hdr);
 /* Verifies the KMS signature only (after lpa_lpk1_parse). */
@@ -242,11 +239,11 @@ int lpa_lpk1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub);
  * (a new 32-byte secbuf) holds AppKey || NwkKey.
  */
 int lpa_lpk1_open(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub, EVP_PKEY *dik,
-		  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
-		  lpa_secbuf **keys);
+                  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
+                  lpa_secbuf **keys);
 /* The KEK derivation, exposed for test vectors: HKDF over ECDH(eph, DIK).x. */
 int lpa_lpk1_kek(const uint8_t shared_x[32], const uint8_t dik_pub[LPA_P256_PUB_LEN],
-		 const uint8_t header48[48], uint8_t kek[32]);
+                 const uint8_t header48[48], uint8_t kek[32]);
 
 struct lpa_lpr1 {
 	uint64_t dev_eui;
@@ -258,14 +255,14 @@ struct lpa_lpr1 {
 };
 /* Chip side: fills the key checks from keys, signs with the DIK. */
 int lpa_lpr1_build(struct lpa_lpr1 *r, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-		   uint8_t out[LPA_LPR1_LEN]);
+                   uint8_t out[LPA_LPR1_LEN]);
 /* Station side: length and magic only. */
 int lpa_lpr1_parse(const uint8_t *buf, size_t len, struct lpa_lpr1 *r);
 /* KMS side: signature, then package hash, counter, the key checks. */
 /* KMS side: signature, then package hash, DevEUI/UID/counter against the package
  * (which also gives the LoRaWAN version), then the key checks. */
 int lpa_lpr1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub,
-		    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r);
+                    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r);
 
 struct lpa_lpp1 {
 	uint64_t dev_eui;
@@ -275,12 +272,12 @@ struct lpa_lpp1 {
 	uint8_t nwk_check[8];
 };
 int lpa_lpp1_build(struct lpa_lpp1 *p, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-		   uint8_t out[LPA_LPP1_LEN]);
+                   uint8_t out[LPA_LPP1_LEN]);
 int lpa_lpp1_parse(const uint8_t *buf, size_t len, struct lpa_lpp1 *p);
 /* KMS side: signature, DevEUI/UID/nonce as expected, then the key checks. */
 int lpa_lpp1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub, uint64_t dev_eui,
-		    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
-		    const lpa_secbuf *keys, struct lpa_lpp1 *p);
+                    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
+                    const lpa_secbuf *keys, struct lpa_lpp1 *p);
 
 enum lpa_protection {
 	LPA_PROT_VIRGIN = 1,

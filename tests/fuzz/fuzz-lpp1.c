@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			nonce[i] = (uint8_t)(0xc0 + i); /* the vector's challenge */
 	}
 	(void)lpa_lpp1_parse(data, size, &p);
-	(void)lpa_lpp1_verify(data, size, dik, FUZZ_DEV_EUI, FUZZ_CHIP_UID, nonce, LPA_LORAWAN_11, keys, &p);
+	(void)lpa_lpp1_verify(data, size, dik, FUZZ_DEV_EUI, FUZZ_CHIP_UID, nonce, LPA_LORAWAN_11,
+	                      keys, &p);
 	return 0;
 }

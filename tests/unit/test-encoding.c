@@ -38,7 +38,7 @@ START_TEST(b64url_rfc4648)
 		ck_assert_str_eq(buf, enc[i]);
 		ck_assert_uint_eq(lpa_b64url_len(strlen(plain[i])), strlen(enc[i]));
 		ck_assert_int_eq(lpa_b64url_decode(enc[i], strlen(enc[i]), dec, sizeof(dec), &n),
-				 LPA_OK);
+		                 LPA_OK);
 		ck_assert_uint_eq(n, strlen(plain[i]));
 		ck_assert_mem_eq(dec, plain[i], n);
 	}
@@ -84,12 +84,9 @@ END_TEST
 int main(void)
 {
 	const struct tu_case cases[] = {
-		TU_CASE(hex_round_trip),
-		TU_CASE(hex_rejects_bad_input),
-		TU_CASE(b64url_rfc4648),
-		TU_CASE(b64url_url_alphabet),
-		TU_CASE(b64url_rejects_bad_input),
-		TU_CASE(strerror_covers_every_code),
+	        TU_CASE(hex_round_trip),           TU_CASE(hex_rejects_bad_input),
+	        TU_CASE(b64url_rfc4648),           TU_CASE(b64url_url_alphabet),
+	        TU_CASE(b64url_rejects_bad_input), TU_CASE(strerror_covers_every_code),
 	};
 
 	return tu_main("encoding", cases, TU_N(cases));

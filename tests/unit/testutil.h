@@ -47,13 +47,19 @@ struct tu_case {
 	const TTest *test;
 	int timeout; /* seconds; 0 = Check's default */
 };
-#define TU_CASE(t) {#t, t, 0}
-#define TU_CASE_SLOW(t, secs) {#t, t, secs}
+#define TU_CASE(t)                                                                                 \
+	{                                                                                          \
+#t, t, 0                                                                           \
+	}
+#define TU_CASE_SLOW(t, secs)                                                                      \
+	{                                                                                          \
+#t, t, secs                                                                        \
+	}
 
 /* Builds the suite from cases (each with the given fixture, which may be NULL) and
  * runs it; exit status 0 only when all pass. */
 static inline int tu_main_fixture(const char *name, const struct tu_case *cases, size_t n,
-				  void (*setup)(void), void (*teardown)(void))
+                                  void (*setup)(void), void (*teardown)(void))
 {
 	Suite *s = suite_create(name);
 	SRunner *sr;
