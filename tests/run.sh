@@ -42,7 +42,7 @@ plain)
 	CC=clang setup build-fuzz --werror -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dtests=disabled
 	failed=0
-	for f in build-fuzz/tests/fuzz/fuzz-* build-fuzz/tests/*/fuzz-*; do
+	for f in build-fuzz/tests/*/fuzz-*; do
 		[ -x "$f" ] && [ -f "$f" ] || continue
 		name=$(basename "$f")
 		seeds=tests/fuzz/corpus/${name#fuzz-}
