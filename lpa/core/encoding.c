@@ -5,7 +5,7 @@
 
 static const char encoding_hexdig[] = "0123456789abcdef";
 static const char encoding_b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 void lpa_hex_encode(const uint8_t *in, size_t len, char *out)
 {

@@ -8,36 +8,49 @@ struct err_entry {
 
 /* Indexed by -code. */
 static const struct err_entry err_table[] = {
-        [0] = {"LPA_OK", "success"},
-        [1] = {"LPA_ERR_NOMEM", "out of memory"},
-        [2] = {"LPA_ERR_INVAL", "invalid argument"},
-        [3] = {"LPA_ERR_CRYPTO", "cryptographic library failure"},
-        [4] = {"LPA_ERR_LENGTH", "wrong length"},
-        [5] = {"LPA_ERR_MAGIC", "wrong magic bytes"},
-        [6] = {"LPA_ERR_VERSION", "unsupported format version"},
-        [7] = {"LPA_ERR_LORAWAN", "unsupported LoRaWAN version"},
-        [8] = {"LPA_ERR_RESERVED", "reserved bytes are not zero"},
-        [9] = {"LPA_ERR_SIGNATURE", "signature does not verify"},
-        [10] = {"LPA_ERR_WRONG_CHIP", "package is for another chip"},
-        [11] = {"LPA_ERR_STALE", "counter is not above the last accepted one"},
-        [12] = {"LPA_ERR_UNWRAP", "key unwrap failed (authentication tag mismatch)"},
-        [13] = {"LPA_ERR_NWKKEY", "LoRaWAN 1.0.x package carries a non-zero NwkKey"},
-        [14] = {"LPA_ERR_KEYCHECK_APP", "AppKey check value does not match"},
-        [15] = {"LPA_ERR_KEYCHECK_NWK", "NwkKey check value does not match"},
-        [16] = {"LPA_ERR_PKG_HASH", "receipt refers to another package"},
-        [17] = {"LPA_ERR_MISMATCH", "field differs from the expected value"},
-        [18] = {"LPA_ERR_ENCODING", "malformed hex or base64url text"},
-        [19] = {"LPA_ERR_KEY", "malformed or invalid key"},
-        [20] = {"LPA_ERR_CERT", "malformed certificate"},
-        [21] = {"LPA_ERR_STATE", "unknown protection state"},
-        [22] = {"LPA_ERR_TOTP_FORMAT", "one-time code is not 6 or 8 digits"},
-        [23] = {"LPA_ERR_TOTP_INVALID", "one-time code is wrong"},
-        [24] = {"LPA_ERR_TOTP_REPLAY", "one-time code was already used"},
-        [25] = {"LPA_ERR_SYSTEM", "system call failed"},
+	[0] = {"LPA_OK", "success"},
+	[1] = {"LPA_ERR_NOMEM", "out of memory"},
+	[2] = {"LPA_ERR_INVAL", "invalid argument"},
+	[3] = {"LPA_ERR_CRYPTO", "cryptographic library failure"},
+	[4] = {"LPA_ERR_LENGTH", "wrong length"},
+	[5] = {"LPA_ERR_MAGIC", "wrong magic bytes"},
+	[6] = {"LPA_ERR_VERSION", "unsupported format version"},
+	[7] = {"LPA_ERR_LORAWAN", "unsupported LoRaWAN version"},
+	[8] = {"LPA_ERR_RESERVED", "reserved bytes are not zero"},
+	[9] = {"LPA_ERR_SIGNATURE", "signature does not verify"},
+	[10] = {"LPA_ERR_WRONG_CHIP", "package is for another chip"},
+	[11] = {"LPA_ERR_STALE", "counter is not above the last accepted one"},
+	[12] = {"LPA_ERR_UNWRAP", "key unwrap failed (authentication tag mismatch)"},
+	[13] = {"LPA_ERR_NWKKEY", "LoRaWAN 1.0.x package carries a non-zero NwkKey"},
+	[14] = {"LPA_ERR_KEYCHECK_APP", "AppKey check value does not match"},
+	[15] = {"LPA_ERR_KEYCHECK_NWK", "NwkKey check value does not match"},
+	[16] = {"LPA_ERR_PKG_HASH", "receipt refers to another package"},
+	[17] = {"LPA_ERR_MISMATCH", "field differs from the expected value"},
+	[18] = {"LPA_ERR_ENCODING", "malformed hex or base64url text"},
+	[19] = {"LPA_ERR_KEY", "malformed or invalid key"},
+	[20] = {"LPA_ERR_CERT", "malformed certificate"},
+	[21] = {"LPA_ERR_STATE", "unknown protection state"},
+	[22] = {"LPA_ERR_TOTP_FORMAT", "one-time code is not 6 or 8 digits"},
+	[23] = {"LPA_ERR_TOTP_INVALID", "one-time code is wrong"},
+	[24] = {"LPA_ERR_TOTP_REPLAY", "one-time code was already used"},
+	[25] = {"LPA_ERR_SYSTEM", "system call failed"},
+	[26] = {"LPA_ERR_NO_TARGET", "no target answers (is a chip in the socket?)"},
+	[27] = {"LPA_ERR_WAIT", "target kept answering WAIT"},
+	[28] = {"LPA_ERR_FAULT", "target answered FAULT (bus error)"},
+	[29] = {"LPA_ERR_PROBE_GONE", "probe disconnected"},
+	[30] = {"LPA_ERR_PROTOCOL", "malformed reply from the probe"},
+	[31] = {"LPA_ERR_TIMEOUT", "timed out"},
+	[32] = {"LPA_ERR_NOT_FOUND", "not found"},
+	[33] = {"LPA_ERR_UNSUPPORTED", "not supported"},
+	[34] = {"LPA_ERR_AGENT_REQUEST", "secure agent: bad request"},
+	[35] = {"LPA_ERR_AGENT_FLASH", "secure agent: flash write failed"},
+	[36] = {"LPA_ERR_AGENT_UNPROV", "secure agent: chip is not provisioned"},
+	[37] = {"LPA_ERR_AGENT_BUSY", "secure agent: busy"},
+	[38] = {"LPA_ERR_AGENT_UNKNOWN", "secure agent: unknown status"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,
-               "every error code needs a message");
+	       "every error code needs a message");
 
 static const struct err_entry *err_lookup(int err)
 {
@@ -58,4 +71,38 @@ const char *lpa_errname(int err)
 	const struct err_entry *e = err_lookup(err);
 
 	return e ? e->name : "LPA_ERR_UNKNOWN";
+}
+
+/* Agent status word <-> error code. Format errors a chip finds in a request
+ * (length, magic, version, reserved) are all "bad request" on the wire. */
+static const struct {
+	uint32_t status;
+	int err;
+} err_agent[] = {
+	{0xF0000001u, LPA_ERR_AGENT_REQUEST}, {0xF0000002u, LPA_ERR_SIGNATURE},
+	{0xF0000003u, LPA_ERR_WRONG_CHIP},    {0xF0000004u, LPA_ERR_STALE},
+	{0xF0000005u, LPA_ERR_UNWRAP},        {0xF0000006u, LPA_ERR_AGENT_FLASH},
+	{0xF0000007u, LPA_ERR_AGENT_UNPROV},  {0xF0000008u, LPA_ERR_AGENT_BUSY},
+};
+
+uint32_t lpa_agent_status_from_err(int err)
+{
+	if (err == LPA_OK)
+		return LPA_AGENT_OK;
+	if (err == LPA_ERR_NWKKEY)
+		return 0xF0000005u; /* a 1.0.x package with a NwkKey fails as an unwrap */
+	for (size_t i = 0; i < sizeof(err_agent) / sizeof(err_agent[0]); i++)
+		if (err_agent[i].err == err)
+			return err_agent[i].status;
+	return 0xF0000001u;
+}
+
+int lpa_agent_err_from_status(uint32_t status)
+{
+	if (status == LPA_AGENT_OK)
+		return LPA_OK;
+	for (size_t i = 0; i < sizeof(err_agent) / sizeof(err_agent[0]); i++)
+		if (err_agent[i].status == status)
+			return err_agent[i].err;
+	return LPA_ERR_AGENT_UNKNOWN;
 }

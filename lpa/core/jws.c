@@ -109,7 +109,7 @@ fail:
 }
 
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
-                   size_t *payload_len)
+		   size_t *payload_len)
 {
 	const char *d1, *d2, *end;
 	uint8_t sig[LPA_P256_SIG_LEN + 1], *p = NULL;

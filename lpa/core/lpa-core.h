@@ -43,7 +43,22 @@ enum lpa_err {
 	LPA_ERR_TOTP_INVALID = -23, /* the code matches no step in the window */
 	LPA_ERR_TOTP_REPLAY = -24,  /* the code's step was already accepted (or is older) */
 	LPA_ERR_SYSTEM = -25,       /* a system call failed (see errno) */
-	LPA_ERR_LAST = -26
+	/* Target access (programmer/) */
+	LPA_ERR_NO_TARGET = -26,   /* no target answers on the wire (SWD NO_ACK) */
+	LPA_ERR_WAIT = -27,        /* the target kept answering WAIT */
+	LPA_ERR_FAULT = -28,       /* the target answered FAULT (bus error at an address) */
+	LPA_ERR_PROBE_GONE = -29,  /* the probe disappeared (unplugged) */
+	LPA_ERR_PROTOCOL = -30,    /* a malformed reply from a probe or OpenOCD */
+	LPA_ERR_TIMEOUT = -31,     /* a bounded wait ran out */
+	LPA_ERR_NOT_FOUND = -32,   /* no such probe (or other named object) */
+	LPA_ERR_UNSUPPORTED = -33, /* unsupported chip family, agent version or feature */
+	/* Secure-agent statuses without a format-level equivalent */
+	LPA_ERR_AGENT_REQUEST = -34, /* agent: bad request (0xF0000001) */
+	LPA_ERR_AGENT_FLASH = -35,   /* agent: flash write failed (0xF0000006) */
+	LPA_ERR_AGENT_UNPROV = -36,  /* agent: not provisioned (0xF0000007) */
+	LPA_ERR_AGENT_BUSY = -37,    /* agent: busy (0xF0000008) */
+	LPA_ERR_AGENT_UNKNOWN = -38, /* agent: a status this version does not know */
+	LPA_ERR_LAST = -39
 };
 
 /* A fixed English message for every code; never NULL. */
@@ -97,18 +112,18 @@ int lpa_aes_cmac(const uint8_t key[16], const void *msg, size_t len, uint8_t mac
 /* AES key wrap (RFC 3394), KEK of 16/24/32 bytes, key data a multiple of 8, >= 16.
  * Wrapped output is in_len + 8 bytes. Unwrap failure is LPA_ERR_UNWRAP. */
 int lpa_aes_keywrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-                    uint8_t *out);
+		    uint8_t *out);
 int lpa_aes_keyunwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-                      uint8_t *out);
+		      uint8_t *out);
 /* HKDF-SHA256 (RFC 5869), extract-and-expand. */
 int lpa_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-                    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
+		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);
 /* AES-256-GCM with a 96-bit nonce and a 128-bit tag. */
 int lpa_aes256gcm_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16]);
+		       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16]);
 int lpa_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
-                       uint8_t *pt);
+		       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
+		       uint8_t *pt);
 int lpa_random(void *buf, size_t len);
 
 /* ------------------------------------------------------------------- P-256 */
@@ -128,10 +143,10 @@ int lpa_p256_ecdh(EVP_PKEY *priv, const EVP_PKEY *peer, uint8_t x[32]);
 /* ECDSA-SHA256 over msg, raw r||s. */
 int lpa_p256_sign(EVP_PKEY *priv, const void *msg, size_t len, uint8_t sig[LPA_P256_SIG_LEN]);
 int lpa_p256_verify(const EVP_PKEY *pub, const void *msg, size_t len,
-                    const uint8_t sig[LPA_P256_SIG_LEN]);
+		    const uint8_t sig[LPA_P256_SIG_LEN]);
 /* raw r||s <-> DER ECDSA-Sig-Value. der_cap >= 72 always suffices. */
 int lpa_ecdsa_raw_to_der(const uint8_t raw[LPA_P256_SIG_LEN], uint8_t *der, size_t der_cap,
-                         size_t *der_len);
+			 size_t *der_len);
 int lpa_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[LPA_P256_SIG_LEN]);
 void lpa_pkey_free(EVP_PKEY **key);
 
@@ -150,16 +165,16 @@ struct lpa_lorawan11_skeys {
 };
 /* LoRaWAN 1.0.x: NwkSKey and AppSKey from AppKey. */
 int lpa_lorawan10_derive(const uint8_t app_key[16], uint32_t join_nonce, uint32_t net_id,
-                         uint16_t dev_nonce, struct lpa_lorawan10_skeys *out);
+			 uint16_t dev_nonce, struct lpa_lorawan10_skeys *out);
 /* LoRaWAN 1.1: the network keys from NwkKey, AppSKey from AppKey. */
 int lpa_lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16], uint32_t join_nonce,
-                         uint64_t join_eui, uint16_t dev_nonce, struct lpa_lorawan11_skeys *out);
+			 uint64_t join_eui, uint16_t dev_nonce, struct lpa_lorawan11_skeys *out);
 /* LoRaWAN 1.1 join-server keys from NwkKey and DevEUI. */
 int lpa_lorawan11_js_keys(const uint8_t nwk_key[16], uint64_t dev_eui, uint8_t js_int_key[16],
-                          uint8_t js_enc_key[16]);
+			  uint8_t js_enc_key[16]);
 /* JoinRequest MIC: CMAC(key, MHDR | JoinEUI | DevEUI | DevNonce)[0..4). */
 int lpa_lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join_eui,
-                                 uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[4]);
+				 uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[4]);
 
 /* -------------------------------------------------------------------- TOTP */
 enum lpa_totp_alg { LPA_TOTP_SHA1 = 0, LPA_TOTP_SHA256 = 1, LPA_TOTP_SHA512 = 2 };
@@ -172,7 +187,7 @@ struct lpa_totp_params {
 /* The RFC 6238 defaults: SHA-1, 6 digits, 30 s, window 1. */
 void lpa_totp_params_default(struct lpa_totp_params *p);
 int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-                      time_t now, char code[9]);
+		      time_t now, char code[9]);
 /*
  * Verifies code at time now. last_step is the highest time step this secret ever had
  * accepted (-1 for none): a code whose step is not above it is LPA_ERR_TOTP_REPLAY, so an
@@ -180,7 +195,7 @@ int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, si
  * caller must persist as the new last_step before acting on the login.
  */
 int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-                    time_t now, const char *code, int64_t last_step, int64_t *step);
+		    time_t now, const char *code, int64_t last_step, int64_t *step);
 
 /* ---------------------------------------------------------------- JWS / JWK */
 /* JWS compact serialisation with ES256 (RFC 7515/7518): header {"alg":"ES256","kid":kid}
@@ -190,7 +205,7 @@ int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len
  * On success *payload (malloc'd, NUL-terminated) and *payload_len hold the payload;
  * *kid (malloc'd, or NULL when absent) the header's kid, when kid is not NULL. */
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
-                   size_t *payload_len);
+		   size_t *payload_len);
 /* A P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":...,"y":...[,"kid":...]} */
 int lpa_jwk_from_p256(const EVP_PKEY *key, const char *kid, char **json);
 int lpa_jwk_to_p256(const char *json, EVP_PKEY **key);
@@ -227,8 +242,8 @@ struct lpa_lpk1_hdr {
  * random ones (production). hdr->eph_pub and hdr->nonce are outputs.
  */
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
-                   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
-                   uint8_t out[LPA_LPK1_LEN]);
+		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
+		   uint8_t out[LPA_LPK1_LEN]);
 /* Station side: length, magic, version, LoRaWAN version, reserved; no crypto. */
 int lpa_lpk1_parse(const uint8_t *buf, size_t len, struct lpa_lpk1_hdr *hdr);
 /* Verifies the KMS signature only (after lpa_lpk1_parse). */
@@ -239,11 +254,11 @@ int lpa_lpk1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub);
  * (a new 32-byte secbuf) holds AppKey || NwkKey.
  */
 int lpa_lpk1_open(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub, EVP_PKEY *dik,
-                  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
-                  lpa_secbuf **keys);
+		  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
+		  lpa_secbuf **keys);
 /* The KEK derivation, exposed for test vectors: HKDF over ECDH(eph, DIK).x. */
 int lpa_lpk1_kek(const uint8_t shared_x[32], const uint8_t dik_pub[LPA_P256_PUB_LEN],
-                 const uint8_t header48[48], uint8_t kek[32]);
+		 const uint8_t header48[48], uint8_t kek[32]);
 
 struct lpa_lpr1 {
 	uint64_t dev_eui;
@@ -255,14 +270,14 @@ struct lpa_lpr1 {
 };
 /* Chip side: fills the key checks from keys, signs with the DIK. */
 int lpa_lpr1_build(struct lpa_lpr1 *r, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-                   uint8_t out[LPA_LPR1_LEN]);
+		   uint8_t out[LPA_LPR1_LEN]);
 /* Station side: length and magic only. */
 int lpa_lpr1_parse(const uint8_t *buf, size_t len, struct lpa_lpr1 *r);
 /* KMS side: signature, then package hash, counter, the key checks. */
 /* KMS side: signature, then package hash, DevEUI/UID/counter against the package
  * (which also gives the LoRaWAN version), then the key checks. */
 int lpa_lpr1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub,
-                    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r);
+		    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r);
 
 struct lpa_lpp1 {
 	uint64_t dev_eui;
@@ -272,12 +287,12 @@ struct lpa_lpp1 {
 	uint8_t nwk_check[8];
 };
 int lpa_lpp1_build(struct lpa_lpp1 *p, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-                   uint8_t out[LPA_LPP1_LEN]);
+		   uint8_t out[LPA_LPP1_LEN]);
 int lpa_lpp1_parse(const uint8_t *buf, size_t len, struct lpa_lpp1 *p);
 /* KMS side: signature, DevEUI/UID/nonce as expected, then the key checks. */
 int lpa_lpp1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub, uint64_t dev_eui,
-                    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
-                    const lpa_secbuf *keys, struct lpa_lpp1 *p);
+		    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
+		    const lpa_secbuf *keys, struct lpa_lpp1 *p);
 
 enum lpa_protection {
 	LPA_PROT_VIRGIN = 1,
@@ -300,6 +315,12 @@ struct lpa_lpi1 {
 int lpa_lpi1_build(const struct lpa_lpi1 *id, uint8_t *out, size_t out_cap, size_t *out_len);
 /* Strict: magic, length == 91 + N, N <= 1024, protection 1..4, flag 0/1, key on curve. */
 int lpa_lpi1_parse(const uint8_t *buf, size_t len, struct lpa_lpi1 *id);
+
+/* Secure-agent status words (docs/protocols.md) <-> error codes, one table for the chip,
+ * the simulator and the station. */
+#define LPA_AGENT_OK 0xA0000000u
+uint32_t lpa_agent_status_from_err(int err);
+int lpa_agent_err_from_status(uint32_t status);
 
 /* GET_STATUS output, 16 bytes: agent version (2), provisioned flag (1), reserved zero (1),
  * DevEUI (8, zero when not provisioned), last accepted counter (4). */

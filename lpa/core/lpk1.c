@@ -30,7 +30,7 @@ static void lpk1_put_header(const struct lpa_lpk1_hdr *h, uint8_t *out)
 }
 
 int lpa_lpk1_kek(const uint8_t shared_x[32], const uint8_t dik_pub[LPA_P256_PUB_LEN],
-                 const uint8_t header48[48], uint8_t kek[32])
+		 const uint8_t header48[48], uint8_t kek[32])
 {
 	uint8_t salt[32], info[sizeof(LPK1_INFO_LABEL) - 1 + 48];
 	int r;
@@ -44,8 +44,8 @@ int lpa_lpk1_kek(const uint8_t shared_x[32], const uint8_t dik_pub[LPA_P256_PUB_
 
 /* The KEK for a package from the ECDH secret of (priv, peer); dik_pub names the chip. */
 static int lpk1_derive(EVP_PKEY *priv, const EVP_PKEY *peer,
-                       const uint8_t dik_pub[LPA_P256_PUB_LEN], const uint8_t *pkg,
-                       lpa_secbuf **kek)
+		       const uint8_t dik_pub[LPA_P256_PUB_LEN], const uint8_t *pkg,
+		       lpa_secbuf **kek)
 {
 	uint8_t x[32];
 	int r;
@@ -70,8 +70,8 @@ static int lpk1_nwkkey_is_zero(const uint8_t *keys)
 }
 
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
-                   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
-                   uint8_t out[LPA_LPK1_LEN])
+		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
+		   uint8_t out[LPA_LPK1_LEN])
 {
 	EVP_PKEY *own_eph = NULL;
 	lpa_secbuf *kek = NULL;
@@ -104,8 +104,8 @@ int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_P
 	if ((r = lpk1_derive(eph, dik_pub, dik_oct, out, &kek)) != LPA_OK)
 		goto fail;
 	if ((r = lpa_aes256gcm_seal(lpa_secbuf_cdata(kek), hdr->nonce, out, LPA_LPK1_AAD_LEN,
-	                            lpa_secbuf_cdata(keys), LPA_ROOT_KEYS_LEN, out + LPK1_OFF_CT,
-	                            out + LPK1_OFF_TAG)) != LPA_OK)
+				    lpa_secbuf_cdata(keys), LPA_ROOT_KEYS_LEN, out + LPK1_OFF_CT,
+				    out + LPK1_OFF_TAG)) != LPA_OK)
 		goto fail;
 	r = lpa_p256_sign(kms_sign_key, out, LPA_LPK1_SIGNED_LEN, out + LPK1_OFF_SIG);
 fail:
@@ -150,8 +150,8 @@ int lpa_lpk1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub)
 }
 
 int lpa_lpk1_open(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub, EVP_PKEY *dik,
-                  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
-                  lpa_secbuf **keys)
+		  uint64_t chip_uid, uint32_t last_counter, struct lpa_lpk1_hdr *hdr,
+		  lpa_secbuf **keys)
 {
 	EVP_PKEY *eph = NULL;
 	lpa_secbuf *kek = NULL, *out = NULL;
@@ -183,8 +183,8 @@ int lpa_lpk1_open(const uint8_t *buf, size_t len, const EVP_PKEY *kms_pub, EVP_P
 		goto fail;
 	}
 	if ((r = lpa_aes256gcm_open(lpa_secbuf_cdata(kek), hdr->nonce, buf, LPA_LPK1_AAD_LEN,
-	                            buf + LPK1_OFF_CT, LPA_ROOT_KEYS_LEN, buf + LPK1_OFF_TAG,
-	                            lpa_secbuf_data(out))) != LPA_OK)
+				    buf + LPK1_OFF_CT, LPA_ROOT_KEYS_LEN, buf + LPK1_OFF_TAG,
+				    lpa_secbuf_data(out))) != LPA_OK)
 		goto fail;
 	if (hdr->lorawan == LPA_LORAWAN_10 && !lpk1_nwkkey_is_zero(lpa_secbuf_cdata(out))) {
 		r = LPA_ERR_NWKKEY;

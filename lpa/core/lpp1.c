@@ -6,7 +6,7 @@
 #define LPP1_SIGNED_LEN 52
 
 int lpa_lpp1_build(struct lpa_lpp1 *p, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-                   uint8_t out[LPA_LPP1_LEN])
+		   uint8_t out[LPA_LPP1_LEN])
 {
 	int r;
 
@@ -19,7 +19,7 @@ int lpa_lpp1_build(struct lpa_lpp1 *p, uint8_t lorawan, const lpa_secbuf *keys, 
 	lpa_be_put(out + 12, p->chip_uid, 8);
 	memcpy(out + 20, p->nonce, 16);
 	if ((r = lpa_keychecks(keys, lorawan, "LPP1 app", "LPP1 nwk", out + 4, 32, p->app_check,
-	                       p->nwk_check)) != LPA_OK)
+			       p->nwk_check)) != LPA_OK)
 		return r;
 	memcpy(out + 36, p->app_check, 8);
 	memcpy(out + 44, p->nwk_check, 8);
@@ -43,8 +43,8 @@ int lpa_lpp1_parse(const uint8_t *buf, size_t len, struct lpa_lpp1 *p)
 }
 
 int lpa_lpp1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub, uint64_t dev_eui,
-                    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
-                    const lpa_secbuf *keys, struct lpa_lpp1 *p)
+		    uint64_t chip_uid, const uint8_t nonce[16], uint8_t lorawan,
+		    const lpa_secbuf *keys, struct lpa_lpp1 *p)
 {
 	uint8_t app[8], nwk[8];
 	int r;

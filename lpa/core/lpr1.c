@@ -16,7 +16,7 @@ static void lpr1_put_body(const struct lpa_lpr1 *r, uint8_t *out)
 }
 
 int lpa_lpr1_build(struct lpa_lpr1 *r, uint8_t lorawan, const lpa_secbuf *keys, EVP_PKEY *dik,
-                   uint8_t out[LPA_LPR1_LEN])
+		   uint8_t out[LPA_LPR1_LEN])
 {
 	int rc;
 
@@ -26,7 +26,7 @@ int lpa_lpr1_build(struct lpa_lpr1 *r, uint8_t lorawan, const lpa_secbuf *keys, 
 		return LPA_ERR_LORAWAN;
 	lpr1_put_body(r, out);
 	if ((rc = lpa_keychecks(keys, lorawan, "LPR1 app", "LPR1 nwk", out + 4, 36, r->app_check,
-	                        r->nwk_check)) != LPA_OK)
+				r->nwk_check)) != LPA_OK)
 		return rc;
 	memcpy(out + 40, r->app_check, 8);
 	memcpy(out + 48, r->nwk_check, 8);
@@ -51,7 +51,7 @@ int lpa_lpr1_parse(const uint8_t *buf, size_t len, struct lpa_lpr1 *r)
 }
 
 int lpa_lpr1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub,
-                    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r)
+		    const uint8_t lpk1[LPA_LPK1_LEN], const lpa_secbuf *keys, struct lpa_lpr1 *r)
 {
 	struct lpa_lpk1_hdr pkg;
 	uint8_t hash[32], app[8], nwk[8];
@@ -70,7 +70,7 @@ int lpa_lpr1_verify(const uint8_t *buf, size_t len, const EVP_PKEY *dik_pub,
 	if (r->dev_eui != pkg.dev_eui || r->chip_uid != pkg.chip_uid || r->counter != pkg.counter)
 		return LPA_ERR_MISMATCH;
 	if ((rc = lpa_keychecks(keys, pkg.lorawan, "LPR1 app", "LPR1 nwk", buf + 4, 36, app,
-	                        nwk)) != LPA_OK)
+				nwk)) != LPA_OK)
 		return rc;
 	if (lpa_ct_memcmp(app, r->app_check, 8) != 0)
 		return LPA_ERR_KEYCHECK_APP;

@@ -22,7 +22,7 @@ static int p256_is_p256(const EVP_PKEY *key)
 	if (key == NULL || !EVP_PKEY_is_a(key, "EC"))
 		return 0;
 	if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-	                                   &len) != 1)
+					   &len) != 1)
 		return 0;
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
@@ -41,7 +41,7 @@ static int p256_fromdata(OSSL_PARAM_BLD *bld, int selection, EVP_PKEY **key)
 
 	*key = NULL;
 	if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
-	            1 ||
+		    1 ||
 	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
 	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, key, selection, params) != 1)
@@ -74,11 +74,11 @@ int lpa_p256_from_private(const uint8_t d[32], EVP_PKEY **key)
 	}
 	if (EC_POINT_mul(group, pub, priv, NULL, NULL, NULL) != 1 ||
 	    EC_POINT_point2oct(group, pub, POINT_CONVERSION_UNCOMPRESSED, pub_oct, sizeof(pub_oct),
-	                       NULL) != sizeof(pub_oct))
+			       NULL) != sizeof(pub_oct))
 		goto fail;
 	if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub_oct,
-	                                     sizeof(pub_oct)) != 1)
+					     sizeof(pub_oct)) != 1)
 		goto fail;
 	r = p256_fromdata(bld, EVP_PKEY_KEYPAIR, key);
 fail:
@@ -100,7 +100,7 @@ int lpa_p256_from_public(const uint8_t pub[LPA_P256_PUB_LEN], EVP_PKEY **key)
 		return LPA_ERR_KEY;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, LPA_P256_PUB_LEN) !=
-	            1)
+		    1)
 		goto fail;
 	if (p256_fromdata(bld, EVP_PKEY_PUBLIC_KEY, key) != LPA_OK)
 		goto fail;
@@ -125,7 +125,7 @@ int lpa_p256_public_bytes(const EVP_PKEY *key, uint8_t pub[LPA_P256_PUB_LEN])
 	if (!p256_is_p256(key))
 		return LPA_ERR_KEY;
 	if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pub, LPA_P256_PUB_LEN,
-	                                    &len) != 1 ||
+					    &len) != 1 ||
 	    len != LPA_P256_PUB_LEN || pub[0] != 0x04)
 		return LPA_ERR_KEY;
 	return LPA_OK;
@@ -173,7 +173,7 @@ fail:
 }
 
 int lpa_ecdsa_raw_to_der(const uint8_t raw[LPA_P256_SIG_LEN], uint8_t *der, size_t der_cap,
-                         size_t *der_len)
+			 size_t *der_len)
 {
 	ECDSA_SIG *sig = NULL;
 	BIGNUM *r = NULL, *s = NULL;
@@ -243,7 +243,7 @@ fail:
 }
 
 int lpa_p256_verify(const EVP_PKEY *pub, const void *msg, size_t len,
-                    const uint8_t sig[LPA_P256_SIG_LEN])
+		    const uint8_t sig[LPA_P256_SIG_LEN])
 {
 	EVP_MD_CTX *md = NULL;
 	uint8_t der[80];

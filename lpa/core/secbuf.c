@@ -68,7 +68,7 @@ lpa_secbuf *lpa_secbuf_new(size_t len)
 	page = (size_t)sysconf(_SC_PAGESIZE);
 	sb->map_len = (len + page - 1) / page * page;
 	sb->data =
-	        mmap(NULL, sb->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mmap(NULL, sb->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sb->data == MAP_FAILED) {
 		free(sb);
 		return NULL;

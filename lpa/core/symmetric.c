@@ -79,7 +79,7 @@ static const EVP_CIPHER *symmetric_wrap_cipher(size_t kek_len)
 
 /* RFC 3394 in both directions; enc selects which. */
 static int symmetric_keywrap(int enc, const uint8_t *kek, size_t kek_len, const uint8_t *in,
-                             size_t in_len, uint8_t *out, size_t out_len)
+			     size_t in_len, uint8_t *out, size_t out_len)
 {
 	const EVP_CIPHER *cipher = symmetric_wrap_cipher(kek_len);
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -106,7 +106,7 @@ fail:
 }
 
 int lpa_aes_keywrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-                    uint8_t *out)
+		    uint8_t *out)
 {
 	if (in_len < 16 || in_len % 8 != 0 || in_len > 4096)
 		return LPA_ERR_LENGTH;
@@ -114,7 +114,7 @@ int lpa_aes_keywrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_
 }
 
 int lpa_aes_keyunwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, size_t in_len,
-                      uint8_t *out)
+		      uint8_t *out)
 {
 	if (in_len < 24 || in_len % 8 != 0 || in_len > 4104)
 		return LPA_ERR_LENGTH;
@@ -122,7 +122,7 @@ int lpa_aes_keyunwrap(const uint8_t *kek, size_t kek_len, const uint8_t *in, siz
 }
 
 int lpa_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-                    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
+		    const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *ctx = NULL;
@@ -145,7 +145,7 @@ fail:
 }
 
 int lpa_aes256gcm_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16])
+		       size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16])
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n = 0, r = LPA_ERR_CRYPTO;
@@ -166,8 +166,8 @@ fail:
 }
 
 int lpa_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-                       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
-                       uint8_t *pt)
+		       size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[16],
+		       uint8_t *pt)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n = 0, r = LPA_ERR_CRYPTO;
@@ -193,7 +193,7 @@ fail:
 }
 
 int lpa_keycheck(const uint8_t key[16], const char label[8], const uint8_t *data, size_t len,
-                 uint8_t *out, size_t n)
+		 uint8_t *out, size_t n)
 {
 	uint8_t msg[8 + 64], mac[16];
 	int r;
@@ -209,8 +209,8 @@ int lpa_keycheck(const uint8_t key[16], const char label[8], const uint8_t *data
 }
 
 int lpa_keychecks(const lpa_secbuf *keys, uint8_t lorawan, const char app_label[8],
-                  const char nwk_label[8], const uint8_t *data, size_t len, uint8_t app[8],
-                  uint8_t nwk[8])
+		  const char nwk_label[8], const uint8_t *data, size_t len, uint8_t app[8],
+		  uint8_t nwk[8])
 {
 	const uint8_t *k = lpa_secbuf_cdata(keys);
 	int r;

@@ -57,7 +57,7 @@ void lpa_totp_params_default(struct lpa_totp_params *p)
 }
 
 int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-                      time_t now, char code[9])
+		      time_t now, char code[9])
 {
 	int flags = 0, r;
 
@@ -68,13 +68,13 @@ int lpa_totp_generate(const struct lpa_totp_params *p, const uint8_t *secret, si
 	if ((r = totp_init()) != LPA_OK)
 		return r;
 	if (oath_totp_generate2((const char *)secret, secret_len, now, p->period, 0, p->digits,
-	                        flags, code) != OATH_OK)
+				flags, code) != OATH_OK)
 		r = LPA_ERR_CRYPTO;
 	return r;
 }
 
 int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size_t secret_len,
-                    time_t now, const char *code, int64_t last_step, int64_t *step)
+		    time_t now, const char *code, int64_t last_step, int64_t *step)
 {
 	int flags = 0, pos = 0, r, rc;
 	uint64_t counter = 0;
@@ -91,7 +91,7 @@ int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size
 	if ((r = totp_init()) != LPA_OK)
 		return r;
 	rc = oath_totp_validate4((const char *)secret, secret_len, now, p->period, 0, p->window,
-	                         &pos, &counter, flags, code);
+				 &pos, &counter, flags, code);
 	if (rc < 0)
 		return rc == OATH_INVALID_OTP ? LPA_ERR_TOTP_INVALID : LPA_ERR_CRYPTO;
 	if (counter > INT64_MAX)

@@ -20,8 +20,8 @@ static int version_main(int argc, char **argv)
 }
 
 static const struct station_cmd station_cmds[] = {
-        {"selftest", selftest_main, "known-answer tests of the station's cryptography"},
-        {"version", version_main, "print the version"},
+	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
+	{"version", version_main, "print the version"},
 };
 
 static void station_usage(FILE *f)
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
 	}
 	if (lpa_secure_init(STATION_SECURE_HEAP) != LPA_OK)
 		fprintf(stderr, "lpa-station: warning: secure heap unavailable (RLIMIT_MEMLOCK); "
-		                "secrets use per-buffer locked pages\n");
+				"secrets use per-buffer locked pages\n");
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		station_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? STATION_EXIT_USAGE : STATION_EXIT_OK;

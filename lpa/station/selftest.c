@@ -129,18 +129,18 @@ fail:
 }
 
 static const struct selftest_case selftest_cases[] = {
-        {"AES-CMAC (RFC 4493)", selftest_cmac},
-        {"AES key wrap (RFC 3394)", selftest_keywrap},
-        {"LoRaWAN 1.0.x session keys", selftest_lorawan},
-        {"TOTP (RFC 6238)", selftest_totp},
-        {"LPK1 package, unwrap and LPR1 receipt", selftest_lpk1},
+	{"AES-CMAC (RFC 4493)", selftest_cmac},
+	{"AES key wrap (RFC 3394)", selftest_keywrap},
+	{"LoRaWAN 1.0.x session keys", selftest_lorawan},
+	{"TOTP (RFC 6238)", selftest_totp},
+	{"LPK1 package, unwrap and LPR1 receipt", selftest_lpk1},
 };
 
 int selftest_main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	int json = 0, failed = 0, c;
 	size_t n = sizeof(selftest_cases) / sizeof(selftest_cases[0]);
 

@@ -18,6 +18,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)lpa_lpp1_parse(data, size, &p);
 	(void)lpa_lpp1_verify(data, size, dik, FUZZ_DEV_EUI, FUZZ_CHIP_UID, nonce, LPA_LORAWAN_11,
-	                      keys, &p);
+			      keys, &p);
 	return 0;
 }

@@ -38,7 +38,7 @@ START_TEST(b64url_rfc4648)
 		ck_assert_str_eq(buf, enc[i]);
 		ck_assert_uint_eq(lpa_b64url_len(strlen(plain[i])), strlen(enc[i]));
 		ck_assert_int_eq(lpa_b64url_decode(enc[i], strlen(enc[i]), dec, sizeof(dec), &n),
-		                 LPA_OK);
+				 LPA_OK);
 		ck_assert_uint_eq(n, strlen(plain[i]));
 		ck_assert_mem_eq(dec, plain[i], n);
 	}
@@ -81,12 +81,34 @@ START_TEST(strerror_covers_every_code)
 }
 END_TEST
 
+START_TEST(agent_status_mapping)
+{
+	static const uint32_t codes[] = {0xF0000001u, 0xF0000002u, 0xF0000003u, 0xF0000004u,
+					 0xF0000005u, 0xF0000006u, 0xF0000007u, 0xF0000008u};
+
+	ck_assert_int_eq(lpa_agent_err_from_status(LPA_AGENT_OK), LPA_OK);
+	ck_assert_uint_eq(lpa_agent_status_from_err(LPA_OK), LPA_AGENT_OK);
+	for (size_t i = 0; i < TU_N(codes); i++) {
+		int e = lpa_agent_err_from_status(codes[i]);
+
+		ck_assert_int_lt(e, 0);
+		ck_assert_uint_eq(lpa_agent_status_from_err(e), codes[i]); /* round trip */
+		for (size_t j = 0; j < i; j++)
+			ck_assert_int_ne(e, lpa_agent_err_from_status(codes[j])); /* distinct */
+	}
+	ck_assert_int_eq(lpa_agent_err_from_status(0xF0000099u), LPA_ERR_AGENT_UNKNOWN);
+	ck_assert_uint_eq(lpa_agent_status_from_err(LPA_ERR_MAGIC), 0xF0000001u);
+	ck_assert_uint_eq(lpa_agent_status_from_err(LPA_ERR_NWKKEY), 0xF0000005u);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(hex_round_trip),           TU_CASE(hex_rejects_bad_input),
-	        TU_CASE(b64url_rfc4648),           TU_CASE(b64url_url_alphabet),
-	        TU_CASE(b64url_rejects_bad_input), TU_CASE(strerror_covers_every_code),
+		TU_CASE(hex_round_trip),           TU_CASE(hex_rejects_bad_input),
+		TU_CASE(b64url_rfc4648),           TU_CASE(b64url_url_alphabet),
+		TU_CASE(b64url_rejects_bad_input), TU_CASE(strerror_covers_every_code),
+		TU_CASE(agent_status_mapping),
 	};
 
 	return tu_main("encoding", cases, TU_N(cases));

@@ -21,9 +21,9 @@ static void setup(void)
 	ck_assert_int_eq(lpa_p256_generate(&dik), 0);
 	ck_assert_int_eq(lpa_p256_generate(&dik2), 0);
 	keys11 = tu_secbuf_hex("000102030405060708090a0b0c0d0e0f f0e0d0c0b0a090807060504030201000",
-	                       32);
+			       32);
 	keys10 = tu_secbuf_hex("2b7e151628aed2a6abf7158809cf4f3c 00000000000000000000000000000000",
-	                       32);
+			       32);
 }
 
 static void teardown(void)
@@ -39,16 +39,16 @@ static void teardown(void)
 static void build(uint8_t lorawan, uint32_t counter, uint8_t pkg[LPA_LPK1_LEN])
 {
 	struct lpa_lpk1_hdr h = {.lorawan = lorawan,
-	                         .dev_eui = DEV_EUI,
-	                         .join_eui = JOIN_EUI,
-	                         .chip_uid = UID,
-	                         .counter = counter,
-	                         .key_id = 7,
-	                         .issued_at = 1790000000};
+				 .dev_eui = DEV_EUI,
+				 .join_eui = JOIN_EUI,
+				 .chip_uid = UID,
+				 .counter = counter,
+				 .key_id = 7,
+				 .issued_at = 1790000000};
 
 	ck_assert_int_eq(lpa_lpk1_build(&h, lorawan == LPA_LORAWAN_11 ? keys11 : keys10, dik, kms,
-	                                NULL, NULL, pkg),
-	                 LPA_OK);
+					NULL, NULL, pkg),
+			 LPA_OK);
 }
 
 static void round_trip(uint8_t lorawan)
@@ -108,8 +108,8 @@ static int expected_flip_error(size_t i, uint8_t flipped_byte)
 		return LPA_ERR_VERSION;
 	if (i == 5)
 		return flipped_byte == LPA_LORAWAN_10 || flipped_byte == LPA_LORAWAN_11
-		               ? LPA_ERR_SIGNATURE
-		               : LPA_ERR_LORAWAN;
+			       ? LPA_ERR_SIGNATURE
+			       : LPA_ERR_LORAWAN;
 	if (i < 8)
 		return LPA_ERR_RESERVED;
 	return LPA_ERR_SIGNATURE;
@@ -128,7 +128,7 @@ START_TEST(lpk1_every_bit_flip_rejected)
 			int r = lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 0, &h, &out);
 
 			ck_assert_msg(r == expected_flip_error(i, pkg[i]),
-			              "byte %zu bit %d: got %s", i, b, lpa_errname(r));
+				      "byte %zu bit %d: got %s", i, b, lpa_errname(r));
 			ck_assert_ptr_null(out);
 			pkg[i] ^= (uint8_t)(1u << b);
 		}
@@ -147,7 +147,7 @@ START_TEST(lpk1_other_chips_dik)
 	build(LPA_LORAWAN_11, 3, pkg);
 	/* Same UID claimed, another chip's key: only the unwrap can tell. */
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik2, UID, 0, &h, &out),
-	                 LPA_ERR_UNWRAP);
+			 LPA_ERR_UNWRAP);
 	ck_assert_ptr_null(out);
 }
 END_TEST
@@ -160,7 +160,7 @@ START_TEST(lpk1_other_chip_uid)
 
 	build(LPA_LORAWAN_11, 3, pkg);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, OTHER_UID, 0, &h, &out),
-	                 LPA_ERR_WRONG_CHIP);
+			 LPA_ERR_WRONG_CHIP);
 }
 END_TEST
 
@@ -172,9 +172,9 @@ START_TEST(lpk1_stale_counter)
 
 	build(LPA_LORAWAN_11, 3, pkg);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 3, &h, &out),
-	                 LPA_ERR_STALE);
+			 LPA_ERR_STALE);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 4, &h, &out),
-	                 LPA_ERR_STALE);
+			 LPA_ERR_STALE);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 2, &h, &out), LPA_OK);
 	lpa_secbuf_free(&out);
 }
@@ -188,7 +188,7 @@ START_TEST(lpk1_wrong_kms_key)
 
 	build(LPA_LORAWAN_11, 3, pkg);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms2, dik, UID, 0, &h, &out),
-	                 LPA_ERR_SIGNATURE);
+			 LPA_ERR_SIGNATURE);
 }
 END_TEST
 
@@ -202,10 +202,10 @@ START_TEST(lpk1_10_with_nwkkey_refused)
 	lpa_secbuf *out = NULL;
 
 	ck_assert_int_eq(lpa_lpk1_build(&(struct lpa_lpk1_hdr){.lorawan = LPA_LORAWAN_10,
-	                                                       .chip_uid = UID,
-	                                                       .counter = 1},
-	                                keys11, dik, kms, NULL, NULL, pkg),
-	                 LPA_ERR_NWKKEY); /* the honest builder refuses */
+							       .chip_uid = UID,
+							       .counter = 1},
+					keys11, dik, kms, NULL, NULL, pkg),
+			 LPA_ERR_NWKKEY); /* the honest builder refuses */
 
 	memset(pkg, 0, sizeof(pkg));
 	memcpy(pkg, "LPK1", 4);
@@ -220,20 +220,20 @@ START_TEST(lpk1_10_with_nwkkey_refused)
 	ck_assert_int_eq(lpa_p256_public_bytes(dik, dik_pub), 0);
 	ck_assert_int_eq(lpa_lpk1_kek(x, dik_pub, pkg, kek), 0);
 	ck_assert_int_eq(lpa_aes256gcm_seal(kek, pkg + 113, pkg, 113, lpa_secbuf_cdata(keys11), 32,
-	                                    pkg + 125, pkg + 157),
-	                 0);
+					    pkg + 125, pkg + 157),
+			 0);
 	ck_assert_int_eq(lpa_p256_sign(kms, pkg, 173, pkg + 173), 0);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 0, &h, &out),
-	                 LPA_ERR_NWKKEY);
+			 LPA_ERR_NWKKEY);
 	ck_assert_ptr_null(out);
 	/* The same bytes relabelled 1.1 (re-signed) open fine: the check is the only gate. */
 	pkg[5] = LPA_LORAWAN_11;
 	ck_assert_int_eq(lpa_aes256gcm_seal(kek, pkg + 113, pkg, 113, lpa_secbuf_cdata(keys11), 32,
-	                                    pkg + 125, pkg + 157),
-	                 0);
+					    pkg + 125, pkg + 157),
+			 0);
 	ck_assert_int_eq(lpa_p256_sign(kms, pkg, 173, pkg + 173), 0);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, UID, 0, &h, &out),
-	                 LPA_ERR_UNWRAP);
+			 LPA_ERR_UNWRAP);
 	lpa_pkey_free(&eph);
 }
 END_TEST
@@ -282,7 +282,7 @@ START_TEST(lpr1_every_bit_flip_rejected)
 		for (int b = 0; b < 8; b++) {
 			rcpt[i] ^= (uint8_t)(1u << b);
 			ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, keys11, &r),
-			                 i < 4 ? LPA_ERR_MAGIC : LPA_ERR_SIGNATURE);
+					 i < 4 ? LPA_ERR_MAGIC : LPA_ERR_SIGNATURE);
 			rcpt[i] ^= (uint8_t)(1u << b);
 		}
 }
@@ -293,24 +293,24 @@ START_TEST(lpr1_refusals)
 	uint8_t pkg[LPA_LPK1_LEN], rcpt[LPA_LPR1_LEN], other[LPA_LPK1_LEN];
 	struct lpa_lpr1 r;
 	lpa_secbuf *wrong_app = tu_secbuf_hex("ff0102030405060708090a0b0c0d0e0f"
-	                                      "f0e0d0c0b0a090807060504030201000",
-	                                      32);
+					      "f0e0d0c0b0a090807060504030201000",
+					      32);
 	lpa_secbuf *wrong_nwk = tu_secbuf_hex("000102030405060708090a0b0c0d0e0f"
-	                                      "ffe0d0c0b0a090807060504030201000",
-	                                      32);
+					      "ffe0d0c0b0a090807060504030201000",
+					      32);
 
 	receipt(LPA_LORAWAN_11, pkg, rcpt);
 	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik2, pkg, keys11, &r),
-	                 LPA_ERR_SIGNATURE);
+			 LPA_ERR_SIGNATURE);
 	build(LPA_LORAWAN_11, 11, other); /* same fields, fresh ephemeral key: another package */
 	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, other, keys11, &r),
-	                 LPA_ERR_PKG_HASH);
+			 LPA_ERR_PKG_HASH);
 	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, wrong_app, &r),
-	                 LPA_ERR_KEYCHECK_APP);
+			 LPA_ERR_KEYCHECK_APP);
 	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, wrong_nwk, &r),
-	                 LPA_ERR_KEYCHECK_NWK);
+			 LPA_ERR_KEYCHECK_NWK);
 	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt) - 1, dik, pkg, keys11, &r),
-	                 LPA_ERR_LENGTH);
+			 LPA_ERR_LENGTH);
 	lpa_secbuf_free(&wrong_app);
 	lpa_secbuf_free(&wrong_nwk);
 }
@@ -332,18 +332,18 @@ START_TEST(lpp1_round_trip_and_flips)
 	memset(nonce, 0x4e, 16);
 	proof(LPA_LORAWAN_10, keys10, pp);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_10,
-	                                 keys10, &p),
-	                 LPA_OK);
+					 keys10, &p),
+			 LPA_OK);
 	proof(LPA_LORAWAN_11, keys11, pp);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_11,
-	                                 keys11, &p),
-	                 LPA_OK);
+					 keys11, &p),
+			 LPA_OK);
 	for (size_t i = 0; i < sizeof(pp); i++)
 		for (int b = 0; b < 8; b++) {
 			pp[i] ^= (uint8_t)(1u << b);
 			ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce,
-			                                 LPA_LORAWAN_11, keys11, &p),
-			                 i < 4 ? LPA_ERR_MAGIC : LPA_ERR_SIGNATURE);
+							 LPA_LORAWAN_11, keys11, &p),
+					 i < 4 ? LPA_ERR_MAGIC : LPA_ERR_SIGNATURE);
 			pp[i] ^= (uint8_t)(1u << b);
 		}
 }
@@ -354,28 +354,28 @@ START_TEST(lpp1_refusals)
 	uint8_t pp[LPA_LPP1_LEN], nonce[16];
 	struct lpa_lpp1 p;
 	lpa_secbuf *other = tu_secbuf_hex("000102030405060708090a0b0c0d0e0f"
-	                                  "00000000000000000000000000000001",
-	                                  32);
+					  "00000000000000000000000000000001",
+					  32);
 
 	memset(nonce, 0x4e, 16);
 	proof(LPA_LORAWAN_11, keys11, pp);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik2, DEV_EUI, UID, nonce, LPA_LORAWAN_11,
-	                                 keys11, &p),
-	                 LPA_ERR_SIGNATURE);
+					 keys11, &p),
+			 LPA_ERR_SIGNATURE);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI + 1, UID, nonce,
-	                                 LPA_LORAWAN_11, keys11, &p),
-	                 LPA_ERR_MISMATCH);
+					 LPA_LORAWAN_11, keys11, &p),
+			 LPA_ERR_MISMATCH);
 	nonce[0] ^= 1; /* a replayed proof answers an old challenge */
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_11,
-	                                 keys11, &p),
-	                 LPA_ERR_MISMATCH);
+					 keys11, &p),
+			 LPA_ERR_MISMATCH);
 	nonce[0] ^= 1;
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_11,
-	                                 keys10, &p),
-	                 LPA_ERR_KEYCHECK_APP);
+					 keys10, &p),
+			 LPA_ERR_KEYCHECK_APP);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_11,
-	                                 other, &p),
-	                 LPA_ERR_KEYCHECK_NWK);
+					 other, &p),
+			 LPA_ERR_KEYCHECK_NWK);
 	lpa_secbuf_free(&other);
 }
 END_TEST
@@ -453,10 +453,10 @@ END_TEST
 START_TEST(status_round_trip_and_strict)
 {
 	struct lpa_agent_status st = {.agent_version = 3,
-	                              .provisioned = 1,
-	                              .dev_eui = DEV_EUI,
-	                              .counter = 42},
-	                        back;
+				      .provisioned = 1,
+				      .dev_eui = DEV_EUI,
+				      .counter = 42},
+				back;
 	uint8_t buf[LPA_STATUS_LEN];
 
 	lpa_status_build(&st, buf);
@@ -476,23 +476,23 @@ END_TEST
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(lpk1_round_trip_11),
-	        TU_CASE(lpk1_round_trip_10),
-	        TU_CASE(lpk1_station_parse_header_only),
-	        TU_CASE_SLOW(lpk1_every_bit_flip_rejected, 120),
-	        TU_CASE(lpk1_other_chips_dik),
-	        TU_CASE(lpk1_other_chip_uid),
-	        TU_CASE(lpk1_stale_counter),
-	        TU_CASE(lpk1_wrong_kms_key),
-	        TU_CASE(lpk1_10_with_nwkkey_refused),
-	        TU_CASE(lpr1_round_trip_both_versions),
-	        TU_CASE_SLOW(lpr1_every_bit_flip_rejected, 120),
-	        TU_CASE(lpr1_refusals),
-	        TU_CASE_SLOW(lpp1_round_trip_and_flips, 120),
-	        TU_CASE(lpp1_refusals),
-	        TU_CASE(lpi1_round_trip),
-	        TU_CASE(lpi1_strict_parse),
-	        TU_CASE(status_round_trip_and_strict),
+		TU_CASE(lpk1_round_trip_11),
+		TU_CASE(lpk1_round_trip_10),
+		TU_CASE(lpk1_station_parse_header_only),
+		TU_CASE_SLOW(lpk1_every_bit_flip_rejected, 120),
+		TU_CASE(lpk1_other_chips_dik),
+		TU_CASE(lpk1_other_chip_uid),
+		TU_CASE(lpk1_stale_counter),
+		TU_CASE(lpk1_wrong_kms_key),
+		TU_CASE(lpk1_10_with_nwkkey_refused),
+		TU_CASE(lpr1_round_trip_both_versions),
+		TU_CASE_SLOW(lpr1_every_bit_flip_rejected, 120),
+		TU_CASE(lpr1_refusals),
+		TU_CASE_SLOW(lpp1_round_trip_and_flips, 120),
+		TU_CASE(lpp1_refusals),
+		TU_CASE(lpi1_round_trip),
+		TU_CASE(lpi1_strict_parse),
+		TU_CASE(status_round_trip_and_strict),
 	};
 	return tu_main_fixture("formats", cases, TU_N(cases), setup, teardown);
 }

@@ -108,8 +108,8 @@ START_TEST(jwk_rejects_malformed)
 	ck_assert_int_eq(lpa_jwk_to_p256("{", &k), LPA_ERR_KEY);
 	ck_assert_int_eq(lpa_jwk_to_p256("{\"kty\":\"RSA\"}", &k), LPA_ERR_KEY);
 	ck_assert_int_eq(
-	        lpa_jwk_to_p256("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}", &k),
-	        LPA_ERR_KEY);
+		lpa_jwk_to_p256("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AA\",\"y\":\"AA\"}", &k),
+		LPA_ERR_KEY);
 	ck_assert_ptr_null(k);
 }
 END_TEST
@@ -117,9 +117,9 @@ END_TEST
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(jws_round_trip),         TU_CASE(jws_rejects_tampering_and_other_key),
-	        TU_CASE(jws_rejects_other_algs), TU_CASE(jwk_round_trip),
-	        TU_CASE(jwk_rejects_malformed),
+		TU_CASE(jws_round_trip),         TU_CASE(jws_rejects_tampering_and_other_key),
+		TU_CASE(jws_rejects_other_algs), TU_CASE(jwk_round_trip),
+		TU_CASE(jwk_rejects_malformed),
 	};
 
 	return tu_main("jws", cases, TU_N(cases));

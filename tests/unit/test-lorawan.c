@@ -28,7 +28,7 @@ START_TEST(lorawan11_session_keys)
 
 	tu_hex(ttn_key, key, 16);
 	ck_assert_int_eq(lpa_lorawan11_derive(key, key, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &k),
-	                 LPA_OK);
+			 LPA_OK);
 	tu_assert_hex(k.app_s_key, 16, "B035CCE24E4A040EB5CECBF21724412D");
 	tu_assert_hex(k.f_nwk_s_int_key, 16, "379084E7CE22FF191BFF4B77536F2AA3");
 	tu_assert_hex(k.s_nwk_s_int_key, 16, "63C59309D53485BC5164DBF71627AEB9");
@@ -68,8 +68,8 @@ START_TEST(join_request_mic)
 
 	memset(key, 0x01, sizeof(key));
 	ck_assert_int_eq(lpa_lorawan_join_request_mic(key, 0x00, 0x0102030405060708ULL,
-	                                              0x0102030405060708ULL, 0x0102, mic),
-	                 LPA_OK);
+						      0x0102030405060708ULL, 0x0102, mic),
+			 LPA_OK);
 	tu_assert_hex(mic, 4, "e6e10c55");
 }
 END_TEST
@@ -80,18 +80,18 @@ START_TEST(lorawan_rejects_oversized_fields)
 	uint8_t key[16] = {0};
 
 	ck_assert_int_eq(lpa_lorawan10_derive(key, 0x1000000, NET_ID, DEV_NONCE, &k),
-	                 LPA_ERR_INVAL);
+			 LPA_ERR_INVAL);
 	ck_assert_int_eq(lpa_lorawan10_derive(key, JOIN_NONCE, 0x1000000, DEV_NONCE, &k),
-	                 LPA_ERR_INVAL);
+			 LPA_ERR_INVAL);
 }
 END_TEST
 
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(lorawan10_session_keys), TU_CASE(lorawan11_session_keys),
-	        TU_CASE(lorawan11_js_keys),      TU_CASE(lorawan11_keys_are_separated),
-	        TU_CASE(join_request_mic),       TU_CASE(lorawan_rejects_oversized_fields),
+		TU_CASE(lorawan10_session_keys), TU_CASE(lorawan11_session_keys),
+		TU_CASE(lorawan11_js_keys),      TU_CASE(lorawan11_keys_are_separated),
+		TU_CASE(join_request_mic),       TU_CASE(lorawan_rejects_oversized_fields),
 	};
 
 	return tu_main("lorawan", cases, TU_N(cases));

@@ -29,8 +29,8 @@ START_TEST(from_private_known_point)
 	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
 	ck_assert_int_eq(lpa_p256_public_bytes(k, pub), LPA_OK);
 	tu_assert_hex(pub, 65,
-	              "04 6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
-	              "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
+		      "04 6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+		      "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5");
 	ck_assert_int_eq(lpa_p256_private_bytes(k, &back), LPA_OK);
 	ck_assert_mem_eq(lpa_secbuf_cdata(back), d, 32);
 	lpa_secbuf_free(&back);
@@ -115,20 +115,20 @@ START_TEST(der_rejects_trailing_and_garbage)
 	der[n] = 0;
 	ck_assert_int_eq(lpa_ecdsa_der_to_raw(der, n + 1, raw), LPA_ERR_SIGNATURE);
 	ck_assert_int_eq(lpa_ecdsa_der_to_raw((const uint8_t *)"\x30\x02\x02\x00", 4, raw),
-	                 LPA_ERR_SIGNATURE);
+			 LPA_ERR_SIGNATURE);
 }
 END_TEST
 
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(ecdh_agrees),
-	        TU_CASE(from_private_known_point),
-	        TU_CASE(from_private_rejects_out_of_range),
-	        TU_CASE(from_public_rejects_off_curve),
-	        TU_CASE(sign_verify_and_tamper),
-	        TU_CASE(raw_der_round_trip),
-	        TU_CASE(der_rejects_trailing_and_garbage),
+		TU_CASE(ecdh_agrees),
+		TU_CASE(from_private_known_point),
+		TU_CASE(from_private_rejects_out_of_range),
+		TU_CASE(from_public_rejects_off_curve),
+		TU_CASE(sign_verify_and_tamper),
+		TU_CASE(raw_der_round_trip),
+		TU_CASE(der_rejects_trailing_and_garbage),
 	};
 
 	return tu_main("p256", cases, TU_N(cases));

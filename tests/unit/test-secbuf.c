@@ -82,12 +82,12 @@ END_TEST
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        /* Fallback first: with CK_FORK=no the secure heap would already exist. */
-	        TU_CASE(fallback_pages_locked_and_cleared),
-	        TU_CASE(secure_heap_used_and_wiped_on_free),
-	        TU_CASE(zero_length_refused),
-	        TU_CASE(ct_memcmp),
-	        TU_CASE(harden_process_disables_dumps),
+		/* Fallback first: with CK_FORK=no the secure heap would already exist. */
+		TU_CASE(fallback_pages_locked_and_cleared),
+		TU_CASE(secure_heap_used_and_wiped_on_free),
+		TU_CASE(zero_length_refused),
+		TU_CASE(ct_memcmp),
+		TU_CASE(harden_process_disables_dumps),
 	};
 
 	return tu_main("secbuf", cases, TU_N(cases));

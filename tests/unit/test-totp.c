@@ -9,12 +9,12 @@ static const struct {
 	time_t t;
 	const char *sha1, *sha256, *sha512;
 } rfc6238[] = {
-        {59, "94287082", "46119246", "90693936"},
-        {1111111109, "07081804", "68084774", "25091201"},
-        {1111111111, "14050471", "67062674", "99943326"},
-        {1234567890, "89005924", "91819424", "93441116"},
-        {2000000000, "69279037", "90698825", "38618901"},
-        {20000000000LL, "65353130", "77737706", "47863826"},
+	{59, "94287082", "46119246", "90693936"},
+	{1111111109, "07081804", "68084774", "25091201"},
+	{1111111111, "14050471", "67062674", "99943326"},
+	{1234567890, "89005924", "91819424", "93441116"},
+	{2000000000, "69279037", "90698825", "38618901"},
+	{20000000000LL, "65353130", "77737706", "47863826"},
 };
 
 static void params8(struct lpa_totp_params *p, enum lpa_totp_alg alg)
@@ -35,12 +35,12 @@ static void check_table(enum lpa_totp_alg alg, const char *seed, size_t off)
 		int64_t step = -1;
 
 		ck_assert_int_eq(lpa_totp_generate(&p, (const uint8_t *)seed, strlen(seed),
-		                                   rfc6238[i].t, code),
-		                 LPA_OK);
+						   rfc6238[i].t, code),
+				 LPA_OK);
 		ck_assert_str_eq(code, want);
 		ck_assert_int_eq(lpa_totp_verify(&p, (const uint8_t *)seed, strlen(seed),
-		                                 rfc6238[i].t, want, -1, &step),
-		                 LPA_OK);
+						 rfc6238[i].t, want, -1, &step),
+				 LPA_OK);
 		ck_assert_int_eq(step, rfc6238[i].t / 30);
 	}
 }
@@ -108,7 +108,7 @@ START_TEST(accepted_step_never_again)
 	/* The same code again, now or a step later while still in the window: refused. */
 	ck_assert_int_eq(lpa_totp_verify(&p, s, 20, now, code, step, &step2), LPA_ERR_TOTP_REPLAY);
 	ck_assert_int_eq(lpa_totp_verify(&p, s, 20, now + 30, code, step, &step2),
-	                 LPA_ERR_TOTP_REPLAY);
+			 LPA_ERR_TOTP_REPLAY);
 	/* An older, still-in-window code after a newer login: refused as well. */
 	ck_assert_int_eq(lpa_totp_generate(&p, s, 20, now - 30, older), 0);
 	ck_assert_int_eq(lpa_totp_verify(&p, s, 20, now, older, step, &step2), LPA_ERR_TOTP_REPLAY);
@@ -126,18 +126,18 @@ START_TEST(code_format_checked)
 
 	lpa_totp_params_default(&p);
 	ck_assert_int_eq(
-	        lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "28708", -1, &step),
-	        LPA_ERR_TOTP_FORMAT);
+		lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "28708", -1, &step),
+		LPA_ERR_TOTP_FORMAT);
 	ck_assert_int_eq(
-	        lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "94287082", -1, &step),
-	        LPA_ERR_TOTP_FORMAT);
+		lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "94287082", -1, &step),
+		LPA_ERR_TOTP_FORMAT);
 	ck_assert_int_eq(
-	        lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "28708a", -1, &step),
-	        LPA_ERR_TOTP_FORMAT);
+		lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "28708a", -1, &step),
+		LPA_ERR_TOTP_FORMAT);
 	p.digits = 7;
 	ck_assert_int_eq(
-	        lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "2870821", -1, &step),
-	        LPA_ERR_INVAL);
+		lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "2870821", -1, &step),
+		LPA_ERR_INVAL);
 }
 END_TEST
 
@@ -149,22 +149,22 @@ START_TEST(wrong_algorithm_fails)
 	params8(&p, LPA_TOTP_SHA256);
 	/* The SHA-1 code under SHA-256 parameters must not pass. */
 	ck_assert_int_eq(
-	        lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "94287082", -1, &step),
-	        LPA_ERR_TOTP_INVALID);
+		lpa_totp_verify(&p, (const uint8_t *)seed_sha1, 20, 59, "94287082", -1, &step),
+		LPA_ERR_TOTP_INVALID);
 }
 END_TEST
 
 int main(void)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(rfc6238_sha1),
-	        TU_CASE(rfc6238_sha256),
-	        TU_CASE(rfc6238_sha512),
-	        TU_CASE(six_digit_default),
-	        TU_CASE(window_accepts_neighbours_only),
-	        TU_CASE(accepted_step_never_again),
-	        TU_CASE(code_format_checked),
-	        TU_CASE(wrong_algorithm_fails),
+		TU_CASE(rfc6238_sha1),
+		TU_CASE(rfc6238_sha256),
+		TU_CASE(rfc6238_sha512),
+		TU_CASE(six_digit_default),
+		TU_CASE(window_accepts_neighbours_only),
+		TU_CASE(accepted_step_never_again),
+		TU_CASE(code_format_checked),
+		TU_CASE(wrong_algorithm_fails),
 	};
 
 	return tu_main("totp", cases, TU_N(cases));

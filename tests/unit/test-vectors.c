@@ -104,7 +104,7 @@ static void vec_load(const char *path, struct vecset *s)
 			open->len = 0;
 			ck_assert_msg(vec_append_hex(open, line + off), "bad hex for %s", name);
 		} else if (open != NULL && line[0] == ' ' &&
-		           vec_append_hex(open, line + strspn(line, " "))) {
+			   vec_append_hex(open, line + strspn(line, " "))) {
 			continue;
 		} else {
 			open = NULL;
@@ -165,7 +165,7 @@ static void vec_compute(struct vecset *in, struct vecset *out)
 	h.key_id = (uint32_t)vec_uint(in, "key_id", 4);
 	h.issued_at = vec_uint(in, "issued_at", 8);
 	ck_assert_int_eq(lpa_lpk1_build(&h, keys, dik, kms, eph, vec_get(in, "nonce", 12), pkg),
-	                 LPA_OK);
+			 LPA_OK);
 	vec_put(out, "header", pkg, 48);
 	ck_assert_int_eq(lpa_p256_ecdh(eph, dik, x), 0);
 	vec_put(out, "ecdh_x", x, 32);
@@ -255,8 +255,8 @@ START_TEST(deterministic_values_match)
 
 		ck_assert_msg(want != NULL, "docs lack %s", computed.v[i].name);
 		ck_assert_msg(want->len == computed.v[i].len &&
-		                      memcmp(want->val, computed.v[i].val, want->len) == 0,
-		              "docs value %s differs from the code's", computed.v[i].name);
+				      memcmp(want->val, computed.v[i].val, want->len) == 0,
+			      "docs value %s differs from the code's", computed.v[i].name);
 		checked++;
 	}
 	ck_assert_uint_ge(checked, 20);
@@ -276,8 +276,8 @@ START_TEST(lpk1_signature_and_open)
 	memcpy(pkg + 173, vec_get(&doc, "lpk1_signature", 64), 64);
 	ck_assert_int_eq(lpa_lpk1_verify(pkg, sizeof(pkg), kms), LPA_OK);
 	ck_assert_int_eq(lpa_lpk1_open(pkg, sizeof(pkg), kms, dik, vec_uint(&doc, "chip_uid", 8), 0,
-	                               &h, &keys),
-	                 LPA_OK);
+				       &h, &keys),
+			 LPA_OK);
 	ck_assert_mem_eq(lpa_secbuf_cdata(keys), vec_get(&doc, "app_key", 16), 16);
 	ck_assert_mem_eq(lpa_secbuf_cdata(keys) + 16, vec_get(&doc, "nwk_key", 16), 16);
 	lpa_secbuf_free(&keys);
@@ -306,10 +306,10 @@ START_TEST(lpr1_and_lpp1_signatures)
 	memcpy(pp, vec_get(&doc, "lpp1_signed", 52), 52);
 	memcpy(pp + 52, vec_get(&doc, "lpp1_signature", 64), 64);
 	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, vec_uint(&doc, "dev_eui", 8),
-	                                 vec_uint(&doc, "chip_uid", 8),
-	                                 vec_get(&doc, "challenge", 16),
-	                                 (uint8_t)vec_uint(&doc, "lorawan", 1), keys, &p),
-	                 LPA_OK);
+					 vec_uint(&doc, "chip_uid", 8),
+					 vec_get(&doc, "challenge", 16),
+					 (uint8_t)vec_uint(&doc, "lorawan", 1), keys, &p),
+			 LPA_OK);
 	lpa_secbuf_free(&keys);
 	lpa_pkey_free(&dik);
 }
@@ -320,43 +320,43 @@ static void vec_generate(void)
 {
 	static struct vecset in, out;
 	static const char *order[] = {"dik_d",
-	                              "dik_pub",
-	                              "kms_d",
-	                              "kms_pub",
-	                              "eph_d",
-	                              "eph_pub",
-	                              "app_key",
-	                              "nwk_key",
-	                              "lorawan",
-	                              "dev_eui",
-	                              "join_eui",
-	                              "chip_uid",
-	                              "counter",
-	                              "key_id",
-	                              "issued_at",
-	                              "nonce",
-	                              "header",
-	                              "ecdh_x",
-	                              "salt",
-	                              "info",
-	                              "kek",
-	                              "aad",
-	                              "ciphertext",
-	                              "tag",
-	                              "lpk1_signed",
-	                              "lpk1_signature",
-	                              "lpk1_sha256",
-	                              "lpr1_app_input",
-	                              "lpr1_app_check",
-	                              "lpr1_nwk_check",
-	                              "lpr1_signed",
-	                              "lpr1_signature",
-	                              "challenge",
-	                              "lpp1_app_input",
-	                              "lpp1_app_check",
-	                              "lpp1_nwk_check",
-	                              "lpp1_signed",
-	                              "lpp1_signature"};
+				      "dik_pub",
+				      "kms_d",
+				      "kms_pub",
+				      "eph_d",
+				      "eph_pub",
+				      "app_key",
+				      "nwk_key",
+				      "lorawan",
+				      "dev_eui",
+				      "join_eui",
+				      "chip_uid",
+				      "counter",
+				      "key_id",
+				      "issued_at",
+				      "nonce",
+				      "header",
+				      "ecdh_x",
+				      "salt",
+				      "info",
+				      "kek",
+				      "aad",
+				      "ciphertext",
+				      "tag",
+				      "lpk1_signed",
+				      "lpk1_signature",
+				      "lpk1_sha256",
+				      "lpr1_app_input",
+				      "lpr1_app_check",
+				      "lpr1_nwk_check",
+				      "lpr1_signed",
+				      "lpr1_signature",
+				      "challenge",
+				      "lpp1_app_input",
+				      "lpp1_app_check",
+				      "lpp1_nwk_check",
+				      "lpp1_signed",
+				      "lpp1_signature"};
 	uint8_t d[32], b[16], sig[64];
 	EVP_PKEY *dik, *kms;
 
@@ -414,9 +414,9 @@ END_TEST
 int main(int argc, char **argv)
 {
 	const struct tu_case cases[] = {
-	        TU_CASE(deterministic_values_match),
-	        TU_CASE(lpk1_signature_and_open),
-	        TU_CASE(lpr1_and_lpp1_signatures),
+		TU_CASE(deterministic_values_match),
+		TU_CASE(lpk1_signature_and_open),
+		TU_CASE(lpr1_and_lpp1_signatures),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--generate") == 0) {

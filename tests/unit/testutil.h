@@ -59,7 +59,7 @@ struct tu_case {
 /* Builds the suite from cases (each with the given fixture, which may be NULL) and
  * runs it; exit status 0 only when all pass. */
 static inline int tu_main_fixture(const char *name, const struct tu_case *cases, size_t n,
-                                  void (*setup)(void), void (*teardown)(void))
+				  void (*setup)(void), void (*teardown)(void))
 {
 	Suite *s = suite_create(name);
 	SRunner *sr;
