@@ -1,0 +1,61 @@
+# lib.sh — shared helpers of the simulator's shell tests (sourced; POSIX sh).
+# Environment from meson: LPA_SIM (the launcher), PKI_DIR (fixture PKI), OPENOCD,
+# TEST_TMP (a scratch directory of this test inside the build tree).
+set -eu
+
+: "${LPA_SIM:?}" "${PKI_DIR:?}" "${TEST_TMP:?}"
+OPENOCD=${OPENOCD:-openocd}
+
+rm -rf "$TEST_TMP"
+mkdir -p "$TEST_TMP"
+cd "$TEST_TMP"
+
+# The stock interface settings a factory would use, and the unchanged target config.
+cat > kp3.cfg <<'CFG'
+adapter driver cmsis-dap
+cmsis_dap_backend usb_bulk
+cmsis_dap_vid_pid 0x04b4 0xf155
+transport select swd
+source [find target/psoc6.cfg]
+CFG
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# sim [lpa-sim options] -- command...: the launcher with the fixture PKI.
+sim() {
+	"$LPA_SIM" --ca-cert "$PKI_DIR/device-ca.pem" --ca-key "$PKI_DIR/device-ca.key" \
+		--kms-pub "$PKI_DIR/kms-package.pub.pem" "$@"
+}
+
+# ocd LOG [openocd -c commands...]: OpenOCD with kp3.cfg, output into LOG; never fails
+# by itself (tests assert on the log), but is bounded by a timeout.
+ocd() {
+	log=$1
+	shift
+	set -- -f kp3.cfg "$@"
+	timeout 60 "$OPENOCD" "$@" > "$log" 2>&1 || true
+}
+
+expect() { # expect FILE REGEX [what]
+	grep -Eq -- "$2" "$1" || { echo "---- $1" >&2; cat "$1" >&2; fail "${3:-$1 lacks /$2/}"; }
+}
+expect_not() {
+	if grep -Eq -- "$2" "$1"; then
+		echo "---- $1" >&2
+		cat "$1" >&2
+		fail "${3:-$1 has /$2/}"
+	fi
+}
+
+# stat FILE KEY: a counter from a probe's stats file
+stat_of() {
+	awk -v k="$2" '$1 == k { print $2 }' "$1"
+}
+
+# kv FILE KEY: a value from a chip record ("key value" lines)
+kv() {
+	awk -v k="$2" '$1 == k { print $2 }' "$1"
+}

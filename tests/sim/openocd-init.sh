@@ -1,0 +1,28 @@
+#!/bin/sh
+# Real OpenOCD through a virtual KitProg3: the DP, both cores and the ROM tables.
+. "$(dirname "$0")/lib.sh"
+
+sim --fast --state st -- sh -c '
+	"$0" -f kp3.cfg -c init -c "dap info 0" -c "dap info 1" -c shutdown > init.log 2>&1' \
+	"$OPENOCD" || true
+expect init.log 'Using CMSIS-DAPv2 interface with VID:PID=0x04b4:0xf155, serial=SIM0000001'
+expect init.log 'SWD DPIDR 0x6ba02477'
+expect init.log 'psoc6.cpu.cm0\] Cortex-M0\+ r0p1 processor detected'
+expect init.log 'psoc6.cpu.cm4\] Cortex-M4 r0p1 processor detected'
+expect init.log 'target has 4 breakpoints, 2 watchpoints'
+expect init.log 'target has 6 breakpoints, 4 watchpoints'
+# AP0's ROM table names the family (Cypress, part 0x100); AP1's table nests ARM's.
+expect init.log 'AP ID register 0x84770001'
+expect init.log 'Designer is 0x034, Cypress'
+expect init.log 'Part is 0x100'
+expect init.log 'Part is 0x4c0, Cortex-M0\+ ROM'
+expect_not init.log 'Error'
+# The counters the benchmarks rely on exist and count.
+s=st/probes/SIM0000001/stats
+[ -f "$s" ] || fail "no stats file"
+[ "$(stat_of "$s" dap_commands)" -gt 20 ] || fail "dap_commands not counted"
+[ "$(stat_of "$s" usb_round_trips)" -eq "$(stat_of "$s" dap_commands)" ] ||
+	fail "every DAP command is one USB round trip"
+# OpenOCD disconnected at shutdown: the chip left the fixture.
+[ "$(stat_of "$s" chips_done)" -eq 1 ] || fail "chip not released on DAP_Disconnect"
+echo ok
