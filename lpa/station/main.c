@@ -19,7 +19,34 @@ static int version_main(int argc, char **argv)
 	return STATION_EXIT_OK;
 }
 
+int station_exit_for(int err)
+{
+	switch (err) {
+	case LPA_OK:
+		return STATION_EXIT_OK;
+	case LPA_ERR_NOT_FOUND:
+	case LPA_ERR_PROBE_GONE:
+		return STATION_EXIT_NO_PROBE;
+	case LPA_ERR_NO_TARGET:
+		return STATION_EXIT_NO_TARGET;
+	case LPA_ERR_FAULT:
+	case LPA_ERR_WAIT:
+	case LPA_ERR_PROTOCOL:
+	case LPA_ERR_TIMEOUT:
+	case LPA_ERR_UNSUPPORTED:
+		return STATION_EXIT_TARGET;
+	case LPA_ERR_INVAL:
+		return STATION_EXIT_USAGE;
+	default:
+		if (err <= LPA_ERR_AGENT_REQUEST && err > LPA_ERR_LAST)
+			return STATION_EXIT_AGENT;
+		return STATION_EXIT_FAILURE;
+	}
+}
+
 static const struct station_cmd station_cmds[] = {
+	{"probes", probes_main, "list probes and the chip each one sees"},
+	{"identify", identify_main, "read the identity record of a chip"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
 	{"version", version_main, "print the version"},
 };

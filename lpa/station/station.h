@@ -8,10 +8,17 @@
  */
 enum station_exit {
 	STATION_EXIT_OK = 0,
-	STATION_EXIT_FAILURE = 1,  /* unclassified failure */
-	STATION_EXIT_USAGE = 2,    /* bad command line or configuration */
-	STATION_EXIT_SELFTEST = 3, /* a known-answer self-test failed: do not provision */
+	STATION_EXIT_FAILURE = 1,   /* unclassified failure */
+	STATION_EXIT_USAGE = 2,     /* bad command line or configuration */
+	STATION_EXIT_SELFTEST = 3,  /* a known-answer self-test failed: do not provision */
+	STATION_EXIT_NO_PROBE = 4,  /* no (such) probe, or the probe was unplugged */
+	STATION_EXIT_NO_TARGET = 5, /* no chip answers on the probe */
+	STATION_EXIT_TARGET = 6,    /* the chip answered wrongly: FAULT, protocol, family */
+	STATION_EXIT_AGENT = 7,     /* the chip's secure agent refused or failed */
 };
+
+/* The exit code for an LPA_ERR_* from target access (one place maps them all). */
+int station_exit_for(int err);
 
 struct station_cmd {
 	const char *name;
@@ -19,6 +26,12 @@ struct station_cmd {
 	const char *summary;
 };
 
+#include "programmer/programmer.h"
+
+int station_parse_backend(const char *s, enum prog_backend *b);
+
 int selftest_main(int argc, char **argv);
+int probes_main(int argc, char **argv);
+int identify_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,57 @@
+/* programmer-private.h — the link ops table that every backend fills in. */
+#ifndef LPA_PROGRAMMER_PRIVATE_H
+#define LPA_PROGRAMMER_PRIVATE_H
+
+#include "programmer.h"
+
+/*
+ * One table per hardware seam (the libfido2 fido_dev_io_t idea): the generic link code
+ * in link.c calls these; cmsis-dap.c and openocd.c implement them. Each returns 0 or a
+ * negative LPA_ERR_*; on LPA_ERR_FAULT, mem_* set *fault_addr.
+ */
+struct prog_link_ops {
+	const char *name;
+	int (*open)(const struct prog_link_opts *opts, void **ctx, char *serial, size_t serial_len,
+		    char *firmware, size_t firmware_len);
+	void (*close)(void *ctx);
+	int (*connect)(void *ctx, uint32_t *dpidr);
+	int (*disconnect)(void *ctx);
+	int (*dp_read)(void *ctx, uint8_t reg, uint32_t *val);
+	int (*dp_write)(void *ctx, uint8_t reg, uint32_t val);
+	int (*ap_read)(void *ctx, uint8_t ap, uint8_t reg, uint32_t *val);
+	int (*ap_write)(void *ctx, uint8_t ap, uint8_t reg, uint32_t val);
+	/* size is 1 or 4 (bytes per access); len a multiple of size. */
+	int (*mem_read)(void *ctx, uint8_t ap, uint32_t addr, unsigned size, void *buf, size_t len,
+			uint32_t *fault_addr);
+	int (*mem_write)(void *ctx, uint8_t ap, uint32_t addr, unsigned size, const void *buf,
+			 size_t len, uint32_t *fault_addr);
+	void (*counters)(void *ctx, struct prog_counters *c);
+	/* The backend's detail for its last error; "" when none. */
+	const char *(*last_error)(void *ctx);
+};
+
+/* A CMSIS-DAP v2 (bulk) interface of an opened USB probe (probe.c). */
+struct libusb_context;
+struct libusb_device_handle;
+struct probe_usb {
+	struct libusb_device_handle *handle;
+	int iface;
+	uint8_t ep_out, ep_in;
+	uint16_t ep_max_packet;
+	struct prog_probe_info info;
+};
+/* Opens the probe with that serial (NULL: the only one), claims its CMSIS-DAP v2 bulk
+ * interface. LPA_ERR_NOT_FOUND / LPA_ERR_INVAL (several, no serial) / LPA_ERR_UNSUPPORTED
+ * (v1 HID only). */
+int probe_usb_open(struct libusb_context *usb, const char *serial, struct probe_usb *out);
+void probe_usb_close(struct probe_usb *pu);
+/* One command and its response on an opened probe (for DAP_Info during discovery). */
+int probe_usb_exchange(struct probe_usb *pu, const uint8_t *cmd, size_t len, uint8_t *resp,
+		       size_t cap, size_t *resp_len, unsigned timeout_ms);
+/* libusb error -> LPA_ERR_*. */
+int probe_usb_err(int libusb_error);
+
+extern const struct prog_link_ops prog_cmsis_dap_ops;
+extern const struct prog_link_ops prog_openocd_ops;
+
+#endif
