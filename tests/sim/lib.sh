@@ -11,7 +11,11 @@ mkdir -p "$TEST_TMP"
 cd "$TEST_TMP"
 
 # The stock interface settings a factory would use, and the unchanged target config.
+# No servers: tests run in parallel and must not fight over ports.
 cat > kp3.cfg <<'CFG'
+gdb_port disabled
+tcl_port disabled
+telnet_port disabled
 adapter driver cmsis-dap
 cmsis_dap_backend usb_bulk
 cmsis_dap_vid_pid 0x04b4 0xf155
