@@ -47,6 +47,7 @@ int station_exit_for(int err)
 static const struct station_cmd station_cmds[] = {
 	{"probes", probes_main, "list probes and the chip each one sees"},
 	{"identify", identify_main, "read the identity record of a chip"},
+	{"manifest", manifest_main, "verify a lot manifest (QA, offline)"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
 	{"version", version_main, "print the version"},
 };

@@ -15,6 +15,7 @@ enum station_exit {
 	STATION_EXIT_NO_TARGET = 5, /* no chip answers on the probe */
 	STATION_EXIT_TARGET = 6,    /* the chip answered wrongly: FAULT, protocol, family */
 	STATION_EXIT_AGENT = 7,     /* the chip's secure agent refused or failed */
+	STATION_EXIT_MANIFEST = 8,  /* manifest verification failed */
 };
 
 /* The exit code for an LPA_ERR_* from target access (one place maps them all). */
@@ -33,5 +34,6 @@ int station_parse_backend(const char *s, enum prog_backend *b);
 int selftest_main(int argc, char **argv);
 int probes_main(int argc, char **argv);
 int identify_main(int argc, char **argv);
+int manifest_main(int argc, char **argv);
 
 #endif

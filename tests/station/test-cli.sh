@@ -26,6 +26,9 @@ expect 2 "no command is a usage error" "$st"
 expect 2 "unknown command is a usage error" "$st" frobnicate
 grep -q "unknown command 'frobnicate'" /tmp/lpa-cli.$$ || { echo "FAIL: message"; fail=$((fail + 1)); }
 expect 2 "unknown option is a usage error" "$st" selftest --bogus
+expect 2 "manifest without verify is a usage error" "$st" manifest
+expect 2 "manifest verify needs --kms-keys" "$st" manifest verify /dev/null
+expect 2 "manifest verify with unreadable keys" "$st" manifest verify /dev/null --kms-keys /nonexistent
 expect 0 "--help" "$st" --help
 expect 0 "version" "$st" version
 rm -f /tmp/lpa-cli.$$
