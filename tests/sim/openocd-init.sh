@@ -26,3 +26,11 @@ s=st/probes/SIM0000001/stats
 # OpenOCD disconnected at shutdown: the chip left the fixture.
 [ "$(stat_of "$s" chips_done)" -eq 1 ] || fail "chip not released on DAP_Disconnect"
 echo ok
+
+# The CPUSS v2 (2M) part: same DP and cores, family 0x102 in the ROM tables.
+sim --fast --family v2 -- "$OPENOCD" -f kp3.cfg -c init -c "dap info 0" \
+	-c "mdw 0x16000000" -c shutdown > v2.log 2>&1 || true
+expect v2.log 'Cortex-M4 r0p1 processor detected'
+expect v2.log 'Part is 0x102'
+expect v2.log '^0x16000000: e4531200'
+echo ok-v2
