@@ -45,7 +45,7 @@ plain)
 	for f in build-fuzz/tests/*/fuzz-*; do
 		[ -x "$f" ] && [ -f "$f" ] || continue
 		name=$(basename "$f")
-		seeds=tests/fuzz/corpus/${name#fuzz-}
+		seeds=tests/$(basename "$(dirname "$f")")/corpus/${name#fuzz-}
 		work=build-fuzz/corpus/$name
 		mkdir -p "$work"
 		[ -d "$seeds" ] && cp -n "$seeds"/* "$work"/ 2>/dev/null || true

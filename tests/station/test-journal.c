@@ -1,0 +1,152 @@
+/* The journal: replay after a restart, carried-forward fields, torn and corrupt lines. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "testutil.h"
+
+static char path[64];
+
+static void setup(void)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/lpa-journal-XXXXXX");
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+}
+
+static void teardown(void)
+{
+	unlink(path);
+}
+
+static void step(journal *j, enum journal_step s, uint64_t uid, uint64_t eui, uint32_t ctr)
+{
+	struct journal_entry e = {.step = s, .chip_uid = uid, .dev_eui = eui, .counter = ctr};
+
+	snprintf(e.probe, sizeof(e.probe), "SIM0000001");
+	if (s == J_INSTALLED)
+		snprintf(e.receipt, sizeof(e.receipt), "TFBSMQ-receipt");
+	if (s == J_CONFIRMED)
+		snprintf(e.record, sizeof(e.record), "eyJhbGciOiJFUzI1NiJ9.e30.sig");
+	if (s == J_ABANDONED)
+		snprintf(e.reason, sizeof(e.reason), "no target");
+	ck_assert_int_eq(journal_log(j, &e), LPA_OK);
+}
+
+START_TEST(replay_finds_unfinished_devices)
+{
+	journal *j = NULL;
+	const struct journal_entry *u;
+	size_t rec, ab, un;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	/* Device 1 done, device 2 stopped mid-install, device 3 abandoned, device 4
+	 * confirmed but not recorded. */
+	step(j, J_BEGIN, 1, 0, 0);
+	step(j, J_ISSUED, 1, 0xE1, 5);
+	step(j, J_INSTALLED, 1, 0, 0);
+	step(j, J_CONFIRMED, 1, 0, 0);
+	step(j, J_RECORDED, 1, 0, 0);
+	step(j, J_BEGIN, 2, 0, 0);
+	step(j, J_ISSUED, 2, 0xE2, 7);
+	step(j, J_INSTALLING, 2, 0, 0);
+	step(j, J_BEGIN, 3, 0, 0);
+	step(j, J_ABANDONED, 3, 0, 0);
+	step(j, J_BEGIN, 4, 0, 0);
+	step(j, J_ISSUED, 4, 0xE4, 1);
+	step(j, J_INSTALLED, 4, 0, 0);
+	step(j, J_CONFIRMED, 4, 0, 0);
+	journal_close(&j);
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert_uint_eq(journal_unfinished(j, &u), 2);
+	ck_assert_uint_eq(u[0].chip_uid, 2);
+	ck_assert_int_eq(u[0].step, J_INSTALLING);
+	ck_assert_uint_eq(u[0].dev_eui, 0xE2); /* learned at J_ISSUED, still known */
+	ck_assert_uint_eq(u[0].counter, 7);
+	ck_assert_str_eq(u[0].probe, "SIM0000001");
+	ck_assert_uint_eq(u[1].chip_uid, 4);
+	ck_assert_int_eq(u[1].step, J_CONFIRMED);
+	ck_assert_str_eq(u[1].record, "eyJhbGciOiJFUzI1NiJ9.e30.sig");
+	ck_assert_str_eq(u[1].receipt, "TFBSMQ-receipt");
+	journal_totals(j, &rec, &ab, &un);
+	ck_assert_uint_eq(rec, 1);
+	ck_assert_uint_eq(ab, 1);
+	ck_assert_uint_eq(un, 2);
+	ck_assert_str_eq(journal_last(j, 3)->reason, "no target");
+	journal_close(&j);
+}
+END_TEST
+
+START_TEST(torn_line_cut_and_appending_continues)
+{
+	journal *j = NULL;
+	const struct journal_entry *u;
+	FILE *f;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	step(j, J_BEGIN, 9, 0, 0);
+	journal_close(&j);
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fputs("{\"t\":1,\"step\":\"issu", f);
+	fclose(f);
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert_uint_eq(journal_unfinished(j, &u), 1);
+	ck_assert_int_eq(u[0].step, J_BEGIN);
+	step(j, J_ABANDONED, 9, 0, 0);
+	journal_close(&j);
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert_uint_eq(journal_unfinished(j, &u), 0);
+	journal_close(&j);
+}
+END_TEST
+
+START_TEST(corrupt_line_refused)
+{
+	journal *j = NULL;
+	FILE *f = fopen(path, "w");
+
+	fputs("{\"t\":1,\"step\":\"teleported\",\"uid\":\"0000000000000001\"}\n", f);
+	fclose(f);
+	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
+	ck_assert_ptr_null(j);
+	f = fopen(path, "w");
+	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"xyz\"}\n", f);
+	fclose(f);
+	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
+	f = fopen(path, "w");
+	fputs("{\"t\":1,\"step\":\"begin\"}\n", f);
+	fclose(f);
+	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
+}
+END_TEST
+
+START_TEST(new_attempt_after_abandon)
+{
+	journal *j = NULL;
+	const struct journal_entry *u;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ABANDONED, 5, 0, 0);
+	step(j, J_BEGIN, 5, 0, 0);
+	ck_assert_uint_eq(journal_unfinished(j, &u), 1);
+	ck_assert_int_eq(u[0].step, J_BEGIN);
+	ck_assert_str_eq(u[0].reason, "");
+	journal_close(&j);
+}
+END_TEST
+
+int main(void)
+{
+	const struct tu_case cases[] = {
+		TU_CASE(replay_finds_unfinished_devices),
+		TU_CASE(torn_line_cut_and_appending_continues),
+		TU_CASE(corrupt_line_refused),
+		TU_CASE(new_attempt_after_abandon),
+	};
+
+	return tu_main_fixture("journal", cases, TU_N(cases), setup, teardown);
+}
