@@ -42,3 +42,14 @@ sed -n '/KEYSTORE/,$p' flash.log > ks.log
 expect ks.log 'Failed to read memory|Error' "key-store read did not fail"
 expect_not ks.log '^0x16003000:' "key-store read returned data"
 echo ok
+
+# An application vector table in flash (SP, entry 0x10000101): "reset halt" goes through
+# psoc6.cfg's reset handling (SYSRESETREQ / VECTRESET, vector catch, FPB) and stops the
+# CM0+ at the application's entry.
+printf '\000\040\000\010\001\001\000\020' > vt.bin
+head -c 504 /dev/zero >> vt.bin
+sim --fast -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" -c halt \
+	-c "flash write_bank 0 vt.bin 0" -c "reset halt" -c "reg pc" -c shutdown > reset.log 2>&1 || true
+expect reset.log 'psoc6.cpu.cm0\] halted due to debug-request'
+expect reset.log '^pc \(/32\): 0x10000100' "reset halt did not stop at the application entry"
+echo ok-reset

@@ -459,6 +459,19 @@ START_TEST(srom_waits_for_running_cm0)
 }
 END_TEST
 
+START_TEST(srom_needs_rom_vectors)
+{
+	uint32_t v;
+
+	/* An application's vector table on the CM0+: the SROM call is never served. */
+	ck_assert_int_eq(mem_wr(chip, 1, 0xE000ED08, 0x10000000u), SIM_ACK_OK);
+	ck_assert(!ipc_call(chip, 2, 0x00000001u, 3));
+	ck_assert_int_eq(mem_wr(chip, 1, 0xE000ED08, 0), SIM_ACK_OK);
+	ck_assert_int_eq(mem_rd(chip, 0, 0x40230050, &v), SIM_ACK_OK);
+	ck_assert_uint_eq(v & 0x80000000u, 0);
+}
+END_TEST
+
 START_TEST(srom_needs_notify_unmasked)
 {
 	uint32_t v;
@@ -597,6 +610,7 @@ static Suite *model_suite(void)
 		{ "srom_silicon_id_both_params", srom_silicon_id_both_params },
 		{ "srom_waits_for_running_cm0", srom_waits_for_running_cm0 },
 		{ "srom_needs_notify_unmasked", srom_needs_notify_unmasked },
+		{ "srom_needs_rom_vectors", srom_needs_rom_vectors },
 		{ "srom_program_row_ors_into_flash", srom_program_row_ors_into_flash },
 		{ "srom_write_row_sflash_rules", srom_write_row_sflash_rules },
 		{ "srom_latency_keeps_the_lock", srom_latency_keeps_the_lock },
