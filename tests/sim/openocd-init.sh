@@ -34,3 +34,17 @@ expect v2.log 'Cortex-M4 r0p1 processor detected'
 expect v2.log 'Part is 0x102'
 expect v2.log '^0x16000000: e4531200'
 echo ok-v2
+
+# Protection states: VIRGIN as the SROM reports it; SECURE leaves only the CM4 AP;
+# DEAD leaves the DP alone.
+sim --fast --protection virgin -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" \
+	-c halt -c "flash probe 0" -c "flash info 0" -c shutdown > virgin.log 2>&1 || true
+expect virgin.log 'Protection: VIRGIN'
+sim --fast --protection secure -- "$OPENOCD" -f kp3.cfg -c init -c shutdown > secure.log 2>&1 || true
+expect secure.log 'target psoc6.cpu.cm0 examination failed'
+expect secure.log 'psoc6.cpu.cm4\] Cortex-M4 r0p1 processor detected'
+sim --fast --protection dead -- "$OPENOCD" -f kp3.cfg -c init -c shutdown > dead.log 2>&1 || true
+expect dead.log 'SWD DPIDR 0x6ba02477'
+expect dead.log 'target psoc6.cpu.cm4 examination failed'
+expect_not dead.log 'processor detected'
+echo ok-protection
