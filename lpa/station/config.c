@@ -1,0 +1,271 @@
+/* config.c — the station.conf(5) parser. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "lpa/core/lpa-core.h"
+
+#define CONFIG_MAX_FILE (64 * 1024)
+
+void config_defaults(struct station_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->kms_url, sizeof(c->kms_url), "https://127.0.0.1:8443");
+	snprintf(c->kms_ca, sizeof(c->kms_ca), "/etc/lpa/kms-ca.pem");
+	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/lpa/station.pem");
+	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/lpa/station.key");
+	c->kms_timeout_s = 10;
+	c->kms_retries = 3;
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/lpa");
+	c->backend = PROG_BACKEND_CMSIS_DAP;
+	snprintf(c->openocd, sizeof(c->openocd), "openocd");
+	snprintf(c->openocd_adapter, sizeof(c->openocd_adapter), "cmsis-dap");
+	c->clock_khz = 1000;
+	snprintf(c->lorawan, sizeof(c->lorawan), "1.1");
+	c->allowed_protection = 1u << LPA_PROT_NORMAL;
+}
+
+static int config_err(char *err, size_t len, unsigned line, int code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int config_err(char *err, size_t len, unsigned line, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, len, "line %u: ", line);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < len)
+		vsnprintf(err + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static int config_str(const char *v, char *out, size_t cap)
+{
+	if (strlen(v) >= cap)
+		return -1;
+	strcpy(out, v);
+	return 0;
+}
+
+static int config_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long x;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return -1;
+	*out = (unsigned)x;
+	return 0;
+}
+
+static int config_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* "normal", or a comma list such as "virgin,normal". */
+static int config_protection(const char *v, uint8_t *mask)
+{
+	static const char *names[] = {"unknown", "virgin", "normal", "secure", "dead"};
+	char buf[64], *save = NULL, *tok;
+
+	if (config_str(v, buf, sizeof(buf)) != 0)
+		return -1;
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		while (*tok == ' ')
+			tok++;
+		for (i = 1; i < 5; i++)
+			if (strcmp(tok, names[i]) == 0)
+				break;
+		if (i == 5)
+			return -1;
+		*mask |= (uint8_t)(1u << i);
+	}
+	return *mask ? 0 : -1;
+}
+
+static int config_set(struct station_config *c, const char *sec, const char *key, const char *v)
+{
+	uint8_t eui[8];
+
+#define IS(s, k) (strcmp(sec, s) == 0 && strcmp(key, k) == 0)
+	if (IS("kms", "url"))
+		return strncmp(v, "https://", 8) != 0
+			       ? -1
+			       : config_str(v, c->kms_url, sizeof(c->kms_url));
+	if (IS("kms", "ca"))
+		return config_str(v, c->kms_ca, sizeof(c->kms_ca));
+	if (IS("kms", "cert"))
+		return config_str(v, c->tls_cert, sizeof(c->tls_cert));
+	if (IS("kms", "key"))
+		return config_str(v, c->tls_key, sizeof(c->tls_key));
+	if (IS("kms", "timeout"))
+		return config_uint(v, 1, 600, &c->kms_timeout_s);
+	if (IS("kms", "retries"))
+		return config_uint(v, 0, 10, &c->kms_retries);
+	if (IS("station", "name")) {
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+				return -1;
+		return v[0] ? config_str(v, c->name, sizeof(c->name)) : -1;
+	}
+	if (IS("station", "state_dir"))
+		return config_str(v, c->state_dir, sizeof(c->state_dir));
+	if (IS("station", "backend")) {
+		if (!strcmp(v, "cmsis-dap"))
+			c->backend = PROG_BACKEND_CMSIS_DAP;
+		else if (!strcmp(v, "openocd"))
+			c->backend = PROG_BACKEND_OPENOCD;
+		else
+			return -1;
+		return 0;
+	}
+	if (IS("station", "openocd"))
+		return config_str(v, c->openocd, sizeof(c->openocd));
+	if (IS("station", "openocd_adapter"))
+		return config_str(v, c->openocd_adapter, sizeof(c->openocd_adapter));
+	if (IS("station", "clock_khz"))
+		return config_uint(v, 10, 50000, &c->clock_khz);
+	if (IS("provision", "lot"))
+		return v[0] ? config_str(v, c->lot, sizeof(c->lot)) : -1;
+	if (IS("provision", "join_eui")) {
+		if (lpa_hex_decode(v, strlen(v), eui, 8) != LPA_OK)
+			return -1;
+		c->join_eui = lpa_be_get(eui, 8);
+		c->have_join_eui = true;
+		return 0;
+	}
+	if (IS("provision", "lorawan")) {
+		if (strcmp(v, "1.0.4") != 0 && strcmp(v, "1.1") != 0)
+			return -1;
+		return config_str(v, c->lorawan, sizeof(c->lorawan));
+	}
+	if (IS("provision", "allow_protection"))
+		return config_protection(v, &c->allowed_protection);
+	if (IS("provision", "reprovision"))
+		return config_bool(v, &c->reprovision);
+#undef IS
+	return 1; /* unknown key */
+}
+
+static char *config_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int config_parse(const char *text, size_t len, struct station_config *c, char *err, size_t err_len)
+{
+	char sec[32] = "", line[1024];
+	unsigned lineno = 0;
+	size_t off = 0;
+
+	err[0] = '\0';
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
+		char *l, *eq;
+		int r;
+
+		lineno++;
+		if (n >= sizeof(line))
+			return config_err(err, err_len, lineno, LPA_ERR_ENCODING, "line too long");
+		memcpy(line, text + off, n);
+		line[n] = '\0';
+		off += n + (nl ? 1 : 0);
+		if (memchr(line, '\0', n) != NULL)
+			return config_err(err, err_len, lineno, LPA_ERR_ENCODING, "NUL byte");
+		l = config_trim(line);
+		if (*l == '\0' || *l == '#' || *l == ';')
+			continue;
+		if (*l == '[') {
+			char *end = strchr(l, ']');
+
+			if (end == NULL || end[1] != '\0')
+				return config_err(err, err_len, lineno, LPA_ERR_ENCODING,
+						  "malformed section header");
+			*end = '\0';
+			l = config_trim(l + 1);
+			if (strcmp(l, "kms") && strcmp(l, "station") && strcmp(l, "provision"))
+				return config_err(err, err_len, lineno, LPA_ERR_NOT_FOUND,
+						  "unknown section [%s]", l);
+			snprintf(sec, sizeof(sec), "%s", l);
+			continue;
+		}
+		if ((eq = strchr(l, '=')) == NULL)
+			return config_err(err, err_len, lineno, LPA_ERR_ENCODING,
+					  "expected key = value");
+		if (sec[0] == '\0')
+			return config_err(err, err_len, lineno, LPA_ERR_ENCODING,
+					  "key outside a section");
+		*eq = '\0';
+		r = config_set(c, sec, config_trim(l), config_trim(eq + 1));
+		if (r > 0)
+			return config_err(err, err_len, lineno, LPA_ERR_NOT_FOUND,
+					  "unknown key '%s' in [%s]", config_trim(l), sec);
+		if (r < 0)
+			return config_err(err, err_len, lineno, LPA_ERR_INVAL,
+					  "bad value for '%s' in [%s]", config_trim(l), sec);
+	}
+	return LPA_OK;
+}
+
+int config_load(const char *path, struct station_config *c, bool *missing, char *err,
+		size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	int r;
+
+	*missing = false;
+	if (f == NULL) {
+		*missing = errno == ENOENT;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return LPA_ERR_NOT_FOUND;
+	}
+	if ((buf = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
+		fclose(f);
+		return LPA_ERR_NOMEM;
+	}
+	n = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
+	fclose(f);
+	if (n > CONFIG_MAX_FILE) {
+		free(buf);
+		snprintf(err, err_len, "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+		return LPA_ERR_LENGTH;
+	}
+	r = config_parse(buf, n, c, err, err_len);
+	free(buf);
+	if (r != LPA_OK) {
+		char tmp[256];
+
+		snprintf(tmp, sizeof(tmp), "%s: %s", path, err);
+		snprintf(err, err_len, "%s", tmp);
+	}
+	return r;
+}

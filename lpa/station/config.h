@@ -1,0 +1,53 @@
+/*
+ * config.h — station.conf(5): an INI file of [kms], [station] and [provision] settings.
+ * Unknown sections and keys are errors (a typo must not silently fall back to a default
+ * on a production line), reported with file and line.
+ */
+#ifndef LPA_STATION_CONFIG_H
+#define LPA_STATION_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "programmer/programmer.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/lpa/station.conf"
+#define CONFIG_PATH_MAX 512
+
+struct station_config {
+	/* [kms] */
+	char kms_url[256];              /* https://host:port */
+	char kms_ca[CONFIG_PATH_MAX];   /* the KMS CA certificate (pinned) */
+	char tls_cert[CONFIG_PATH_MAX]; /* this station's certificate */
+	char tls_key[CONFIG_PATH_MAX];  /* and key */
+	unsigned kms_timeout_s;         /* per request */
+	unsigned kms_retries;           /* for idempotent calls */
+	/* [station] */
+	char name[64];
+	char state_dir[CONFIG_PATH_MAX]; /* journal and manifests */
+	enum prog_backend backend;
+	char openocd[CONFIG_PATH_MAX];
+	char openocd_adapter[64];
+	unsigned clock_khz;
+	/* [provision] */
+	char lot[64];
+	uint64_t join_eui;
+	bool have_join_eui;
+	char lorawan[8];            /* "1.0.4" or "1.1" */
+	uint8_t allowed_protection; /* bit mask, 1 << state */
+	bool reprovision;
+};
+
+void config_defaults(struct station_config *c);
+/*
+ * Parses text (len bytes) over c. On error returns LPA_ERR_ENCODING (syntax),
+ * LPA_ERR_NOT_FOUND (unknown section or key) or LPA_ERR_INVAL (bad value), with
+ * "line N: ..." in err.
+ */
+int config_parse(const char *text, size_t len, struct station_config *c, char *err, size_t err_len);
+/* Reads path; a missing default file is not an error (missing=true). */
+int config_load(const char *path, struct station_config *c, bool *missing, char *err,
+		size_t err_len);
+
+#endif

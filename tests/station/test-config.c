@@ -1,0 +1,111 @@
+/* station.conf(5): a full file parses; every kind of mistake is named with its line. */
+#include "config.h"
+#include "testutil.h"
+
+static int parse(const char *text, struct station_config *c, char *err)
+{
+	config_defaults(c);
+	return config_parse(text, strlen(text), c, err, 256);
+}
+
+START_TEST(full_file)
+{
+	struct station_config c;
+	char err[256];
+	const char *text = "# line 1\n"
+			   "[kms]\n"
+			   "url = https://kms.example:8443\n"
+			   "ca=/etc/lpa/ca.pem\r\n"
+			   "timeout = 30\n"
+			   "\n"
+			   "[station]\n"
+			   "name = line-3_station.a\n"
+			   "backend = openocd\n"
+			   "clock_khz = 4000\n"
+			   "[provision]\n"
+			   "; comment\n"
+			   "lot = LOT-2026-11\n"
+			   "join_eui = 70B3D57ED0000000\n"
+			   "lorawan = 1.0.4\n"
+			   "allow_protection = virgin, normal\n"
+			   "reprovision = yes\n";
+
+	ck_assert_int_eq(parse(text, &c, err), LPA_OK);
+	ck_assert_str_eq(c.kms_url, "https://kms.example:8443");
+	ck_assert_str_eq(c.kms_ca, "/etc/lpa/ca.pem");
+	ck_assert_uint_eq(c.kms_timeout_s, 30);
+	ck_assert_str_eq(c.name, "line-3_station.a");
+	ck_assert_int_eq(c.backend, PROG_BACKEND_OPENOCD);
+	ck_assert_uint_eq(c.clock_khz, 4000);
+	ck_assert_str_eq(c.lot, "LOT-2026-11");
+	ck_assert(c.have_join_eui);
+	ck_assert_uint_eq(c.join_eui, 0x70b3d57ed0000000ULL);
+	ck_assert_str_eq(c.lorawan, "1.0.4");
+	ck_assert_uint_eq(c.allowed_protection, (1u << 1) | (1u << 2));
+	ck_assert(c.reprovision);
+	ck_assert_str_eq(c.tls_cert, "/etc/lpa/station.pem"); /* default kept */
+}
+END_TEST
+
+START_TEST(mistakes_named_with_line)
+{
+	struct station_config c;
+	char err[256];
+
+	ck_assert_int_eq(parse("[kms]\nurl = http://plain\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "line 2: bad value for 'url' in [kms]");
+	ck_assert_int_eq(parse("[kms]\nurll = https://x\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'urll' in [kms]");
+	ck_assert_int_eq(parse("[kmss]\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_int_eq(parse("url = https://x\n", &c, err), LPA_ERR_ENCODING);
+	ck_assert_int_eq(parse("[kms\n", &c, err), LPA_ERR_ENCODING);
+	ck_assert_int_eq(parse("[kms]\njust words\n", &c, err), LPA_ERR_ENCODING);
+	ck_assert_int_eq(parse("[station]\nbackend = jtag\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[station]\nclock_khz = 9\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[station]\nclock_khz = -5\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[station]\nname = a b\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[provision]\njoin_eui = 70b3\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[provision]\nlorawan = 1.2\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[provision]\nallow_protection = tired\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[provision]\nreprovision = maybe\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[kms]\ntimeout = 99999999999999999999\n", &c, err), LPA_ERR_INVAL);
+}
+END_TEST
+
+START_TEST(nul_and_long_lines_refused)
+{
+	struct station_config c;
+	char err[256], big[2048];
+
+	config_defaults(&c);
+	ck_assert_int_eq(config_parse("[kms]\0x\n", 8, &c, err, sizeof(err)), LPA_ERR_ENCODING);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(parse(big, &c, err), LPA_ERR_ENCODING);
+}
+END_TEST
+
+START_TEST(missing_file_reported)
+{
+	struct station_config c;
+	char err[256];
+	bool missing = false;
+
+	config_defaults(&c);
+	ck_assert_int_eq(config_load("/nonexistent/station.conf", &c, &missing, err, sizeof(err)),
+			 LPA_ERR_NOT_FOUND);
+	ck_assert(missing);
+}
+END_TEST
+
+int main(void)
+{
+	const struct tu_case cases[] = {
+		TU_CASE(full_file),
+		TU_CASE(mistakes_named_with_line),
+		TU_CASE(nul_and_long_lines_refused),
+		TU_CASE(missing_file_reported),
+	};
+
+	return tu_main("config", cases, TU_N(cases));
+}
