@@ -206,8 +206,11 @@ START_TEST(probe_dut_sequence)
 	dap_attach(probe);
 	ck_assert_uint_ne(sim_chip_uid(sim_probe_current(probe, &idx)), uid0);
 	ck_assert_uint_eq(idx, 1);
+	/* a connect long after the disconnect is the next DUT's session */
 	cmd(probe, disc, 1);
-	cmd(probe, host_off, 3);
+	test_clock += 60 * 1000000ull;
+	cmd(probe, conn, 2);
+	ck_assert_ptr_null(sim_probe_current(probe, &idx));
 	test_clock += 100 * 1000000ull;
 	ck_assert_uint_eq(read_dpidr(probe), SIM_ACK_NOACK); /* no chips left */
 	sim_probe_stats(probe, &st);
