@@ -1,0 +1,839 @@
+/*
+ * test-kms.c — the reference KMS over real HTTPS with mutual TLS: authentication
+ * (password, TOTP window and replay, lockout, rate limit, sessions bound to stations),
+ * TLS-level refusals, the device life cycle with chips simulated by the core library,
+ * signed records, QA proof of possession, the audit chain, robustness, and at-rest
+ * secrecy of root keys. One TCase per behaviour.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kmstest.h"
+
+#define LOT "LOT-A"
+
+/* An operator (roles operator,qa) with a session from st1. */
+static void logged_in(struct kt_op *op, char token[64])
+{
+	kt_operator(op, "op", "operator,qa", NULL, NULL, NULL);
+	kt_login_ok(op, "st1", token);
+}
+
+/* ------------------------------------------------------------------ login */
+START_TEST(login_ok)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64];
+
+	kt_operator(&op, "ok", "operator", NULL, NULL, NULL);
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, token, &r), 201);
+	ck_assert_uint_eq(strlen(token), 43); /* 32 bytes base64url */
+	ck_assert_str_eq(json_string_value(json_object_get(r.json, "station")), "st1");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r.json, "roles"), 0)),
+			 "operator");
+	ck_assert_int_gt(json_integer_value(json_object_get(r.json, "expires_at")), time(NULL));
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(login_sha256)
+{
+	struct kt_op op;
+	char token[64];
+
+	kt_operator(&op, "sha256", "operator", "sha256", NULL, NULL);
+	kt_login_ok(&op, "st1", token);
+}
+END_TEST
+
+START_TEST(login_wrong_password)
+{
+	struct kt_op op;
+	struct kt_resp r;
+
+	kt_operator(&op, "wrongpw", "operator", NULL, NULL, NULL);
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&op, "st1", "not the password", 0, NULL, &r), 401);
+	ck_assert_str_eq(kt_error(&r), "login_failed");
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(login_wrong_totp)
+{
+	struct kt_op op, other;
+	struct kt_resp r;
+
+	kt_operator(&op, "wrongtotp", "operator", NULL, NULL, NULL);
+	kt_operator(&other, "other", "operator", NULL, NULL, NULL);
+	/* A code of another operator's secret: well-formed, wrong. */
+	memcpy(other.name, op.name, sizeof(op.name));
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&other, "st1", NULL, 0, NULL, &r), 401);
+	ck_assert_str_eq(kt_error(&r), "login_failed");
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(login_unknown_operator)
+{
+	struct kt_op op;
+	struct kt_resp r;
+
+	kt_operator(&op, "ghost", "operator", NULL, NULL, NULL);
+	strcat(op.name, "x");
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, NULL, &r), 401);
+	ck_assert_str_eq(kt_error(&r), "login_failed");
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(totp_replay)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64];
+
+	kt_operator(&op, "replay", "operator", NULL, NULL, NULL);
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, token, &r), 201);
+	kt_resp_free(&r);
+	/* The same code (same step), again: refused, from any station. */
+	ck_assert_int_eq(kt_login(&op, "st2", NULL, 0, NULL, &r), 401);
+	kt_resp_free(&r);
+	/* An older step after a newer one: refused too. */
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, -1, NULL, &r), 401);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(totp_window)
+{
+	struct kt_op op;
+	struct kt_resp r;
+
+	kt_operator(&op, "window", "operator", NULL, NULL, NULL);
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, -2, NULL, &r), 401);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 2, NULL, &r), 401);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, -1, NULL, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 1, NULL, &r), 201);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(lockout_and_unlock)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char out[1024];
+
+	kt_operator(&op, "lock", "operator", NULL, NULL, NULL);
+	kt_totp_settle();
+	for (int i = 0; i < 3; i++) { /* the server runs with --max-failures 3 */
+		ck_assert_int_eq(kt_login(&op, "st1", "wrong password!", 0, NULL, &r), 401);
+		kt_resp_free(&r);
+	}
+	/* Now even the right credentials are refused. */
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, NULL, &r), 423);
+	ck_assert_str_eq(kt_error(&r), "account_locked");
+	kt_resp_free(&r);
+	ck_assert_int_eq(
+		kt_run(-1, -1, out, sizeof(out), "admin", "unlock", op.name, "--dir", kt.kms, NULL),
+		0);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, NULL, &r), 201);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(rate_limit_operator)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	long last = 0;
+
+	kt_operator(&op, "rate", "operator", NULL, NULL, NULL);
+	/* --rate-operator 12: the 13th attempt within the minute is refused as such. */
+	for (int i = 0; i < 13; i++) {
+		kt_login(&op, "st1", "wrong password!", 0, NULL, &r);
+		last = r.status;
+		kt_resp_free(&r);
+	}
+	ck_assert_int_eq(last, 429);
+}
+END_TEST
+
+/* --------------------------------------------------------------- sessions */
+START_TEST(token_from_other_station)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN];
+	uint32_t counter;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st2", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 401);
+	ck_assert_str_eq(kt_error(&r), "wrong_station");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+START_TEST(token_expired)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char code[9], body[512];
+	const char *token;
+
+	kt_operator(&op, "expiry", "operator,qa", NULL, NULL, NULL);
+	kt_totp_settle();
+	kt_totp(&op, 0, code);
+	snprintf(body, sizeof(body),
+		 "{\"operator\":\"%s\",\"password\":\"correct horse battery\",\"totp\":\"%s\","
+		 "\"ttl\":1}",
+		 op.name, code);
+	kt_http("st1", "POST", "/v1/sessions", NULL, NULL, body, strlen(body), &r);
+	ck_assert_int_eq(r.status, 201);
+	token = json_string_value(json_object_get(r.json, "token"));
+	ck_assert_ptr_nonnull(token);
+	sleep(2);
+	{
+		struct kt_resp r2;
+
+		kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r2);
+		ck_assert_int_eq(r2.status, 401);
+		ck_assert_str_eq(kt_error(&r2), "token_expired");
+		kt_resp_free(&r2);
+	}
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(logout)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_http("st1", "DELETE", "/v1/sessions/current", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 204);
+	kt_resp_free(&r);
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(kt_error(&r), "unauthenticated");
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(no_token)
+{
+	struct kt_resp r;
+
+	kt_http("st1", "POST", "/v1/devices/issue", NULL, NULL, "{}", 2, &r);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(kt_error(&r), "unauthenticated");
+	kt_resp_free(&r);
+	kt_http("st1", "POST", "/v1/devices/issue", "bm90LWEtdG9rZW4", NULL, "{}", 2, &r);
+	ck_assert_int_eq(r.status, 401);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(role_required)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64];
+
+	kt_operator(&op, "onlyop", "operator", NULL, NULL, NULL);
+	kt_login_ok(&op, "st1", token);
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_str_eq(kt_error(&r), "forbidden");
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* -------------------------------------------------------------------- TLS */
+START_TEST(no_client_cert)
+{
+	struct kt_resp r;
+
+	kt_http(NULL, "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, -1); /* the handshake itself fails */
+	kt_resp_free(&r);
+	kt_http("rogue", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, -1);
+	kt_resp_free(&r);
+	kt_http("st1", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+}
+END_TEST
+
+START_TEST(revoked_station)
+{
+	struct kt_resp r;
+	char out[1024];
+
+	kt_http("st3", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "revoke-station", "st3", "--dir",
+				kt.kms, NULL),
+			 0);
+	kt_http("st3", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_str_eq(kt_error(&r), "station_revoked");
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- devices */
+START_TEST(untrusted_chip)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN];
+	uint32_t counter;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, true, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 422);
+	ck_assert_str_eq(kt_error(&r), "untrusted_chip");
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+	/* Trusted CA, but the certificate names another UID. */
+	kt_chip_new(&chip, false, 1);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 422);
+	ck_assert_str_eq(kt_error(&r), "identity_mismatch");
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+START_TEST(out_of_scope)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN];
+	uint32_t counter;
+	char token[64];
+
+	kt_operator(&op, "scoped", "operator", NULL, "--lots", "LOT-B");
+	kt_login_ok(&op, "st1", token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 403);
+	ck_assert_str_eq(kt_error(&r), "out_of_scope");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "LOT-B", "1.0.4", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+START_TEST(same_chip_twice)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip, other;
+	uint8_t pkg[LPA_LPK1_LEN];
+	uint32_t c1, c2, c3;
+	uint64_t eui1;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	kt_chip_new(&other, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &c1, pkg, &r), 201);
+	kt_resp_free(&r);
+	eui1 = chip.dev_eui;
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &c2, pkg, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_uint_eq(chip.dev_eui, eui1);
+	ck_assert_uint_gt(c2, c1);
+	ck_assert_int_eq(kt_issue("st1", token, &other, LOT, "1.1", &c3, pkg, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_uint_ne(other.dev_eui, eui1);
+	kt_chip_free(&chip);
+	kt_chip_free(&other);
+}
+END_TEST
+
+START_TEST(confirm_bad_receipts)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip, impostor;
+	uint8_t pkg1[LPA_LPK1_LEN], pkg2[LPA_LPK1_LEN], rc1[LPA_LPR1_LEN], rc2[LPA_LPR1_LEN];
+	uint8_t forged[LPA_LPR1_LEN];
+	uint32_t c1, c2;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &c1, pkg1, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg1, rc1);
+	/* Forged: the right content signed by a key that is not the chip's DIK. */
+	kt_chip_new(&impostor, false, 0);
+	{
+		struct lpa_lpr1 rr;
+
+		ck_assert_int_eq(lpa_lpr1_parse(rc1, sizeof(rc1), &rr), LPA_OK);
+		ck_assert_int_eq(
+			lpa_lpr1_build(&rr, LPA_LORAWAN_11, chip.keys, impostor.dik, forged),
+			LPA_OK);
+	}
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, c1, forged, &r), 422);
+	ck_assert_str_eq(kt_error(&r), "receipt_invalid");
+	kt_resp_free(&r);
+	/* Tampered key check. */
+	memcpy(forged, rc1, sizeof(forged));
+	forged[45] ^= 1;
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, c1, forged, &r), 422);
+	kt_resp_free(&r);
+	/* Mismatched: a receipt for package 1 confirmed as package 2. */
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &c2, pkg2, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, c2, rc1, &r), 422);
+	ck_assert_str_eq(kt_error(&r), "receipt_invalid");
+	kt_resp_free(&r);
+	/* Package 1 was superseded by package 2: even its good receipt is too late. */
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, c1, rc1, &r), 409);
+	ck_assert_str_eq(kt_error(&r), "attempt_closed");
+	kt_resp_free(&r);
+	/* Not a receipt at all. */
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, 99, rc1, &r), 404);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg2, rc2);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, c2, rc2, &r), 200);
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+	kt_chip_free(&impostor);
+}
+END_TEST
+
+START_TEST(confirm_signed_record)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
+	uint32_t counter;
+	char token[64], out[8192], *rec = NULL, uid[17];
+	json_t *jwks, *k, *payload;
+	EVP_PKEY *key = NULL;
+	uint8_t *pl = NULL;
+	size_t pl_len, i;
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg, rc);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
+	rec = strdup(json_string_value(json_object_get(r.json, "record")));
+	kt_resp_free(&r);
+	/* The record-signing key as an admin exports it for QA to pin. */
+	ck_assert_int_eq(
+		kt_run(-1, -1, out, sizeof(out), "admin", "export-keys", "--dir", kt.kms, NULL), 0);
+	jwks = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(jwks);
+	json_array_foreach(json_object_get(jwks, "keys"), i, k)
+	{
+		if (strcmp(json_string_value(json_object_get(k, "purpose")), "record") == 0) {
+			char *s = json_dumps(k, 0);
+
+			ck_assert_int_eq(lpa_jwk_to_p256(s, &key), LPA_OK);
+			free(s);
+		}
+	}
+	json_decref(jwks);
+	ck_assert_ptr_nonnull(key);
+	ck_assert_int_eq(lpa_jws_verify(rec, key, NULL, &pl, &pl_len), LPA_OK);
+	payload = json_loadb((const char *)pl, pl_len, 0, NULL);
+	ck_assert_ptr_nonnull(payload);
+	snprintf(uid, sizeof(uid), "%016llx", (unsigned long long)chip.uid);
+	ck_assert_int_eq(json_integer_value(json_object_get(payload, "v")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "chip_uid")), uid);
+	ck_assert_uint_eq(kt_hex64(json_string_value(json_object_get(payload, "dev_eui"))),
+			  chip.dev_eui);
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "join_eui")), KT_JOIN_EUI);
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "lorawan")), "1.0.4");
+	ck_assert_int_eq(json_integer_value(json_object_get(payload, "counter")), counter);
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "lot")), LOT);
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "station")), "st1");
+	ck_assert_str_eq(json_string_value(json_object_get(payload, "operator")), op.name);
+	ck_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(payload, "probe"), "serial")),
+		"KP3-TEST");
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(payload, "package_sha256"))),
+			  64);
+	ck_assert_ptr_nonnull(json_object_get(payload, "confirmed_at"));
+	/* Confirm is idempotent: the same receipt gets the same record. */
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
+	ck_assert_str_eq(json_string_value(json_object_get(r.json, "record")), rec);
+	kt_resp_free(&r);
+	/* A provisioned chip is not issued again without an admin's authorisation. */
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 409);
+	ck_assert_str_eq(kt_error(&r), "already_provisioned");
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "allow-reprovision", uid,
+				"--dir", kt.kms, NULL),
+			 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	/* The lot's records as QA sees them. */
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_ge(json_integer_value(json_object_get(r.json, "count")), 1);
+	ck_assert(strstr(r.body, rec) != NULL);
+	kt_resp_free(&r);
+	json_decref(payload);
+	free(pl);
+	free(rec);
+	lpa_pkey_free(&key);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+START_TEST(abandon)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
+	uint32_t counter;
+	char token[64], path[128], body[128];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg, rc);
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/abandon",
+		 (unsigned long long)chip.dev_eui);
+	snprintf(body, sizeof(body), "{\"counter\":%u,\"reason\":\"install failed\"}", counter);
+	kt_http("st1", "POST", path, token, NULL, body, strlen(body), &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	kt_http("st1", "POST", path, token, NULL, body, strlen(body), &r);
+	ck_assert_int_eq(r.status, 200); /* idempotent */
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 409);
+	ck_assert_str_eq(kt_error(&r), "attempt_closed");
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+static long challenge(const char *token, uint64_t dev_eui, uint8_t nonce[16])
+{
+	struct kt_resp r;
+	char path[128];
+	const char *n;
+	size_t len;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
+	kt_http("st1", "POST", path, token, NULL, NULL, 0, &r);
+	st = r.status;
+	if (st == 201) {
+		n = json_string_value(json_object_get(r.json, "nonce"));
+		ck_assert_ptr_nonnull(n);
+		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
+		ck_assert_uint_eq(len, 16);
+	}
+	kt_resp_free(&r);
+	return st;
+}
+
+static long verify(const char *token, struct kt_chip *chip, const lpa_secbuf *keys,
+		   const uint8_t nonce[16], struct kt_resp *r)
+{
+	struct lpa_lpp1 p;
+	uint8_t proof[LPA_LPP1_LEN];
+	char path[128], body[256], b64[200];
+
+	memset(&p, 0, sizeof(p));
+	p.dev_eui = chip->dev_eui;
+	p.chip_uid = chip->uid;
+	memcpy(p.nonce, nonce, 16);
+	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, keys, chip->dik, proof), LPA_OK);
+	kt_b64(proof, sizeof(proof), b64);
+	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
+		 (unsigned long long)chip->dev_eui);
+	kt_http("st1", "POST", path, token, NULL, body, strlen(body), r);
+	return r->status;
+}
+
+START_TEST(challenge_verify)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN], nonce[16];
+	lpa_secbuf *wrong = lpa_secbuf_new(32);
+	uint32_t counter;
+	char token[64];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 409); /* not provisioned yet */
+	kt_chip_install(&chip, pkg, rc);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
+	kt_resp_free(&r);
+
+	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 200);
+	ck_assert(json_is_true(json_object_get(r.json, "verified")));
+	kt_resp_free(&r);
+	/* Single use. */
+	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 409);
+	ck_assert_str_eq(kt_error(&r), "no_challenge");
+	kt_resp_free(&r);
+	/* A chip with other keys fails the proof. */
+	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(verify(token, &chip, wrong, nonce, &r), 422);
+	ck_assert_str_eq(kt_error(&r), "proof_invalid");
+	kt_resp_free(&r);
+	/* Challenges expire (--challenge-ttl 4). */
+	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
+	sleep(5);
+	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 410);
+	ck_assert_str_eq(kt_error(&r), "challenge_expired");
+	kt_resp_free(&r);
+	lpa_secbuf_free(&wrong);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+/* ------------------------------------------------------------- robustness */
+START_TEST(malformed_requests)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64], *big;
+
+	logged_in(&op, token);
+	kt_http("st1", "POST", "/v1/devices/issue", token, NULL, "{\"lot\":", 7, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(kt_error(&r), "bad_request");
+	ck_assert(strstr(json_string_value(json_object_get(r.json, "message")), "malformed JSON"));
+	kt_resp_free(&r);
+	kt_http("st1", "POST", "/v1/devices/issue", token, NULL, "{\"lot\":\"A\",\"x\":1}", 17, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(strstr(json_string_value(json_object_get(r.json, "message")), "unknown member"));
+	kt_resp_free(&r);
+	{
+		const char *b = "{\"lot\":\"A\",\"join_eui\":\"70b3d57ed0000000\",\"lorawan\":"
+				"\"1.1\",\"identity\":\"AAAA\"}";
+
+		kt_http("st1", "POST", "/v1/devices/issue", token, NULL, b, strlen(b), &r);
+	}
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(kt_error(&r), "bad_identity");
+	kt_resp_free(&r);
+	kt_http("st1", "POST", "/v1/devices/issue", token, "text/plain", "{}", 2, &r);
+	ck_assert_int_eq(r.status, 415);
+	kt_resp_free(&r);
+	big = malloc(100000);
+	memset(big, 'a', 100000);
+	kt_http("st1", "POST", "/v1/devices/issue", token, NULL, big, 100000, &r);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_str_eq(kt_error(&r), "payload_too_large");
+	kt_resp_free(&r);
+	free(big);
+	kt_http("st1", "GET", "/v1/nothing", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	kt_resp_free(&r);
+	kt_http("st1", "GET", "/v1/devices/issue", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 405);
+	kt_resp_free(&r);
+	/* And the server is still there. */
+	kt_http("st1", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ audit */
+START_TEST(audit_chain)
+{
+	char out[4096], log[700], copy[700], cmd[1600];
+	FILE *f;
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	int rc;
+
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "audit", "verify", "--dir", kt.kms, NULL),
+			 0);
+	ck_assert(strstr(out, "chain intact") != NULL);
+	/* A copy with one line changed (the result of line 2) does not verify. */
+	snprintf(log, sizeof(log), "%s/audit.log", kt.kms);
+	snprintf(copy, sizeof(copy), "%s/audit-copy.log", kt.dir);
+	f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	{
+		FILE *o = fopen(copy, "w");
+
+		ck_assert_ptr_nonnull(o);
+		while ((len = getline(&buf, &cap, f)) > 0) {
+			if (++n == 2) {
+				char *p = strstr(buf, "\"result\":\"ok\"");
+
+				ck_assert_ptr_nonnull(p);
+				memcpy(p + 10, "OK", 2);
+			}
+			fwrite(buf, 1, (size_t)len, o);
+		}
+		fclose(o);
+	}
+	fclose(f);
+	free(buf);
+	ck_assert_uint_ge(n, 3);
+	rc = kt_run(-1, -1, out, sizeof(out), "audit", "verify", "--dir", kt.kms, "--log", copy,
+		    NULL);
+	ck_assert_int_eq(rc, 4);
+	/* The log never holds a secret: no password, no token, no TOTP secret. */
+	snprintf(cmd, sizeof(cmd), "grep -q 'correct horse' '%s'", log);
+	ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- at rest */
+static bool file_contains(const char *path, const uint8_t *needle, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	size_t len;
+	bool found = false;
+
+	if (!f)
+		return false;
+	buf = malloc(64 << 20);
+	ck_assert_ptr_nonnull(buf);
+	len = fread(buf, 1, 64 << 20, f);
+	fclose(f);
+	for (size_t i = 0; i + n <= len && !found; i++)
+		found = memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return found;
+}
+
+START_TEST(db_has_no_plaintext_keys)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
+	uint32_t counter;
+	char token[64], db[700], wal[700];
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg, rc);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
+	kt_resp_free(&r);
+	snprintf(db, sizeof(db), "%s/kms.db", kt.kms);
+	snprintf(wal, sizeof(wal), "%s/kms.db-wal", kt.kms);
+	/* Sanity: the search does find what is stored in clear (the package). */
+	ck_assert(file_contains(db, pkg, 64) || file_contains(wal, pkg, 64));
+	for (int k = 0; k < 2; k++) {
+		const uint8_t *key = lpa_secbuf_cdata(chip.keys) + 16 * k;
+
+		ck_assert(!file_contains(db, key, 16));
+		ck_assert(!file_contains(wal, key, 16));
+	}
+	ck_assert(!file_contains(db, op.secret, op.secret_len));
+	ck_assert(!file_contains(wal, op.secret, op.secret_len));
+	kt_chip_free(&chip);
+}
+END_TEST
+
+static Suite *kms_suite(void)
+{
+	Suite *s = suite_create("kms");
+	struct {
+		const char *name;
+		const TTest *t;
+	} cases[] = {
+		{"login_ok", login_ok},
+		{"login_sha256", login_sha256},
+		{"login_wrong_password", login_wrong_password},
+		{"login_wrong_totp", login_wrong_totp},
+		{"login_unknown_operator", login_unknown_operator},
+		{"totp_replay", totp_replay},
+		{"totp_window", totp_window},
+		{"lockout_and_unlock", lockout_and_unlock},
+		{"rate_limit_operator", rate_limit_operator},
+		{"token_from_other_station", token_from_other_station},
+		{"token_expired", token_expired},
+		{"logout", logout},
+		{"no_token", no_token},
+		{"role_required", role_required},
+		{"no_client_cert", no_client_cert},
+		{"revoked_station", revoked_station},
+		{"untrusted_chip", untrusted_chip},
+		{"out_of_scope", out_of_scope},
+		{"same_chip_twice", same_chip_twice},
+		{"confirm_bad_receipts", confirm_bad_receipts},
+		{"confirm_signed_record", confirm_signed_record},
+		{"abandon", abandon},
+		{"challenge_verify", challenge_verify},
+		{"malformed_requests", malformed_requests},
+		{"db_has_no_plaintext_keys", db_has_no_plaintext_keys},
+		{"audit_chain", audit_chain},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		/* One server for the whole run: kt_start starts it on first use. */
+		tcase_add_unchecked_fixture(tc, kt_start, NULL);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, cases[i].t);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(kms_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	kt_stop();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
