@@ -219,15 +219,16 @@ void kt_start(void)
 		      kt.dir);
 }
 
-void kt_stop(void)
+int kt_stop(void)
 {
-	int status;
+	int status = 0, bad = 0;
 
 	if (kt.server_pid > 0) {
 		kill(kt.server_pid, SIGTERM);
 		for (int i = 0; i < 200; i++) {
 			if (waitpid(kt.server_pid, &status, WNOHANG) == kt.server_pid) {
 				kt.server_pid = 0;
+				bad = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 				break;
 			}
 			usleep(50 * 1000);
@@ -235,7 +236,18 @@ void kt_stop(void)
 		if (kt.server_pid > 0) {
 			kill(kt.server_pid, SIGKILL);
 			waitpid(kt.server_pid, &status, 0);
+			bad = 1;
 		}
+	}
+	if (bad) {
+		char cmd[1200];
+
+		fprintf(stderr,
+			"kmstest: lpa-kms serve did not stop cleanly (status %#x); its log:\n",
+			status);
+		snprintf(cmd, sizeof(cmd), "cat '%s/serve.log' >&2", kt.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "kmstest: (no log)\n");
 	}
 	curl_global_cleanup();
 	lpa_pkey_free(&kt.ca_key);
@@ -249,6 +261,7 @@ void kt_stop(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "kmstest: could not remove %s\n", kt.dir);
 	}
+	return bad;
 }
 
 /* ------------------------------------------------------------- operators */
@@ -341,12 +354,20 @@ static size_t kt_write_cb(char *data, size_t size, size_t nmemb, void *ud)
 void kt_http(const char *station, const char *method, const char *path, const char *token,
 	     const char *content_type, const char *body, size_t body_len, struct kt_resp *r)
 {
-	CURL *c = curl_easy_init();
+	static CURL *kept;
+	static char kept_station[64];
+	CURL *c;
 	struct curl_slist *h = NULL;
 	char url[512], cert[700], key[700], ca[700], hdr[256];
 	CURLcode cc;
 
 	memset(r, 0, sizeof(*r));
+	if (kt.reuse && kept && station && strcmp(kept_station, station) == 0) {
+		c = kept; /* reset keeps the live connection */
+		curl_easy_reset(c);
+	} else {
+		c = curl_easy_init();
+	}
 	ck_assert_ptr_nonnull(c);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", kt.port, path);
 	snprintf(ca, sizeof(ca), "%s/kms-ca.pem", kt.certs);
@@ -388,7 +409,14 @@ void kt_http(const char *station, const char *method, const char *path, const ch
 			r->json = json_loads(r->body, 0, NULL);
 	}
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	if (kt.reuse && station) {
+		if (kept && kept != c)
+			curl_easy_cleanup(kept);
+		kept = c;
+		snprintf(kept_station, sizeof(kept_station), "%s", station);
+	} else {
+		curl_easy_cleanup(c);
+	}
 }
 
 void kt_resp_free(struct kt_resp *r)

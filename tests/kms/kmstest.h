@@ -23,14 +23,17 @@ struct kt_env {
 	const char *bin; /* lpa-kms */
 	unsigned port;
 	int server_pid;
+	bool reuse; /* keep one connection per station (benchmarks), not one per call */
 	EVP_PKEY *ca_key, *rogue_ca_key;
 	void *ca_cert, *rogue_ca_cert; /* X509 * */
 };
 extern struct kt_env kt;
 
-/* Suite-level setup and teardown (unchecked fixtures): init, stations, server. */
+/* Suite-level setup (an unchecked fixture; starts everything once) and teardown (from
+ * main, after the run). kt_stop returns nonzero when the server did not exit cleanly,
+ * which under the sanitizers includes a leak or an error report at shutdown. */
 void kt_start(void);
-void kt_stop(void);
+int kt_stop(void);
 
 /* Runs `lpa-kms ARGS...` (NULL-terminated); returns its exit status. in_fd/out_fd, when
  * >= 0, are passed to the child as fds 3 and 4. stdout goes to out (may be NULL). */

@@ -834,6 +834,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	kt_stop();
+	failed += kt_stop();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
