@@ -265,7 +265,7 @@ int kt_stop(void)
 }
 
 /* ------------------------------------------------------------- operators */
-static size_t kt_base32_decode(const char *s, uint8_t *out, size_t cap)
+size_t kt_base32_decode(const char *s, uint8_t *out, size_t cap)
 {
 	unsigned buf = 0, bits = 0;
 	size_t n = 0;

@@ -98,6 +98,7 @@ long kt_confirm(const char *station, const char *token, uint64_t dev_eui, uint32
 EVP_PKEY *kt_kms_key(const char *purpose);
 
 void kt_b64(const uint8_t *in, size_t len, char *out);
+size_t kt_base32_decode(const char *s, uint8_t *out, size_t cap); /* stops at newline */
 uint64_t kt_hex64(const char *s);
 
 #endif

@@ -271,6 +271,39 @@ START_TEST(role_required)
 }
 END_TEST
 
+START_TEST(reset_totp)
+{
+	struct kt_op op, old;
+	struct kt_resp r;
+	char token[64], b32[128] = {0}, out[1024];
+	int p[2];
+	ssize_t k;
+
+	logged_in(&op, token);
+	old = op;
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(kt_run(-1, p[1], out, sizeof(out), "admin", "reset-totp", op.name, "--dir",
+				kt.kms, "--totp-alg", "sha256", "--totp-secret-fd", "4", NULL),
+			 0);
+	close(p[1]);
+	k = read(p[0], b32, sizeof(b32) - 1);
+	close(p[0]);
+	ck_assert_int_gt(k, 16);
+	/* The old factor's session ended with it. */
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 401);
+	kt_resp_free(&r);
+	op.alg = LPA_TOTP_SHA256;
+	op.secret_len = kt_base32_decode(b32, op.secret, sizeof(op.secret));
+	ck_assert_uint_eq(op.secret_len, 32);
+	kt_totp_settle();
+	ck_assert_int_eq(kt_login(&old, "st1", NULL, 1, NULL, &r), 401);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 0, NULL, &r), 201);
+	kt_resp_free(&r);
+}
+END_TEST
+
 /* -------------------------------------------------------------------- TLS */
 START_TEST(no_client_cert)
 {
@@ -799,6 +832,7 @@ static Suite *kms_suite(void)
 		{"logout", logout},
 		{"no_token", no_token},
 		{"role_required", role_required},
+		{"reset_totp", reset_totp},
 		{"no_client_cert", no_client_cert},
 		{"revoked_station", revoked_station},
 		{"untrusted_chip", untrusted_chip},
