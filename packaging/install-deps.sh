@@ -7,6 +7,7 @@ PACKAGES="
     build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
     libssl-dev openssl
     libcurl4-openssl-dev curl
+    libgnutls28-dev
     liboath-dev oathtool
     libusb-1.0-0-dev
     check

@@ -47,6 +47,13 @@ static const struct err_entry err_table[] = {
 	[36] = {"LPA_ERR_AGENT_UNPROV", "secure agent: chip is not provisioned"},
 	[37] = {"LPA_ERR_AGENT_BUSY", "secure agent: busy"},
 	[38] = {"LPA_ERR_AGENT_UNKNOWN", "secure agent: unknown status"},
+	[39] = {"LPA_ERR_KMS_UNREACHABLE", "KMS unreachable"},
+	[40] = {"LPA_ERR_KMS_AUTH", "KMS refused the login or session"},
+	[41] = {"LPA_ERR_KMS_UNTRUSTED", "KMS refused the chip's identity (untrusted chip)"},
+	[42] = {"LPA_ERR_KMS_RECEIPT", "KMS refused the chip's receipt"},
+	[43] = {"LPA_ERR_KMS_REFUSED", "KMS refused the request"},
+	[44] = {"LPA_ERR_KMS_SERVER", "KMS failed (server error)"},
+	[45] = {"LPA_ERR_KMS_PROTOCOL", "malformed reply from the KMS"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,

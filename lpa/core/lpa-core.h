@@ -58,7 +58,15 @@ enum lpa_err {
 	LPA_ERR_AGENT_UNPROV = -36,  /* agent: not provisioned (0xF0000007) */
 	LPA_ERR_AGENT_BUSY = -37,    /* agent: busy (0xF0000008) */
 	LPA_ERR_AGENT_UNKNOWN = -38, /* agent: a status this version does not know */
-	LPA_ERR_LAST = -39
+	/* Key management system (lpa/station/kms-client.c) */
+	LPA_ERR_KMS_UNREACHABLE = -39, /* the KMS could not be reached (network, TLS, timeout) */
+	LPA_ERR_KMS_AUTH = -40,        /* the KMS refused the login or the session */
+	LPA_ERR_KMS_UNTRUSTED = -41,   /* the KMS refused the chip's identity */
+	LPA_ERR_KMS_RECEIPT = -42,     /* the KMS refused the chip's receipt */
+	LPA_ERR_KMS_REFUSED = -43,     /* the KMS refused the request */
+	LPA_ERR_KMS_SERVER = -44,      /* the KMS failed (5xx) */
+	LPA_ERR_KMS_PROTOCOL = -45,    /* a reply from the KMS that does not follow the API */
+	LPA_ERR_LAST = -46
 };
 
 /* A fixed English message for every code; never NULL. */

@@ -1,0 +1,95 @@
+/*
+ * kms-client.h — the station's client of the KMS API (docs/kms-api.md): libcurl over
+ * HTTPS with TLS 1.3 and the station's certificate (mutual TLS), the KMS CA pinned, one
+ * connection reused for every call, bounded retries of the calls the API makes safe to
+ * repeat (issue, confirm, abandon, keys), and every KMS error reported with its code.
+ */
+#ifndef LPA_STATION_KMS_CLIENT_H
+#define LPA_STATION_KMS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "lpa/core/lpa-core.h"
+
+typedef struct kms_client kms_client;
+
+/* What the KMS said when it refused a call (status 0: it never answered). */
+struct kms_error {
+	long status;       /* HTTP status, 0 when the KMS was not reached */
+	char code[40];     /* the API's error code ("untrusted_chip"), or "" */
+	char message[256]; /* the KMS's message, or the transport's (curl) error */
+};
+
+/*
+ * Error mapping (LPA_ERR_* returned by every call):
+ *   LPA_ERR_KMS_UNREACHABLE  connection refused, TLS failure, timeout, after the retries
+ *   LPA_ERR_KMS_AUTH         401 (unauthenticated, token_expired, wrong_station,
+ *                            login_failed), 423 account_locked, 429 rate_limited
+ *   LPA_ERR_KMS_UNTRUSTED    422 untrusted_chip, identity_mismatch; 409 identity_conflict
+ *   LPA_ERR_KMS_RECEIPT      422 receipt_invalid, 409 attempt_closed on confirm
+ *   LPA_ERR_KMS_REFUSED      any other 4xx
+ *   LPA_ERR_KMS_SERVER       5xx (after the retries, for retried calls)
+ *   LPA_ERR_KMS_PROTOCOL     a reply that does not parse as the API says
+ */
+
+/* Uses cfg's kms_url, kms_ca, tls_cert, tls_key, kms_timeout_s, kms_retries. */
+int kms_client_new(const struct station_config *cfg, kms_client **c);
+void kms_client_free(kms_client **c);
+/* The last refusal's details (valid until the next call). */
+const struct kms_error *kms_client_error(const kms_client *c);
+/* Counters for benchmarks: HTTP requests sent, connections opened. */
+void kms_client_counters(const kms_client *c, uint64_t *requests, uint64_t *connects);
+
+struct kms_session_info {
+	char operator_name[64];
+	char roles[64]; /* comma-separated, e.g. "operator,qa" */
+	char station[64];
+	time_t expires_at;
+};
+
+/* POST /v1/sessions. Never retried (a TOTP step is consumed). *token: a new secbuf. */
+int kms_login(kms_client *c, const char *operator_name, const lpa_secbuf *password,
+	      const lpa_secbuf *totp, unsigned ttl_s, lpa_secbuf **token,
+	      struct kms_session_info *info);
+/* DELETE /v1/sessions/current. */
+int kms_logout(kms_client *c, const lpa_secbuf *token);
+/* GET /v1/keys: the JWKS as text (malloc'd). Also the reachability probe of `status`. */
+int kms_keys(kms_client *c, char **jwks);
+
+struct kms_issue_req {
+	const char *lot;
+	uint64_t join_eui;
+	const char *lorawan;     /* "1.0.4" or "1.1" */
+	const uint8_t *identity; /* LPI1 bytes as the chip gave them */
+	size_t identity_len;
+};
+struct kms_issue_resp {
+	uint64_t dev_eui;
+	uint32_t counter;
+	uint8_t package[LPA_LPK1_LEN];
+	uint32_t key_id;
+	time_t issued_at;
+};
+/* POST /v1/devices/issue; the package is parsed (lpa_lpk1_parse) and checked against the
+ * reply's dev_eui/counter and the identity's chip UID before it is returned. */
+int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req *req,
+	      struct kms_issue_resp *resp);
+/* POST /v1/devices/{dev_eui}/confirm. *record: the JWS (malloc'd). */
+int kms_confirm(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint32_t counter,
+		const uint8_t receipt[LPA_LPR1_LEN], const char *probe_serial,
+		const char *probe_firmware, char **record);
+/* POST /v1/devices/{dev_eui}/abandon. */
+int kms_abandon(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint32_t counter,
+		const char *reason);
+/* POST /v1/devices/{dev_eui}/challenge. */
+int kms_challenge(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint8_t nonce[16],
+		  time_t *expires_at);
+/* POST /v1/devices/{dev_eui}/verify: LPA_OK and *verified = true when the KMS accepts. */
+int kms_verify(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui,
+	       const uint8_t proof[LPA_LPP1_LEN], bool *verified, uint32_t *counter);
+
+#endif
