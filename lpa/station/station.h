@@ -16,6 +16,13 @@ enum station_exit {
 	STATION_EXIT_TARGET = 6,    /* the chip answered wrongly: FAULT, protocol, family */
 	STATION_EXIT_AGENT = 7,     /* the chip's secure agent refused or failed */
 	STATION_EXIT_MANIFEST = 8,  /* manifest verification failed */
+	STATION_EXIT_KMS_UNREACHABLE = 9, /* the KMS could not be reached */
+	STATION_EXIT_AUTH = 10,     /* not logged in, session expired, or login refused */
+	STATION_EXIT_EXAM = 11,     /* the chip failed the entrance exam */
+	STATION_EXIT_UNTRUSTED = 12, /* the KMS refused the chip's identity */
+	STATION_EXIT_RECEIPT = 13,  /* the KMS refused the chip's receipt */
+	STATION_EXIT_INCOMPLETE = 14, /* batch/run: not every device passed */
+	STATION_EXIT_STATE = 15,    /* journal, manifest or key files unusable */
 };
 
 /* The exit code for an LPA_ERR_* from target access (one place maps them all). */
