@@ -69,6 +69,7 @@ struct dap {
 	uint8_t pkt_count;
 	unsigned timeout_ms;
 	unsigned clock_hz;
+	bool port_open; /* DAP_Connect done, no DAP_Disconnect since */
 	/* ADI state the probe keeps for us; invalidated whenever it may have changed. */
 	bool select_valid;
 	uint32_t select;
@@ -555,6 +556,7 @@ static int dap_setup(struct dap *d)
 	    (r = dap_simple(d, swd_cfg, sizeof(swd_cfg), &st)) != LPA_OK)
 		return r;
 	(void)dap_simple(d, host, sizeof(host), &st); /* the probe's "connected" LED */
+	d->port_open = true;
 	return LPA_OK;
 }
 
@@ -588,6 +590,9 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 
 	d->select_valid = false;
 	memset(d->csw_valid, 0, sizeof(d->csw_valid));
+	/* After DAP_Disconnect the probe's SWD port is off: switch it back on first. */
+	if (!d->port_open && (r = dap_setup(d)) != LPA_OK)
+		return r;
 	if ((r = dap_simple(d, jtag2swd, sizeof(jtag2swd), &st)) != LPA_OK)
 		return r;
 	/* After a line reset the first transaction must read DPIDR. */
@@ -616,6 +621,7 @@ static int dap_disconnect(void *ctx)
 	struct dap *d = ctx;
 	uint8_t cmd[1] = {DAP_DISCONNECT}, st;
 
+	d->port_open = false;
 	d->select_valid = false;
 	memset(d->csw_valid, 0, sizeof(d->csw_valid));
 	return dap_simple(d, cmd, sizeof(cmd), &st);
