@@ -7,9 +7,29 @@
 #include <string.h>
 
 #include "lpa/core/lpa-core.h"
+#include "config.h"
 #include "station.h"
 
 #define STATION_SECURE_HEAP (64 * 1024)
+
+static const char *station_cfg_path = CONFIG_DEFAULT_PATH;
+static bool station_cfg_explicit;
+static int station_verbosity;
+
+const char *station_config_path(void)
+{
+	return station_cfg_path;
+}
+
+bool station_config_explicit(void)
+{
+	return station_cfg_explicit;
+}
+
+int station_verbose(void)
+{
+	return station_verbosity;
+}
 
 static int version_main(int argc, char **argv)
 {
@@ -66,7 +86,7 @@ static const struct station_cmd station_cmds[] = {
 
 static void station_usage(FILE *f)
 {
-	fprintf(f, "usage: lpa-station COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: lpa-station [--config FILE] [-v] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", station_cmds[i].name, station_cmds[i].summary);
 	fprintf(f, "\n'lpa-station COMMAND --help' describes a command.\n");
@@ -82,6 +102,26 @@ int main(int argc, char **argv)
 	if (lpa_secure_init(STATION_SECURE_HEAP) != LPA_OK)
 		fprintf(stderr, "lpa-station: warning: secure heap unavailable (RLIMIT_MEMLOCK); "
 				"secrets use per-buffer locked pages\n");
+	/* Global options stop at the command name. */
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "--config") == 0 && argc > 2) {
+			station_cfg_path = argv[2];
+			station_cfg_explicit = true;
+			argc -= 2;
+			argv += 2;
+		} else if (strncmp(argv[1], "--config=", 9) == 0) {
+			station_cfg_path = argv[1] + 9;
+			station_cfg_explicit = true;
+			argc--;
+			argv++;
+		} else if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0) {
+			station_verbosity++;
+			argc--;
+			argv++;
+		} else {
+			break;
+		}
+	}
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		station_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? STATION_EXIT_USAGE : STATION_EXIT_OK;

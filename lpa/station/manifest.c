@@ -123,6 +123,29 @@ size_t manifest_count(const manifest *m)
 	return m->seq;
 }
 
+int manifest_contains(manifest *m, const char *jws, bool *found)
+{
+	FILE *f = fopen(m->path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	*found = false;
+	if (f == NULL)
+		return LPA_ERR_SYSTEM;
+	while (!*found && (n = getline(&line, &cap, f)) > 0) {
+		json_t *o = json_loadb(line, (size_t)n, 0, NULL);
+		json_t *rec = json_object_get(o, "record");
+
+		if (json_is_string(rec) && strcmp(json_string_value(rec), jws) == 0)
+			*found = true;
+		json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	return LPA_OK;
+}
+
 static int manifest_write_line(manifest *m, json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -27,6 +27,9 @@ int manifest_append_record(manifest *m, const char *jws);
 int manifest_append_trailer(manifest *m, const char *lot, EVP_PKEY *station_key,
 			    const char *station_kid);
 size_t manifest_count(const manifest *m);
+/* Whether a record line with exactly this JWS is in the file (resume after a crash
+ * between the append and its journal entry must not append it twice). */
+int manifest_contains(manifest *m, const char *jws, bool *found);
 
 /* ---- verifier ---- */
 struct manifest_keys {

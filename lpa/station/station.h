@@ -2,27 +2,29 @@
 #ifndef LPA_STATION_H
 #define LPA_STATION_H
 
+#include <stdbool.h>
+
 /*
  * Exit codes, one per failure class, so line scripts can act on them without parsing
  * text. Documented in docs/lpa-station.md; never renumber a published code.
  */
 enum station_exit {
 	STATION_EXIT_OK = 0,
-	STATION_EXIT_FAILURE = 1,   /* unclassified failure */
-	STATION_EXIT_USAGE = 2,     /* bad command line or configuration */
-	STATION_EXIT_SELFTEST = 3,  /* a known-answer self-test failed: do not provision */
-	STATION_EXIT_NO_PROBE = 4,  /* no (such) probe, or the probe was unplugged */
-	STATION_EXIT_NO_TARGET = 5, /* no chip answers on the probe */
-	STATION_EXIT_TARGET = 6,    /* the chip answered wrongly: FAULT, protocol, family */
-	STATION_EXIT_AGENT = 7,     /* the chip's secure agent refused or failed */
-	STATION_EXIT_MANIFEST = 8,  /* manifest verification failed */
+	STATION_EXIT_FAILURE = 1,         /* unclassified failure */
+	STATION_EXIT_USAGE = 2,           /* bad command line or configuration */
+	STATION_EXIT_SELFTEST = 3,        /* a known-answer self-test failed: do not provision */
+	STATION_EXIT_NO_PROBE = 4,        /* no (such) probe, or the probe was unplugged */
+	STATION_EXIT_NO_TARGET = 5,       /* no chip answers on the probe */
+	STATION_EXIT_TARGET = 6,          /* the chip answered wrongly: FAULT, protocol, family */
+	STATION_EXIT_AGENT = 7,           /* the chip's secure agent refused or failed */
+	STATION_EXIT_MANIFEST = 8,        /* manifest verification failed */
 	STATION_EXIT_KMS_UNREACHABLE = 9, /* the KMS could not be reached */
-	STATION_EXIT_AUTH = 10,     /* not logged in, session expired, or login refused */
-	STATION_EXIT_EXAM = 11,     /* the chip failed the entrance exam */
-	STATION_EXIT_UNTRUSTED = 12, /* the KMS refused the chip's identity */
-	STATION_EXIT_RECEIPT = 13,  /* the KMS refused the chip's receipt */
-	STATION_EXIT_INCOMPLETE = 14, /* batch/run: not every device passed */
-	STATION_EXIT_STATE = 15,    /* journal, manifest or key files unusable */
+	STATION_EXIT_AUTH = 10,           /* not logged in, session expired, or login refused */
+	STATION_EXIT_EXAM = 11,           /* the chip failed the entrance exam */
+	STATION_EXIT_UNTRUSTED = 12,      /* the KMS refused the chip's identity */
+	STATION_EXIT_RECEIPT = 13,        /* the KMS refused the chip's receipt */
+	STATION_EXIT_INCOMPLETE = 14,     /* batch/run: not every device passed */
+	STATION_EXIT_STATE = 15,          /* journal, manifest or key files unusable */
 };
 
 /* The exit code for an LPA_ERR_* from target access (one place maps them all). */
@@ -38,9 +40,17 @@ struct station_cmd {
 
 int station_parse_backend(const char *s, enum prog_backend *b);
 
+/* Global options (given before the command): the configuration file and -v. */
+const char *station_config_path(void);
+bool station_config_explicit(void); /* --config was given: a missing file is an error */
+int station_verbose(void);
+
 int selftest_main(int argc, char **argv);
 int probes_main(int argc, char **argv);
 int identify_main(int argc, char **argv);
 int manifest_main(int argc, char **argv);
+int provision_main(int argc, char **argv);
+int batch_main(int argc, char **argv);
+int run_main(int argc, char **argv);
 
 #endif
