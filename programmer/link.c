@@ -35,9 +35,8 @@ int prog_link_open(const struct prog_link_opts *opts, prog_link **out)
 		l->ops = &prog_cmsis_dap_ops;
 		break;
 	case PROG_BACKEND_OPENOCD:
-		/* The OpenOCD backend (openocd.c) is not part of this build yet. */
-		free(l);
-		return LPA_ERR_UNSUPPORTED;
+		l->ops = &prog_openocd_ops;
+		break;
 	default:
 		free(l);
 		return LPA_ERR_INVAL;

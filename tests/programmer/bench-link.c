@@ -102,8 +102,8 @@ static int bench_run(struct bench_ctx *b, enum bench_op op)
 
 static int bench_install(struct bench_ctx *b, double *secs)
 {
-	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11, .dev_eui = 0x70b3d57ed0000001ULL,
-				 .key_id = 1};
+	struct lpa_lpk1_hdr h = {
+		.lorawan = LPA_LORAWAN_11, .dev_eui = 0x70b3d57ed0000001ULL, .key_id = 1};
 	uint8_t pkg[LPA_LPK1_LEN], rcpt[LPA_LPR1_LEN];
 	double t0;
 	int r;
@@ -134,7 +134,8 @@ int main(int argc, char **argv)
 	}
 	o.backend = strcmp(argv[1], "openocd") == 0 ? PROG_BACKEND_OPENOCD : PROG_BACKEND_CMSIS_DAP;
 	snprintf(path, sizeof(path), "%s/kms-package.key", getenv("LPA_TEST_PKI"));
-	if ((f = fopen(path, "r")) == NULL || (b.kms = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+	if ((f = fopen(path, "r")) == NULL ||
+	    (b.kms = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
 		fprintf(stderr, "bench-link: cannot read %s\n", path);
 		return 1;
 	}
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.counter = b.id.last_counter;
-	printf("| backend | operation | USB transfers (out+in) | backend round trips | wall ms |\n");
+	printf("| backend | operation | USB transfers (out+in) | backend round trips | wall ms "
+	       "|\n");
 	printf("|---|---|---|---|---|\n");
 	for (int op = 0; op < OP_N; op++) {
 		struct usb_stats s0, s1;
@@ -155,7 +157,8 @@ int main(int argc, char **argv)
 		double secs = 0;
 
 		if (bench_stats(prog_link_serial(b.link), &s0) != 0) {
-			fprintf(stderr, "bench-link: no simulator stats (run under lpa-sim --state)\n");
+			fprintf(stderr,
+				"bench-link: no simulator stats (run under lpa-sim --state)\n");
 			return 1;
 		}
 		prog_link_counters(b.link, &c0);

@@ -33,7 +33,15 @@ static prog_link *connect_link(const char *serial)
 {
 	prog_link *l = open_link(serial);
 	uint32_t dpidr = 0;
-	int r = prog_link_connect(l, &dpidr);
+	int r = LPA_ERR_NO_TARGET;
+
+	/* Closing a link hands the chip on (the probe is released); the next chip is in
+	 * the socket after the handling time. Wait for it, as a station would. */
+	for (int i = 0; i < 100 && r == LPA_ERR_NO_TARGET; i++) {
+		if (i > 0)
+			usleep(50000);
+		r = prog_link_connect(l, &dpidr);
+	}
 
 	ck_assert_msg(r == LPA_OK, "connect: %s (%s)", lpa_strerror(r), prog_link_last_error(l));
 	ck_assert_uint_eq(dpidr, 0x6BA02477);
@@ -243,24 +251,35 @@ START_TEST(disconnect_moves_to_next_chip)
 	prog_link *l = connect_link(NULL);
 	psoc6 *c = attach(l);
 	uint64_t uid1 = 0, uid2 = 0;
-	int r = LPA_ERR_NO_TARGET;
+	bool saw_empty = false;
 
 	ck_assert_int_eq(psoc6_unique_id(c, &uid1), LPA_OK);
 	psoc6_detach(&c);
 	ck_assert_int_eq(prog_link_disconnect(l), LPA_OK);
 	/* The simulated handler takes the chip away when no reconnect follows within 50 ms;
-	 * then the slot is empty for the handling time: no target, never a hang. */
-	usleep(100000);
-	ck_assert_int_eq(prog_link_target_present(l), LPA_ERR_NO_TARGET);
-	for (int i = 0; i < 100 && r == LPA_ERR_NO_TARGET; i++) {
-		usleep(20000);
+	 * the slot is empty for the handling time (NO_ACK, never a hang), then the next chip
+	 * is in. OpenOCD's restart can take longer than the empty slot lasts, so only the
+	 * native backend must see it empty. */
+	for (int i = 0; i < 100 && uid2 == 0; i++) {
+		int r;
+
+		usleep(50000);
 		r = prog_link_target_present(l);
+		if (r == LPA_ERR_NO_TARGET) {
+			saw_empty = true;
+			continue;
+		}
+		ck_assert_int_eq(r, LPA_OK);
+		c = attach(l);
+		ck_assert_int_eq(psoc6_unique_id(c, &uid2), LPA_OK);
+		psoc6_detach(&c);
+		if (uid2 == uid1)
+			uid2 = 0; /* still the first chip: keep polling */
 	}
-	ck_assert_int_eq(r, LPA_OK);
-	c = attach(l);
-	ck_assert_int_eq(psoc6_unique_id(c, &uid2), LPA_OK);
+	ck_assert_uint_ne(uid2, 0);
 	ck_assert_uint_ne(uid1, uid2);
-	psoc6_detach(&c);
+	if (backend == PROG_BACKEND_CMSIS_DAP)
+		ck_assert(saw_empty);
 	prog_link_close(&l);
 }
 END_TEST
