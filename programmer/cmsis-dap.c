@@ -203,6 +203,16 @@ static void dap_xfer_init(struct dap_xfer *x)
 	x->nreads = 0;
 }
 
+/* Whether n more DRW accesses fit this DAP_Transfer, request and response alike. */
+static bool dap_xfer_room(const struct dap *d, const struct dap_xfer *x, bool write, unsigned n)
+{
+	size_t req = x->cmd.out_len + (write ? 5 : 1) * (size_t)n;
+	size_t resp = 3 + 4 * ((size_t)x->nreads + (write ? 0 : n));
+
+	return n > 0 && x->count + n <= 255 && x->nreads + (write ? 0 : n) <= 64 &&
+	       req <= d->pkt_size && resp <= d->pkt_size;
+}
+
 static void dap_xfer_add(struct dap_xfer *x, uint8_t req, uint32_t wval, uint32_t *rval)
 {
 	x->cmd.out[x->cmd.out_len++] = req;
@@ -409,6 +419,25 @@ static int dap_mem(struct dap *d, bool write, uint8_t ap, uint32_t addr, unsigne
 			off += chunk;
 			continue;
 		}
+		/* A short run rides in the header's DAP_Transfer: one command instead of
+		 * two, which is what most single-register accesses (IPC calls) are. */
+		if (dap_xfer_room(d, &x, write, (unsigned)(chunk / 4))) {
+			for (size_t i = 0; i < chunk / 4; i++) {
+				uint32_t le;
+
+				memcpy(&le, buf + off + 4 * i, 4);
+				if (write)
+					dap_xfer_add(&x, REQ_AP | AP_DRW, le32toh(le), NULL);
+				else
+					dap_xfer_add(&x, REQ_AP | AP_DRW | REQ_READ, 0, NULL);
+			}
+			x.cmd.out[2] = (uint8_t)x.count;
+			if ((c = dap_run_add(&run, a, (uint32_t)(chunk / 4))) == NULL)
+				goto nomem;
+			*c = x.cmd;
+			off += chunk;
+			continue;
+		}
 		x.cmd.out[2] = (uint8_t)x.count;
 		if ((c = dap_run_add(&run, a, 0)) == NULL)
 			goto nomem;
@@ -462,17 +491,27 @@ static int dap_mem(struct dap *d, bool write, uint8_t ap, uint32_t addr, unsigne
 			expect = c->out[2];
 		}
 		if ((r = dap_ack_err(d, ack)) != LPA_OK || done != expect) {
-			if (r == LPA_OK)
+			if (r == LPA_OK) {
+				snprintf(d->err, sizeof(d->err),
+					 "probe did %u of %u transfers but answered OK", done,
+					 expect);
 				r = LPA_ERR_PROTOCOL;
-			/* Keep what a failed block read did deliver: the caller resumes after
-			 * it on WAIT. */
-			if (!write && c->out[0] == DAP_TRANSFER_BLOCK && done <= expect &&
-			    c->in_len >= 4 + 4 * (size_t)done)
-				memcpy(buf + off, data, 4 * (size_t)done);
-			if (c->out[0] == DAP_TRANSFER_BLOCK)
-				*fault_addr = run.first_addr[i] + 4 * done;
-			else
-				*fault_addr = run.first_addr[i];
+			}
+			/* The words before the failing one are done; keep what a failed read
+			 * delivered, so the caller can resume after it on WAIT. */
+			{
+				unsigned hdr = c->out[0] == DAP_TRANSFER_BLOCK
+						       ? 0
+						       : c->out[2] - run.nwords[i];
+				unsigned ok_words = done > hdr ? done - hdr : 0;
+
+				if (size == 1)
+					ok_words = 0;
+				if (!write && ok_words <= run.nwords[i] &&
+				    c->in_len >= (size_t)(data - c->in) + 4 * (size_t)ok_words)
+					memcpy(buf + off, data, 4 * (size_t)ok_words);
+				*fault_addr = run.first_addr[i] + 4 * ok_words;
+			}
 			if (r == LPA_ERR_FAULT || r == LPA_ERR_WAIT)
 				dap_recover(d, r);
 			d->select_valid = false;
@@ -489,6 +528,12 @@ static int dap_mem(struct dap *d, bool write, uint8_t ap, uint32_t addr, unsigne
 				goto proto;
 			memcpy(buf + off, data, 4 * (size_t)done);
 			off += 4 * (size_t)done;
+		} else if (size == 4 && run.nwords[i] > 0) {
+			/* Reads in a DAP_Transfer: the response carries just the read data. */
+			if (c->in_len < 3 + 4 * (size_t)run.nwords[i])
+				goto proto;
+			memcpy(buf + off, data, 4 * (size_t)run.nwords[i]);
+			off += 4 * (size_t)run.nwords[i];
 		} else if (size == 1 && run.nwords[i] > 0) {
 			/* The reads are the last nwords requests of the command. */
 			size_t nreads = run.nwords[i];

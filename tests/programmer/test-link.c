@@ -126,6 +126,10 @@ START_TEST(sram_round_trip_across_pages)
 	ck_assert_int_eq(prog_mem_write(l, 0, 0x08010300, out, sizeof(out)), LPA_OK);
 	ck_assert_int_eq(prog_mem_read(l, 0, 0x08010300, in, sizeof(in)), LPA_OK);
 	ck_assert_mem_eq(in, out, sizeof(out));
+	/* 15 words: a response that fills a 64-byte packet exactly. */
+	memset(in, 0, sizeof(in));
+	ck_assert_int_eq(prog_mem_read(l, 0, 0x08010300, in, 60), LPA_OK);
+	ck_assert_mem_eq(in, out, 60);
 	ck_assert_int_eq(prog_mem_write8(l, 0, 0x08010303, 0xA5), LPA_OK);
 	ck_assert_int_eq(prog_mem_read8(l, 0, 0x08010303, &b), LPA_OK);
 	ck_assert_uint_eq(b, 0xA5);
@@ -294,8 +298,13 @@ START_TEST(wait_storm_recovers)
 
 	memset(out, 0x3c, sizeof(out));
 	for (int i = 0; i < 5; i++) {
-		ck_assert_int_eq(prog_mem_write(l, 0, 0x08020000, out, sizeof(out)), LPA_OK);
-		ck_assert_int_eq(prog_mem_read(l, 0, 0x08020000, in, sizeof(in)), LPA_OK);
+		int r = prog_mem_write(l, 0, 0x08020000, out, sizeof(out));
+
+		ck_assert_msg(r == LPA_OK, "write: %s (%s)", lpa_strerror(r),
+			      prog_link_last_error(l));
+		r = prog_mem_read(l, 0, 0x08020000, in, sizeof(in));
+		ck_assert_msg(r == LPA_OK, "read: %s (%s)", lpa_strerror(r),
+			      prog_link_last_error(l));
 		ck_assert_mem_eq(in, out, sizeof(in));
 		ck_assert_int_eq(psoc6_get_identity(c, &id, NULL, 0, NULL), LPA_OK);
 	}
