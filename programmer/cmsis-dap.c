@@ -32,12 +32,18 @@
 
 #define REQ_AP 0x01
 #define REQ_READ 0x02
+#define REQ_MATCH_VALUE 0x10
+#define REQ_MATCH_MASK 0x20
 
 #define ACK_OK 1
 #define ACK_WAIT 2
 #define ACK_FAULT 4
 #define ACK_NOACK 7
 #define RESP_PROTOCOL_ERROR 0x08
+#define RESP_MISMATCH 0x10
+/* How often the probe re-reads a value-match poll before it gives up and the host polls:
+ * about 1 s at 1 MHz SWD, inside one USB timeout. */
+#define DAP_MATCH_RETRY 20000
 
 #define DP_DPIDR 0x0
 #define DP_ABORT 0x0
@@ -563,6 +569,109 @@ out:
 	return r;
 }
 
+/*
+ * A script of word accesses in as few DAP_Transfers as fit the packet size, one at a time
+ * (a failure must stop what follows: after a failed acquire nothing may be written). A
+ * POLL32 becomes a match-mask write and a value-match read: the probe itself re-reads
+ * until the value matches.
+ */
+static int dap_mem_ops(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, size_t *done)
+{
+	struct dap *d = ctx;
+	uint32_t csw;
+	size_t i = 0;
+	int r;
+
+	*done = 0;
+	if ((r = dap_csw_for(d, ap, 4, &csw)) != LPA_OK)
+		return r;
+	while (i < n) {
+		struct dap_xfer x;
+		uint8_t req_op[256]; /* the op each request belongs to */
+		uint32_t reads[64];
+		size_t first = i, resp_need;
+		unsigned nr = 0;
+
+		dap_xfer_init(&x);
+		dap_xfer_select(d, &x, ap, AP_CSW);
+		if (!d->csw_valid[ap] || d->csw[ap] != csw) {
+			dap_xfer_add(&x, REQ_AP | AP_CSW, csw, NULL);
+			d->csw[ap] = csw;
+			d->csw_valid[ap] = true;
+		}
+		for (unsigned k = 0; k < x.count; k++)
+			req_op[k] = 0;
+		for (; i < n; i++) {
+			/* TAR + at most a match-mask write and a read: 5 + 5 + 5 bytes. */
+			resp_need = 3 + 4 * ((size_t)x.nreads + 1);
+			if (x.count + 3 > 255 || x.cmd.out_len + 15 > d->pkt_size ||
+			    resp_need > d->pkt_size || i - first >= 200)
+				break;
+			req_op[x.count] = (uint8_t)(i - first);
+			dap_xfer_add(&x, REQ_AP | AP_TAR, ops[i].addr, NULL);
+			req_op[x.count] = (uint8_t)(i - first);
+			switch (ops[i].kind) {
+			case PROG_OP_WRITE32:
+				dap_xfer_add(&x, REQ_AP | AP_DRW, ops[i].value, NULL);
+				break;
+			case PROG_OP_READ32:
+				dap_xfer_add(&x, REQ_AP | AP_DRW | REQ_READ, 0, &reads[nr++]);
+				break;
+			case PROG_OP_POLL32:
+				dap_xfer_add(&x, REQ_MATCH_MASK, ops[i].mask, NULL);
+				req_op[x.count] = (uint8_t)(i - first);
+				/* A value-match read carries the expected value, not a result. */
+				x.cmd.out[x.cmd.out_len++] =
+					REQ_AP | AP_DRW | REQ_READ | REQ_MATCH_VALUE;
+				memcpy(x.cmd.out + x.cmd.out_len,
+				       &(uint32_t){htole32(ops[i].value)}, 4);
+				x.cmd.out_len += 4;
+				x.count++;
+				break;
+			}
+		}
+		x.cmd.out[2] = (uint8_t)x.count;
+		if ((r = dap_exchange(d, &x.cmd, 1)) != LPA_OK) {
+			d->select_valid = false;
+			d->csw_valid[ap] = false;
+			return r;
+		}
+		if (x.cmd.in_len < 3)
+			return LPA_ERR_PROTOCOL;
+		if (x.cmd.in[1] != x.count || (x.cmd.in[2] & 7) != ACK_OK ||
+		    (x.cmd.in[2] & (RESP_MISMATCH | RESP_PROTOCOL_ERROR))) {
+			unsigned did = x.cmd.in[1];
+
+			if ((x.cmd.in[2] & 7) == ACK_OK && (x.cmd.in[2] & RESP_MISMATCH)) {
+				*done = first + req_op[did < x.count ? did : x.count - 1];
+				return LPA_ERR_MISMATCH;
+			}
+			r = dap_ack_err(d, x.cmd.in[2]);
+			if (r == LPA_OK)
+				r = LPA_ERR_PROTOCOL;
+			if (r == LPA_ERR_FAULT || r == LPA_ERR_WAIT)
+				dap_recover(d, r);
+			d->select_valid = false;
+			d->csw_valid[ap] = false;
+			*done = first + req_op[did < x.count ? did : x.count - 1];
+			return r;
+		}
+		if (x.cmd.in_len < 3 + 4 * (size_t)nr)
+			return LPA_ERR_PROTOCOL;
+		nr = 0;
+		for (size_t k = first; k < i; k++) {
+			uint32_t le;
+
+			if (ops[k].kind != PROG_OP_READ32)
+				continue;
+			memcpy(&le, x.cmd.in + 3 + 4 * nr++, 4);
+			*ops[k].out = le32toh(le);
+		}
+		*done = i;
+	}
+	return LPA_OK;
+}
+
 static int dap_mem_read(void *ctx, uint8_t ap, uint32_t addr, unsigned size, void *buf, size_t len,
 			uint32_t *fault_addr)
 {
@@ -581,8 +690,9 @@ static int dap_setup(struct dap *d)
 	uint8_t st;
 	uint8_t connect[2] = {DAP_CONNECT, 1};
 	uint8_t clock[5] = {DAP_SWJ_CLOCK};
-	/* Idle cycles 0, WAIT retry 128, match retry 0. */
-	uint8_t xfer_cfg[6] = {DAP_TRANSFER_CONFIGURE, 0, 128, 0, 0, 0};
+	/* Idle cycles 0, WAIT retry 128, match retry for the probe-side polls. */
+	uint8_t xfer_cfg[6] = {DAP_TRANSFER_CONFIGURE, 0, 128, 0, DAP_MATCH_RETRY & 0xFF,
+			       DAP_MATCH_RETRY >> 8};
 	uint8_t swd_cfg[2] = {DAP_SWD_CONFIGURE, 0};
 	uint8_t host[3] = {DAP_HOST_STATUS, 0, 1};
 	int r;
@@ -640,12 +750,28 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 		return r;
 	if ((r = dap_simple(d, jtag2swd, sizeof(jtag2swd), &st)) != LPA_OK)
 		return r;
-	/* After a line reset the first transaction must read DPIDR. */
-	if ((r = dap_dp_read(d, DP_DPIDR, dpidr)) != LPA_OK)
-		return r;
-	if ((r = dap_dp_write(d, DP_ABORT, ABORT_ALL_STICKY)) != LPA_OK ||
-	    (r = dap_dp_write(d, DP_CTRL_STAT, CTRL_PWRUP_REQ)) != LPA_OK)
-		return r;
+	/* After a line reset the first transaction must read DPIDR; then clear sticky
+	 * flags, request debug power and let the probe poll for the acknowledge (value
+	 * match): bring-up in one DAP_Transfer. */
+	{
+		struct dap_xfer x;
+
+		dap_xfer_init(&x);
+		dap_xfer_add(&x, REQ_READ | DP_DPIDR, 0, dpidr);
+		dap_xfer_add(&x, DP_ABORT, ABORT_ALL_STICKY, NULL);
+		dap_xfer_add(&x, DP_CTRL_STAT, CTRL_PWRUP_REQ, NULL);
+		dap_xfer_add(&x, REQ_MATCH_MASK, CTRL_PWRUP_ACK, NULL);
+		x.cmd.out[x.cmd.out_len++] = REQ_READ | REQ_MATCH_VALUE | DP_CTRL_STAT;
+		memcpy(x.cmd.out + x.cmd.out_len, &(uint32_t){htole32(CTRL_PWRUP_ACK)}, 4);
+		x.cmd.out_len += 4;
+		x.count++;
+		r = dap_xfer_run(d, &x);
+		if (r == LPA_OK)
+			return LPA_OK;
+		if (r != LPA_ERR_PROTOCOL || x.cmd.in_len < 3 || !(x.cmd.in[2] & RESP_MISMATCH))
+			return r;
+	}
+	/* The probe gave up waiting for the power-up acknowledge: poll from here. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		if ((r = dap_dp_read(d, DP_CTRL_STAT, &v)) != LPA_OK)
@@ -742,6 +868,7 @@ const struct prog_link_ops prog_cmsis_dap_ops = {
 	.ap_write = dap_ap_write,
 	.mem_read = dap_mem_read,
 	.mem_write = dap_mem_write,
+	.mem_ops = dap_mem_ops,
 	.counters = dap_counters,
 	.last_error = dap_last_error,
 };

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "programmer-private.h"
 
@@ -202,6 +204,73 @@ int prog_mem_read(prog_link *l, uint8_t ap, uint32_t addr, void *buf, size_t len
 int prog_mem_write(prog_link *l, uint8_t ap, uint32_t addr, const void *buf, size_t len)
 {
 	return link_mem(l, true, ap, addr, 4, (void *)(uintptr_t)buf, len);
+}
+
+static uint64_t link_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* One op from the host: what backends without a script facility get, and the fallback
+ * for a poll the probe gave up on. */
+static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t deadline)
+{
+	unsigned us = 50;
+	uint32_t v = 0;
+	int r;
+
+	switch (op->kind) {
+	case PROG_OP_WRITE32:
+		return prog_mem_write32(l, ap, op->addr, op->value);
+	case PROG_OP_READ32:
+		return prog_mem_read32(l, ap, op->addr, op->out);
+	case PROG_OP_POLL32:
+		for (;;) {
+			if ((r = prog_mem_read32(l, ap, op->addr, &v)) != LPA_OK)
+				return r;
+			if ((v & op->mask) == op->value)
+				return LPA_OK;
+			if (link_now_ms() > deadline)
+				return LPA_ERR_TIMEOUT;
+			usleep(us);
+			if (us < 5000)
+				us *= 2;
+		}
+	}
+	return LPA_ERR_INVAL;
+}
+
+int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, unsigned timeout_ms)
+{
+	uint64_t deadline = link_now_ms() + timeout_ms;
+	size_t i = 0, done = 0;
+	int r, stuck = 0;
+
+	while (i < n) {
+		if (l->ops->mem_ops != NULL) {
+			r = l->ops->mem_ops(l->ctx, ap, ops + i, n - i, &done);
+			if (r == LPA_OK)
+				return LPA_OK;
+			if (r == LPA_ERR_WAIT && stuck < LINK_WAIT_RETRIES) {
+				/* ops[i + done] was not accepted: run the rest again from it. */
+				stuck = done > 0 ? 0 : stuck + 1;
+				i += done;
+				continue;
+			}
+			if (r != LPA_ERR_MISMATCH)
+				return r;
+			i += done; /* the probe gave up polling ops[i]: poll it from here */
+		}
+		if ((r = link_op(l, ap, &ops[i], deadline)) != LPA_OK)
+			return r;
+		i++;
+		if (l->ops->mem_ops == NULL)
+			continue;
+	}
+	return LPA_OK;
 }
 
 int prog_link_reset(prog_link *l)

@@ -92,6 +92,24 @@ int prog_mem_write8(prog_link *link, uint8_t ap, uint32_t addr, uint8_t val);
 int prog_mem_read(prog_link *link, uint8_t ap, uint32_t addr, void *buf, size_t len);
 int prog_mem_write(prog_link *link, uint8_t ap, uint32_t addr, const void *buf, size_t len);
 
+/*
+ * A short script of word accesses run as one unit where the probe can: the native
+ * backend sends it as one DAP_Transfer and lets the probe itself poll (CMSIS-DAP value
+ * match), so a whole IPC call costs one USB round trip. POLL waits until
+ * (word & mask) == value, bounded by timeout_ms; a poll that never matches is
+ * LPA_ERR_TIMEOUT and nothing after it runs.
+ */
+enum prog_op_kind { PROG_OP_WRITE32, PROG_OP_READ32, PROG_OP_POLL32 };
+struct prog_op {
+	enum prog_op_kind kind;
+	uint32_t addr;
+	uint32_t value; /* WRITE32: the word; POLL32: the value to wait for */
+	uint32_t mask;  /* POLL32 */
+	uint32_t *out;  /* READ32 */
+};
+int prog_mem_ops(prog_link *link, uint8_t ap, const struct prog_op *ops, size_t n,
+		 unsigned timeout_ms);
+
 /* System reset through the CM0+ AIRCR (SYSRESETREQ). */
 int prog_link_reset(prog_link *link);
 

@@ -60,14 +60,6 @@ const struct psoc6_family *psoc6_family_lookup(uint16_t id)
 	return NULL;
 }
 
-static uint64_t psoc6_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* The family ID from the system AP's ROM table PIDRs (what KitProg3 reads). */
 static int psoc6_read_family(prog_link *link, uint16_t *family)
 {
@@ -127,54 +119,27 @@ const struct psoc6_family *psoc6_get_family(const psoc6 *c)
 	return c->fam;
 }
 
-/* Sleeps a little longer each poll: fast answers stay fast, slow ones cost few polls. */
-static void psoc6_backoff(unsigned *us)
-{
-	usleep(*us);
-	if (*us < 5000)
-		*us *= 2;
-}
-
 /*
- * One IPC call, as OpenOCD and the PDL make it: acquire the structure, put the request
- * (or a pointer to it) in DATA, unmask its notify interrupt on IPC_INTR_STRUCT0 (the
- * CM0+), notify, and wait until the CM0+ releases the lock.
+ * One IPC call, as the PDL makes it: acquire the structure (reading ACQUIRE takes the
+ * lock when it is free), put the request (or a pointer to it) in DATA, unmask its notify
+ * interrupt on IPC_INTR_STRUCT0 (the CM0+), notify, and wait until the CM0+ releases the
+ * lock. As one script, so the native backend sends it in one USB round trip and the
+ * probe does the polling; result, when not NULL, is DATA read back at the end.
  */
-static int psoc6_ipc_call(psoc6 *c, unsigned idx, uint32_t data, unsigned timeout_ms)
+static int psoc6_ipc_call(psoc6 *c, unsigned idx, uint32_t data, unsigned timeout_ms,
+			  uint32_t *result)
 {
 	uint32_t ipc = c->fam->ipc_base + idx * IPC_STRUCT_SIZE;
-	uint32_t v = 0;
-	uint64_t deadline = psoc6_now_ms() + timeout_ms;
-	unsigned us = 50;
-	int r;
+	struct prog_op ops[6] = {
+		{PROG_OP_POLL32, ipc + IPC_ACQUIRE, IPC_LOCKED, IPC_LOCKED, NULL},
+		{PROG_OP_WRITE32, ipc + IPC_DATA, data, 0, NULL},
+		{PROG_OP_WRITE32, c->fam->ipc_intr_base + IPC_INTR_MASK, 1u << (16 + idx), 0, NULL},
+		{PROG_OP_WRITE32, ipc + IPC_NOTIFY, 1, 0, NULL},
+		{PROG_OP_POLL32, ipc + c->fam->lock_status_off, 0, IPC_LOCKED, NULL},
+		{PROG_OP_READ32, ipc + IPC_DATA, 0, 0, result},
+	};
 
-	for (;;) {
-		if ((r = prog_mem_write32(c->link, AP_SYS, ipc + IPC_ACQUIRE, IPC_LOCKED)) !=
-			    LPA_OK ||
-		    (r = prog_mem_read32(c->link, AP_SYS, ipc + IPC_ACQUIRE, &v)) != LPA_OK)
-			return r;
-		if (v & IPC_LOCKED)
-			break;
-		if (psoc6_now_ms() > deadline)
-			return LPA_ERR_TIMEOUT;
-		psoc6_backoff(&us);
-	}
-	if ((r = prog_mem_write32(c->link, AP_SYS, ipc + IPC_DATA, data)) != LPA_OK ||
-	    (r = prog_mem_write32(c->link, AP_SYS, c->fam->ipc_intr_base + IPC_INTR_MASK,
-				  1u << (16 + idx))) != LPA_OK ||
-	    (r = prog_mem_write32(c->link, AP_SYS, ipc + IPC_NOTIFY, 1)) != LPA_OK)
-		return r;
-	us = 50;
-	for (;;) {
-		if ((r = prog_mem_read32(c->link, AP_SYS, ipc + c->fam->lock_status_off, &v)) !=
-		    LPA_OK)
-			return r;
-		if ((v & IPC_LOCKED) == 0)
-			return LPA_OK;
-		if (psoc6_now_ms() > deadline)
-			return LPA_ERR_TIMEOUT;
-		psoc6_backoff(&us);
-	}
+	return prog_mem_ops(c->link, AP_SYS, ops, result != NULL ? 6 : 5, timeout_ms);
 }
 
 /* An SROM call whose parameters fit in DATA (bit 0 set); the result comes back there. */
@@ -183,8 +148,8 @@ static int psoc6_srom_data(psoc6 *c, uint32_t req, uint32_t *result)
 	uint32_t ipc = c->fam->ipc_base + IPC_SROM * IPC_STRUCT_SIZE;
 	int r;
 
-	if ((r = psoc6_ipc_call(c, IPC_SROM, req, 1500)) != LPA_OK ||
-	    (r = prog_mem_read32(c->link, AP_SYS, ipc + IPC_DATA, result)) != LPA_OK)
+	(void)ipc;
+	if ((r = psoc6_ipc_call(c, IPC_SROM, req, 1500, result)) != LPA_OK)
 		return r;
 	return (*result & SROM_OK_MASK) == SROM_OK ? LPA_OK : LPA_ERR_UNSUPPORTED;
 }
@@ -251,7 +216,7 @@ int psoc6_agent_call(psoc6 *c, uint8_t opcode, const void *in, size_t in_len, vo
 		if (in_len > 0)
 			memcpy(blk + AGENT_HDR, in, in_len);
 		if ((r = prog_mem_write(c->link, AP_SYS, base, blk, wlen)) != LPA_OK ||
-		    (r = psoc6_ipc_call(c, IPC_AGENT, base, timeout_ms)) != LPA_OK ||
+		    (r = psoc6_ipc_call(c, IPC_AGENT, base, timeout_ms, NULL)) != LPA_OK ||
 		    (r = prog_mem_read(c->link, AP_SYS, base, blk, AGENT_HDR)) != LPA_OK)
 			return r;
 		status = psoc6_get_le32(blk + 4);
