@@ -30,7 +30,7 @@ int auth_session_store(const char *name, const lpa_secbuf *token, const struct a
 	size_t rl = strnlen(s->roles, sizeof(s->roles));
 	size_t n = 4 + 8 + ol + 1 + rl + 1 + lpa_secbuf_len(token);
 	time_t now = time(NULL);
-	key_serial_t key;
+	key_serial_t key, ring;
 	uint8_t *p;
 	int r = LPA_OK;
 
@@ -45,7 +45,16 @@ int auth_session_store(const char *name, const lpa_secbuf *token, const struct a
 	memcpy(p + 12 + ol + 1, s->roles, rl);
 	memcpy(p + 12 + ol + 1 + rl + 1, lpa_secbuf_cdata(token), lpa_secbuf_len(token));
 	keyring_desc(name, desc, sizeof(desc));
-	key = add_key("user", desc, p, n, KEY_SPEC_SESSION_KEYRING);
+	/* A process outside a login session (a service, a CI job) has no session keyring;
+	 * add_key(KEY_SPEC_SESSION_KEYRING) would create one that dies with this process and
+	 * the next command would find no session. Resolved without "create", the special ID
+	 * names the login session's keyring, or else the user's default session keyring,
+	 * which the later commands of the same user search too. */
+	if ((ring = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0)) < 0) {
+		r = LPA_ERR_SYSTEM;
+		goto fail;
+	}
+	key = add_key("user", desc, p, n, ring);
 	if (key < 0) {
 		r = LPA_ERR_SYSTEM;
 		goto fail;

@@ -122,6 +122,35 @@ START_TEST(keyring_store_load_drop)
 }
 END_TEST
 
+/* login and the next command are different processes: the session must outlive the
+ * process that stored it. */
+START_TEST(keyring_survives_the_storing_process)
+{
+	lpa_secbuf *back = NULL;
+	struct auth_session got;
+	char name[64];
+	pid_t pid;
+	int st = 0;
+
+	snprintf(name, sizeof(name), "cross-%d", (int)getpid());
+	if ((pid = fork()) == 0) {
+		lpa_secbuf *tok = lpa_secbuf_new(4);
+		struct auth_session s = {.operator_name = "carol", .roles = "qa"};
+
+		memcpy(lpa_secbuf_data(tok), "t0k3", 4);
+		s.expires_at = time(NULL) + 600;
+		_exit(auth_session_store(name, tok, &s) == LPA_OK ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(auth_session_load(name, &back, &got), LPA_OK);
+	ck_assert_mem_eq(lpa_secbuf_cdata(back), "t0k3", 4);
+	ck_assert_str_eq(got.operator_name, "carol");
+	lpa_secbuf_free(&back);
+	ck_assert_int_eq(auth_session_drop(name), LPA_OK);
+}
+END_TEST
+
 START_TEST(keyring_session_expires)
 {
 	lpa_secbuf *tok = tu_secbuf_hex("aabb", 2), *back = NULL;
@@ -143,8 +172,11 @@ END_TEST
 int main(void)
 {
 	const struct tu_case cases[] = {
-		TU_CASE(secret_from_fd_line_by_line),       TU_CASE(secret_refuses_empty_and_long),
-		TU_CASE(secret_from_terminal_without_echo), TU_CASE(keyring_store_load_drop),
+		TU_CASE(secret_from_fd_line_by_line),
+		TU_CASE(secret_refuses_empty_and_long),
+		TU_CASE(secret_from_terminal_without_echo),
+		TU_CASE(keyring_store_load_drop),
+		TU_CASE(keyring_survives_the_storing_process),
 		TU_CASE(keyring_session_expires),
 	};
 
