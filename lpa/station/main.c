@@ -79,6 +79,9 @@ int station_exit_for(int err)
 static const struct station_cmd station_cmds[] = {
 	{"probes", probes_main, "list probes and the chip each one sees"},
 	{"identify", identify_main, "read the identity record of a chip"},
+	{"login", login_main, "open a KMS session (password and TOTP)"},
+	{"logout", logout_main, "end the KMS session"},
+	{"status", status_main, "the KMS session and whether the KMS answers"},
 	{"manifest", manifest_main, "verify a lot manifest (QA, offline)"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
 	{"version", version_main, "print the version"},

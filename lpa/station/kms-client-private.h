@@ -1,0 +1,52 @@
+/*
+ * kms-client-private.h — the KMS client's reply parsers, separate from the HTTP layer so
+ * the unit tests and the fuzz target (tests/station/fuzz-kms-response.c) reach them
+ * without a server. Not for other station code: use kms-client.h.
+ */
+#ifndef LPA_STATION_KMS_CLIENT_PRIVATE_H
+#define LPA_STATION_KMS_CLIENT_PRIVATE_H
+
+#include "kms-client.h"
+
+/* Which call a reply answers: decides retries and how some refusals map. */
+enum kms_call {
+	KMS_CALL_LOGIN,
+	KMS_CALL_LOGOUT,
+	KMS_CALL_KEYS,
+	KMS_CALL_ISSUE,
+	KMS_CALL_CONFIRM,
+	KMS_CALL_ABANDON,
+	KMS_CALL_CHALLENGE,
+	KMS_CALL_VERIFY,
+	KMS_CALL_N
+};
+
+/* The largest reply the client accepts (a JWKS or a record is a few KiB). */
+#define KMS_REPLY_MAX (64 * 1024)
+
+/*
+ * A refusal (any status but the call's success status): fills e from the body's
+ * {"error", "message"} when it has them (a proxy's HTML page does not; the status still
+ * maps) and returns the LPA_ERR_KMS_* of kms-client.h's table.
+ */
+int kms_parse_error(enum kms_call call, long status, const char *body, size_t len,
+		    struct kms_error *e);
+
+/* Success replies. Each returns LPA_OK or LPA_ERR_KMS_PROTOCOL with e->message naming
+ * the member that is missing, ill-typed, out of range or inconsistent. */
+int kms_parse_login(const char *body, size_t len, lpa_secbuf **token, struct kms_session_info *info,
+		    struct kms_error *e);
+int kms_parse_keys(const char *body, size_t len, char **jwks, struct kms_error *e);
+/* chip_uid, join_eui, lorawan: what was asked, which the package must name. */
+int kms_parse_issue(const char *body, size_t len, uint64_t chip_uid, uint64_t join_eui,
+		    uint8_t lorawan, struct kms_issue_resp *resp, struct kms_error *e);
+int kms_parse_confirm(const char *body, size_t len, uint64_t dev_eui, uint32_t counter,
+		      char **record, struct kms_error *e);
+int kms_parse_abandon(const char *body, size_t len, uint64_t dev_eui, uint32_t counter,
+		      struct kms_error *e);
+int kms_parse_challenge(const char *body, size_t len, uint64_t dev_eui, uint8_t nonce[16],
+			time_t *expires_at, struct kms_error *e);
+int kms_parse_verify(const char *body, size_t len, uint64_t dev_eui, bool *verified,
+		     uint32_t *counter, struct kms_error *e);
+
+#endif
