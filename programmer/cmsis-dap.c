@@ -320,7 +320,7 @@ static int dap_ap_write(void *ctx, uint8_t ap, uint8_t reg, uint32_t val)
 
 /* CSW for size-byte accesses with single auto-increment, keeping the AP's other bits
  * (HPROT, master type) as the chip reset them. */
-static int dap_csw_for(struct dap *d, uint8_t ap, unsigned size, uint32_t *csw)
+static int dap_csw_for(struct dap *d, uint8_t ap, unsigned size, bool inc, uint32_t *csw)
 {
 	int r;
 
@@ -330,7 +330,7 @@ static int dap_csw_for(struct dap *d, uint8_t ap, unsigned size, uint32_t *csw)
 		d->csw_valid[ap] = true;
 	}
 	*csw = (d->csw[ap] & ~(uint32_t)(CSW_SIZE_MASK | CSW_ADDRINC_MASK)) |
-	       (size == 4 ? 2u : 0u) | CSW_ADDRINC_SINGLE;
+	       (size == 4 ? 2u : 0u) | (inc ? CSW_ADDRINC_SINGLE : 0u);
 	return LPA_OK;
 }
 
@@ -389,7 +389,7 @@ static int dap_mem(struct dap *d, bool write, uint8_t ap, uint32_t addr, unsigne
 
 	if (size == 1 && len > 8)
 		return LPA_ERR_INVAL;
-	if ((r = dap_csw_for(d, ap, size, &csw)) != LPA_OK)
+	if ((r = dap_csw_for(d, ap, size, true, &csw)) != LPA_OK)
 		return r;
 	while (off < len) {
 		uint32_t a = addr + (uint32_t)off;
@@ -583,7 +583,8 @@ static int dap_mem_ops(void *ctx, uint8_t ap, const struct prog_op *ops, size_t 
 	int r;
 
 	*done = 0;
-	if ((r = dap_csw_for(d, ap, 4, &csw)) != LPA_OK)
+	/* No auto-increment: a poll re-reads the same word, it must not walk away from it. */
+	if ((r = dap_csw_for(d, ap, 4, false, &csw)) != LPA_OK)
 		return r;
 	while (i < n) {
 		struct dap_xfer x;

@@ -406,6 +406,11 @@ int main(int argc, char **argv)
 	const struct tu_case fault[] = {TU_CASE(fault_range_names_address)};
 	const struct tu_case unplug[] = {TU_CASE(unplug_reports_probe_gone)};
 	const struct tu_case parallel[] = {TU_CASE(four_probes_in_parallel)};
+	/* With the datasheet's flash and agent latencies: polls must wait for real. */
+	const struct tu_case realistic[] = {
+		TU_CASE(silicon_id_and_unique_id),
+		TU_CASE(install_package_and_refusals),
+	};
 
 	if (argc != 3 || getenv("LPA_TEST_PKI") == NULL) {
 		fprintf(stderr, "usage: LPA_TEST_PKI=DIR test-link cmsis-dap|openocd SCENARIO\n");
@@ -423,6 +428,8 @@ int main(int argc, char **argv)
 		return tu_main("link-fault", fault, 1);
 	if (strcmp(argv[2], "unplug") == 0)
 		return tu_main("link-unplug", unplug, 1);
+	if (strcmp(argv[2], "realistic") == 0)
+		return tu_main("link-realistic", realistic, TU_N(realistic));
 	if (strcmp(argv[2], "parallel") == 0)
 		return tu_main("link-parallel", parallel, 1);
 	fprintf(stderr, "test-link: unknown scenario '%s'\n", argv[2]);
