@@ -55,5 +55,6 @@ int status_main(int argc, char **argv);
 int provision_main(int argc, char **argv);
 int batch_main(int argc, char **argv);
 int run_main(int argc, char **argv);
+int verify_main(int argc, char **argv);
 
 #endif

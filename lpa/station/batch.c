@@ -1,0 +1,612 @@
+/*
+ * batch.c — the provisioning engine behind `provision`, `batch` and `run`: one worker
+ * thread per probe, each with its own link and KMS connection, sharing the journal and
+ * the lot manifest. Devices a previous run left unfinished are reconciled first.
+ *
+ *   provision  one device, weighted progress on a terminal
+ *   batch      line scripts: one JSON object per device on stdout, a summary, exit 0 only
+ *              when every device passed
+ *   run        the operator's shift: a PASS/FAIL banner per device, running counters,
+ *              Ctrl-C finishes the devices in flight, then stops
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "auth/auth.h"
+#include "pipeline.h"
+#include "station.h"
+
+#define BATCH_MAX_PROBES 32
+
+enum batch_mode { MODE_PROVISION, MODE_BATCH, MODE_RUN };
+
+struct batch_opts {
+	enum batch_mode mode;
+	const char *lot;
+	unsigned count;     /* 0: until stopped (run) or until no chip comes (batch) */
+	const char *probes; /* "all" or a comma list */
+	bool resume;
+	bool json;
+	unsigned chip_timeout_s;
+	bool have_backend;
+	enum prog_backend backend;
+};
+
+struct batch {
+	struct batch_opts o;
+	struct station_config cfg;
+	struct pipeline_shared shared;
+	lpa_secbuf *token;
+	EVP_PKEY *station_key;
+	struct prog_probe_info *probes;
+	size_t n_probes;
+	const struct journal_entry *unfinished;
+	size_t n_unfinished;
+	atomic_uint claimed; /* device slots taken */
+	unsigned remaining;  /* slots this run may take (0 = unlimited) */
+	atomic_uint passed, failed, recovered;
+	pthread_mutex_t out_lock;
+	double t0;
+	bool tty;
+};
+
+struct batch_worker {
+	struct batch *b;
+	const struct prog_probe_info *probe;
+	int err; /* why the worker stopped early */
+};
+
+static volatile sig_atomic_t batch_stop;
+
+static void batch_on_signal(int sig)
+{
+	(void)sig;
+	batch_stop = 1;
+}
+
+static double batch_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ reporting */
+static void batch_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void batch_report(struct batch *b, const char *probe, const struct pipeline_result *r)
+{
+	pthread_mutex_lock(&b->out_lock);
+	if (b->o.mode == MODE_RUN && !b->o.json) {
+		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
+		double mins = (batch_now() - b->t0) / 60.0;
+
+		if (r->cls == PC_PASS)
+			printf("\n  %s  ██████  PASS  ██████   DevEUI %016llx%s\n", probe,
+			       (unsigned long long)r->dev_eui, r->recovered ? "  (recovered)" : "");
+		else
+			printf("\n  %s  ██████  FAIL  ██████   %s\n  %*s  reason: %s\n  %*s  do: "
+			       "%s\n",
+			       probe, pipeline_class_name(r->cls), (int)strlen(probe), "",
+			       r->reason, (int)strlen(probe), "", pipeline_class_advice(r->cls));
+		printf("  pass %u   fail %u   %.1f devices/min\n", p, f,
+		       mins > 0 ? (double)(p + f) / mins : 0.0);
+	} else {
+		printf("{\"probe\":");
+		batch_json_string(stdout, probe);
+		printf(",\"chip_uid\":\"%016llx\",\"dev_eui\":\"%016llx\",\"counter\":%u,"
+		       "\"result\":\"%s\",\"class\":\"%s\",\"recovered\":%s,\"message\":",
+		       (unsigned long long)r->chip_uid, (unsigned long long)r->dev_eui, r->counter,
+		       r->cls == PC_PASS ? "pass" : "fail", pipeline_class_name(r->cls),
+		       r->recovered ? "true" : "false");
+		batch_json_string(stdout, r->reason);
+		printf(",\"error\":\"%s\",\"seconds\":%.3f,\"link_round_trips\":%llu,"
+		       "\"link_commands\":%llu}\n",
+		       r->err ? lpa_errname(r->err) : "", r->seconds,
+		       (unsigned long long)r->link.round_trips,
+		       (unsigned long long)r->link.commands);
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&b->out_lock);
+}
+
+struct batch_progress {
+	struct batch *b;
+	const char *probe;
+};
+
+static void batch_on_progress(void *ctx, const char *step, unsigned pct)
+{
+	struct batch_progress *p = ctx;
+	static const char bar[] = "##############################";
+
+	if (!p->b->tty)
+		return;
+	pthread_mutex_lock(&p->b->out_lock);
+	fprintf(stderr, "\r%-12s [%-30.*s] %3u%% %-10s", p->probe, (int)(pct * 30 / 100), bar, pct,
+		step);
+	if (pct == 100)
+		fputc('\n', stderr);
+	pthread_mutex_unlock(&p->b->out_lock);
+}
+
+/* ------------------------------------------------------------ the workers */
+
+/* Polls until the probe sees a chip (want_present) or an empty socket; false on
+ * timeout (0 = wait until stopped), stop, or a probe that is gone (*err). */
+static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout_s, int *err)
+{
+	double deadline = batch_now() + timeout_s;
+
+	*err = LPA_OK;
+	while (!batch_stop) {
+		int r = prog_link_target_present(link);
+
+		if (r == LPA_ERR_PROBE_GONE || r == LPA_ERR_NOT_FOUND) {
+			*err = r;
+			return false;
+		}
+		if ((r == LPA_OK) == want_present)
+			return true;
+		if (timeout_s != 0 && batch_now() > deadline)
+			return false;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void *batch_worker_main(void *arg)
+{
+	struct batch_worker *bw = arg;
+	struct batch *b = bw->b;
+	struct prog_link_opts lo = {.backend = b->cfg.backend,
+				    .serial = bw->probe->serial,
+				    .clock_khz = b->cfg.clock_khz,
+				    .openocd_path = b->cfg.openocd,
+				    .openocd_adapter = b->cfg.openocd_adapter};
+	struct batch_progress prog = {b, bw->probe->serial};
+	struct pipeline_worker w = {.shared = &b->shared,
+				    .probe_serial = bw->probe->serial,
+				    .probe_firmware = bw->probe->firmware,
+				    .progress = batch_on_progress,
+				    .progress_ctx = &prog};
+	struct pipeline_result res;
+	int r, werr;
+
+	if ((r = prog_link_open(&lo, &w.link)) != LPA_OK ||
+	    (r = kms_client_new(&b->cfg, &w.kms)) != LPA_OK) {
+		bw->err = r;
+		goto out;
+	}
+	/* Finish what an earlier run left on this probe before taking new chips. */
+	for (size_t i = 0; i < b->n_unfinished; i++) {
+		const struct journal_entry *e = &b->unfinished[i];
+
+		if (strcmp(e->probe, bw->probe->serial) != 0)
+			continue;
+		pipeline_reconcile(&w, e, &res);
+		if (res.cls == PC_PASS) {
+			atomic_fetch_add(&b->recovered, 1);
+			batch_report(b, bw->probe->serial, &res);
+		} else if (res.err != LPA_ERR_MISMATCH) {
+			batch_report(b, bw->probe->serial, &res);
+		}
+	}
+	for (;;) {
+		unsigned slot;
+
+		if (batch_stop)
+			break;
+		/* The lot is complete once every slot is taken: do not wait for a chip. */
+		if (b->remaining != 0 && atomic_load(&b->claimed) >= b->remaining)
+			break;
+		if (!batch_wait_chip(w.link, true, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
+				     &werr)) {
+			bw->err = werr;
+			break;
+		}
+		slot = atomic_fetch_add(&b->claimed, 1);
+		if (b->remaining != 0 && slot >= b->remaining)
+			break;
+		pipeline_device(&w, &res);
+		if (res.cls == PC_PASS)
+			atomic_fetch_add(&b->passed, 1);
+		else
+			atomic_fetch_add(&b->failed, 1);
+		batch_report(b, bw->probe->serial, &res);
+		if (res.cls == PC_AUTH || res.cls == PC_STATE) {
+			/* Every further device would fail the same way: stop the line. */
+			bw->err = res.err;
+			batch_stop = 1;
+			break;
+		}
+		if (res.cls == PC_PROBE_GONE) {
+			bw->err = res.err;
+			break;
+		}
+		/* Hand the chip back; wait until it is taken out before the next one. */
+		(void)prog_link_disconnect(w.link);
+		if (b->o.mode == MODE_PROVISION ||
+		    (b->remaining != 0 && atomic_load(&b->claimed) >= b->remaining))
+			break;
+		usleep(100000);
+		if (!batch_wait_chip(w.link, false, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
+				     &werr)) {
+			bw->err = werr;
+			break;
+		}
+	}
+out:
+	if (w.link != NULL)
+		(void)prog_link_disconnect(w.link);
+	kms_client_free(&w.kms);
+	prog_link_close(&w.link);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ set-up */
+static int batch_load_station_key(struct batch *b)
+{
+	FILE *f = fopen(b->cfg.tls_key, "r");
+
+	if (f == NULL)
+		return LPA_ERR_NOT_FOUND;
+	b->station_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	return b->station_key != NULL ? LPA_OK : LPA_ERR_KEY;
+}
+
+static bool batch_probe_selected(const char *list, const char *serial)
+{
+	char buf[1024], *save = NULL;
+
+	if (list == NULL || strcmp(list, "all") == 0)
+		return true;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strcmp(t, serial) == 0)
+			return true;
+	return false;
+}
+
+static int batch_mkdir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? LPA_OK : LPA_ERR_SYSTEM;
+}
+
+static const char *batch_usage(enum batch_mode m)
+{
+	switch (m) {
+	case MODE_PROVISION:
+		return "usage: lpa-station provision [--probe SERIAL] [--lot LOT] [--json]\n"
+		       "Provisions the chip on one probe, with progress on a terminal.\n";
+	case MODE_BATCH:
+		return "usage: lpa-station batch --lot LOT [--count N] [--probes all|SERIAL,...]\n"
+		       "                         [--resume] [--chip-timeout S]\n"
+		       "All probes in parallel; one JSON object per device on stdout, then a\n"
+		       "summary; exit 0 only when every device passed.\n";
+	default:
+		return "usage: lpa-station run [--lot LOT] [--probes all|SERIAL,...] [--json]\n"
+		       "Shift mode: each probe's slot waits for a chip, provisions it, shows\n"
+		       "PASS or FAIL, and waits for the next. Ctrl-C finishes and stops.\n";
+	}
+}
+
+static int batch_parse(int argc, char **argv, struct batch_opts *o)
+{
+	static const struct option opts[] = {{"lot", required_argument, NULL, 'l'},
+					     {"count", required_argument, NULL, 'n'},
+					     {"probes", required_argument, NULL, 'p'},
+					     {"probe", required_argument, NULL, 'p'},
+					     {"resume", no_argument, NULL, 'r'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"chip-timeout", required_argument, NULL, 't'},
+					     {"backend", required_argument, NULL, 'b'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->lot = optarg;
+			break;
+		case 'n':
+			o->count = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->count == 0 || o->count > 1000000) {
+				fprintf(stderr, "lpa-station: --count takes 1..1000000\n");
+				return STATION_EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			o->probes = optarg;
+			break;
+		case 'r':
+			o->resume = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 't':
+			o->chip_timeout_s = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->chip_timeout_s == 0 || o->chip_timeout_s > 86400) {
+				fprintf(stderr, "lpa-station: --chip-timeout takes 1..86400 s\n");
+				return STATION_EXIT_USAGE;
+			}
+			break;
+		case 'b':
+			if (station_parse_backend(optarg, &o->backend) != 0) {
+				fprintf(stderr, "lpa-station: unknown backend '%s'\n", optarg);
+				return STATION_EXIT_USAGE;
+			}
+			o->have_backend = true;
+			break;
+		case 'h':
+			printf("%s", batch_usage(o->mode));
+			return -1;
+		default:
+			fprintf(stderr, "%s", batch_usage(o->mode));
+			return STATION_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s", batch_usage(o->mode));
+		return STATION_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int batch_setup(struct batch *b, char *why, size_t why_len)
+{
+	struct auth_session sess;
+	struct prog_probe_info *all = NULL;
+	size_t n_all = 0;
+	char path[CONFIG_PATH_MAX + 128];
+	bool missing;
+	int r;
+
+	config_defaults(&b->cfg);
+	r = config_load(station_config_path(), &b->cfg, &missing, why, why_len);
+	if (r != LPA_OK && !(missing && !station_config_explicit()))
+		return STATION_EXIT_USAGE;
+	if (b->o.have_backend)
+		b->cfg.backend = b->o.backend;
+	if (b->o.lot == NULL && b->cfg.lot[0])
+		b->o.lot = b->cfg.lot;
+	if (b->o.lot == NULL) {
+		snprintf(why, why_len, "no lot: give --lot or [provision] lot in station.conf");
+		return STATION_EXIT_USAGE;
+	}
+	if (!b->cfg.have_join_eui) {
+		snprintf(why, why_len, "no JoinEUI: set [provision] join_eui in station.conf");
+		return STATION_EXIT_USAGE;
+	}
+	if (auth_session_load(b->cfg.kms_url, &b->token, &sess) != LPA_OK) {
+		snprintf(why, why_len, "not logged in (or the session expired): lpa-station login");
+		return STATION_EXIT_AUTH;
+	}
+	if ((r = batch_load_station_key(b)) != LPA_OK) {
+		snprintf(why, why_len, "cannot read the station key %.300s", b->cfg.tls_key);
+		return STATION_EXIT_STATE;
+	}
+	snprintf(path, sizeof(path), "%s/manifests", b->cfg.state_dir);
+	if (batch_mkdir(b->cfg.state_dir) != LPA_OK || batch_mkdir(path) != LPA_OK) {
+		snprintf(why, why_len, "cannot create %.300s", path);
+		return STATION_EXIT_STATE;
+	}
+	snprintf(path, sizeof(path), "%s/journal.jsonl", b->cfg.state_dir);
+	if ((r = journal_open(path, &b->shared.journal)) != LPA_OK) {
+		snprintf(why, why_len, "journal %.300s: %s", path, lpa_strerror(r));
+		return STATION_EXIT_STATE;
+	}
+	snprintf(path, sizeof(path), "%s/manifests/%s.jsonl", b->cfg.state_dir, b->o.lot);
+	if ((r = manifest_open(path, &b->shared.manifest)) != LPA_OK) {
+		snprintf(why, why_len, "manifest %.300s: %s", path, lpa_strerror(r));
+		return STATION_EXIT_STATE;
+	}
+	b->n_unfinished = journal_unfinished(b->shared.journal, &b->unfinished);
+	if (b->o.mode == MODE_BATCH && !b->o.resume &&
+	    (manifest_count(b->shared.manifest) > 0 || b->n_unfinished > 0)) {
+		snprintf(why, why_len,
+			 "lot %s already has %zu records and %zu unfinished devices: --resume "
+			 "continues it",
+			 b->o.lot, manifest_count(b->shared.manifest), b->n_unfinished);
+		return STATION_EXIT_USAGE;
+	}
+	if (b->o.count != 0) {
+		size_t done = b->o.resume ? manifest_count(b->shared.manifest) : 0;
+
+		b->remaining = done >= b->o.count ? 0 : b->o.count - (unsigned)done;
+		if (b->remaining == 0)
+			b->remaining = UINT32_MAX; /* nothing new; still reconcile */
+		if (done >= b->o.count)
+			atomic_store(&b->claimed, UINT32_MAX);
+	}
+	if ((r = prog_probe_list(&all, &n_all)) != LPA_OK) {
+		snprintf(why, why_len, "cannot list probes: %s", lpa_strerror(r));
+		return STATION_EXIT_NO_PROBE;
+	}
+	b->probes = calloc(n_all + 1, sizeof(*b->probes));
+	for (size_t i = 0; b->probes != NULL && i < n_all && b->n_probes < BATCH_MAX_PROBES; i++)
+		if (batch_probe_selected(b->o.probes, all[i].serial) &&
+		    (all[i].v2_bulk || b->cfg.backend == PROG_BACKEND_OPENOCD))
+			b->probes[b->n_probes++] = all[i];
+	free(all);
+	if (b->n_probes == 0) {
+		snprintf(why, why_len, "no usable probe%s%s", b->o.probes ? " among " : "",
+			 b->o.probes ? b->o.probes : "");
+		return STATION_EXIT_NO_PROBE;
+	}
+	if (b->o.mode == MODE_PROVISION && b->n_probes > 1) {
+		snprintf(why, why_len, "%zu probes: name one with --probe", b->n_probes);
+		return STATION_EXIT_USAGE;
+	}
+	b->shared.cfg = &b->cfg;
+	b->shared.token = b->token;
+	b->shared.lot = b->o.lot;
+	psoc6_exam_policy_default(&b->shared.policy);
+	b->shared.policy.allowed_protection = b->cfg.allowed_protection;
+	b->shared.policy.allow_reprovision = b->cfg.reprovision;
+	return STATION_EXIT_OK;
+}
+
+/* Unfinished devices on probes this run does not drive are settled without a link. */
+static void batch_reconcile_orphans(struct batch *b)
+{
+	struct pipeline_worker w = {.shared = &b->shared};
+	struct pipeline_result res;
+
+	for (size_t i = 0; i < b->n_unfinished; i++) {
+		const struct journal_entry *e = &b->unfinished[i];
+		bool driven = false;
+
+		for (size_t k = 0; k < b->n_probes; k++)
+			driven |= strcmp(e->probe, b->probes[k].serial) == 0;
+		if (driven)
+			continue;
+		if (w.kms == NULL && kms_client_new(&b->cfg, &w.kms) != LPA_OK)
+			return;
+		w.probe_serial = e->probe;
+		pipeline_reconcile(&w, e, &res);
+		if (res.cls == PC_PASS)
+			atomic_fetch_add(&b->recovered, 1);
+		if (res.cls == PC_PASS || res.err != LPA_ERR_MISMATCH)
+			batch_report(b, e->probe, &res);
+	}
+	kms_client_free(&w.kms);
+}
+
+static int batch_run(enum batch_mode mode, int argc, char **argv)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	struct batch_worker workers[BATCH_MAX_PROBES];
+	pthread_t threads[BATCH_MAX_PROBES];
+	struct sigaction sa = {0};
+	char why[512] = "";
+	size_t rec = 0, ab = 0, un = 0;
+	int rc, worker_err = LPA_OK;
+
+	if (b == NULL)
+		return STATION_EXIT_FAILURE;
+	b->o.mode = mode;
+	b->o.chip_timeout_s = 10;
+	pthread_mutex_init(&b->out_lock, NULL);
+	pthread_mutex_init(&b->shared.lock, NULL);
+	if ((rc = batch_parse(argc, argv, &b->o)) != 0) {
+		rc = rc < 0 ? STATION_EXIT_OK : rc;
+		goto out;
+	}
+	if (mode == MODE_PROVISION)
+		b->o.count = 1;
+	if ((rc = batch_setup(b, why, sizeof(why))) != STATION_EXIT_OK) {
+		fprintf(stderr, "lpa-station: %s\n", why);
+		goto out;
+	}
+	b->tty = isatty(STDERR_FILENO) && (mode != MODE_BATCH || !b->o.json);
+	b->tty = isatty(STDERR_FILENO);
+	sa.sa_handler = batch_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	b->t0 = batch_now();
+	batch_reconcile_orphans(b);
+	if (mode == MODE_RUN && !b->o.json)
+		printf("lpa-station: lot %s, %zu probe(s); Ctrl-C stops after the devices in "
+		       "flight\n",
+		       b->o.lot, b->n_probes);
+	for (size_t i = 0; i < b->n_probes; i++) {
+		workers[i] = (struct batch_worker){.b = b, .probe = &b->probes[i]};
+		pthread_create(&threads[i], NULL, batch_worker_main, &workers[i]);
+	}
+	for (size_t i = 0; i < b->n_probes; i++) {
+		pthread_join(threads[i], NULL);
+		if (workers[i].err != LPA_OK && worker_err == LPA_OK)
+			worker_err = workers[i].err;
+	}
+	/* Close the batch: the trailer makes a truncated manifest detectable. */
+	pthread_mutex_lock(&b->shared.lock);
+	if (manifest_count(b->shared.manifest) > 0 &&
+	    manifest_append_trailer(b->shared.manifest, b->o.lot, b->station_key,
+				    b->cfg.name[0] ? b->cfg.name : "station") != LPA_OK)
+		fprintf(stderr, "lpa-station: cannot write the manifest trailer\n");
+	pthread_mutex_unlock(&b->shared.lock);
+	journal_totals(b->shared.journal, &rec, &ab, &un);
+	{
+		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
+		unsigned rv = atomic_load(&b->recovered);
+		double secs = batch_now() - b->t0;
+
+		if (mode == MODE_RUN && !b->o.json)
+			printf("\nshift ended: pass %u, fail %u, recovered %u, %.0f s\n", p, f, rv,
+			       secs);
+		else
+			printf("{\"summary\":{\"lot\":\"%s\",\"passed\":%u,\"failed\":%u,"
+			       "\"recovered\":%u,\"unfinished\":%zu,\"manifest_records\":%zu,"
+			       "\"seconds\":%.2f,\"devices_per_minute\":%.1f%s%s%s}}\n",
+			       b->o.lot, p, f, rv, un, manifest_count(b->shared.manifest), secs,
+			       secs > 0 ? 60.0 * (p + f) / secs : 0.0,
+			       worker_err ? ",\"stopped\":\"" : "",
+			       worker_err ? lpa_errname(worker_err) : "", worker_err ? "\"" : "");
+		if (f > 0 || un > 0)
+			rc = STATION_EXIT_INCOMPLETE;
+		else if (p + rv == 0 && worker_err != LPA_OK)
+			rc = station_exit_for(worker_err);
+		else if (p + rv == 0 && mode != MODE_RUN)
+			rc = STATION_EXIT_NO_TARGET;
+		else
+			rc = STATION_EXIT_OK;
+		if (mode == MODE_PROVISION && f > 0)
+			rc = STATION_EXIT_INCOMPLETE;
+	}
+out:
+	lpa_secbuf_free(&b->token);
+	lpa_pkey_free(&b->station_key);
+	manifest_close(&b->shared.manifest);
+	journal_close(&b->shared.journal);
+	free(b->probes);
+	pthread_mutex_destroy(&b->out_lock);
+	pthread_mutex_destroy(&b->shared.lock);
+	free(b);
+	return rc;
+}
+
+int provision_main(int argc, char **argv)
+{
+	return batch_run(MODE_PROVISION, argc, argv);
+}
+
+int batch_main(int argc, char **argv)
+{
+	return batch_run(MODE_BATCH, argc, argv);
+}
+
+int run_main(int argc, char **argv)
+{
+	return batch_run(MODE_RUN, argc, argv);
+}

@@ -1,0 +1,460 @@
+/*
+ * pipeline.c — one device through the station, journaled so that a crash at any instant
+ * leaves it recoverable. The rule that keeps records safe: a step is journaled before it
+ * starts, its result (DevEUI and counter, receipt, record) after it returns, and only
+ * what the journal holds is relied on after a restart.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+
+static const struct {
+	const char *name;
+	const char *advice;
+} pipeline_classes[PC_N] = {
+	[PC_PASS] = {"pass", ""},
+	[PC_NO_TARGET] = {"no_target", "seat the chip in the socket and check the cable"},
+	[PC_PROBE_GONE] = {"probe_gone", "reconnect the probe's USB cable"},
+	[PC_TARGET] = {"target_error", "reseat the chip; if it repeats, set the chip aside"},
+	[PC_EXAM] = {"exam_refused", "set the chip aside for engineering (see the reason)"},
+	[PC_UNTRUSTED] = {"untrusted_chip", "quarantine the chip: its identity is not trusted"},
+	[PC_KMS_UNREACHABLE] = {"kms_unreachable",
+				"check the network to the KMS, then resume the lot"},
+	[PC_AUTH] = {"not_authorised", "log in again (lpa-station login)"},
+	[PC_INSTALL] = {"install_rejected", "set the chip aside; the KMS attempt was abandoned"},
+	[PC_RECEIPT] = {"receipt_refused", "set the chip aside; the KMS attempt was abandoned"},
+	[PC_KMS_REFUSED] = {"kms_refused", "call the line supervisor (see the reason)"},
+	[PC_STATE] = {"state_error", "stop the line: the station cannot write its records"},
+};
+
+const char *pipeline_class_name(enum pipeline_class c)
+{
+	return c < PC_N ? pipeline_classes[c].name : "unknown";
+}
+
+const char *pipeline_class_advice(enum pipeline_class c)
+{
+	return c < PC_N ? pipeline_classes[c].advice : "";
+}
+
+enum pipeline_class pipeline_classify(int err)
+{
+	switch (err) {
+	case LPA_OK:
+		return PC_PASS;
+	case LPA_ERR_NO_TARGET:
+		return PC_NO_TARGET;
+	case LPA_ERR_PROBE_GONE:
+	case LPA_ERR_NOT_FOUND:
+		return PC_PROBE_GONE;
+	case LPA_ERR_FAULT:
+	case LPA_ERR_WAIT:
+	case LPA_ERR_PROTOCOL:
+	case LPA_ERR_TIMEOUT:
+	case LPA_ERR_UNSUPPORTED:
+		return PC_TARGET;
+	case LPA_ERR_STATE:
+	case LPA_ERR_MISMATCH:
+		return PC_EXAM;
+	case LPA_ERR_KMS_UNTRUSTED:
+		return PC_UNTRUSTED;
+	case LPA_ERR_KMS_UNREACHABLE:
+	case LPA_ERR_KMS_SERVER:
+		return PC_KMS_UNREACHABLE;
+	case LPA_ERR_KMS_AUTH:
+		return PC_AUTH;
+	case LPA_ERR_KMS_RECEIPT:
+		return PC_RECEIPT;
+	case LPA_ERR_KMS_REFUSED:
+	case LPA_ERR_KMS_PROTOCOL:
+		return PC_KMS_REFUSED;
+	case LPA_ERR_SYSTEM:
+		return PC_STATE;
+	default:
+		/* Agent statuses: the chip rejected the package. */
+		if (err == LPA_ERR_SIGNATURE || err == LPA_ERR_WRONG_CHIP || err == LPA_ERR_STALE ||
+		    err == LPA_ERR_UNWRAP || err == LPA_ERR_NWKKEY ||
+		    (err <= LPA_ERR_AGENT_REQUEST && err >= LPA_ERR_AGENT_UNKNOWN))
+			return PC_INSTALL;
+		return PC_TARGET;
+	}
+}
+
+static bool pipeline_is_agent_refusal(int err)
+{
+	return pipeline_classify(err) == PC_INSTALL;
+}
+
+static double pipeline_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void pipeline_progress(struct pipeline_worker *w, const char *step, unsigned pct)
+{
+	if (w->progress != NULL)
+		w->progress(w->progress_ctx, step, pct);
+}
+
+/* Journals one step of a device under the shared lock. */
+static int pipeline_log(struct pipeline_worker *w, enum journal_step step, uint64_t uid,
+			uint64_t dev_eui, uint32_t counter, const char *receipt, const char *record,
+			const char *reason)
+{
+	struct pipeline_shared *s = w->shared;
+	static __thread struct journal_entry e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.step = step;
+	e.chip_uid = uid;
+	e.dev_eui = dev_eui;
+	e.counter = counter;
+	snprintf(e.probe, sizeof(e.probe), "%s", w->probe_serial ? w->probe_serial : "");
+	snprintf(e.lot, sizeof(e.lot), "%s", s->lot ? s->lot : "");
+	if (receipt != NULL)
+		snprintf(e.receipt, sizeof(e.receipt), "%s", receipt);
+	if (record != NULL)
+		snprintf(e.record, sizeof(e.record), "%s", record);
+	if (reason != NULL)
+		snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	pthread_mutex_lock(&s->lock);
+	r = journal_log(s->journal, &e);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int pipeline_fail(struct pipeline_result *res, enum pipeline_class cls, int err,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int pipeline_fail(struct pipeline_result *res, enum pipeline_class cls, int err,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	res->cls = cls;
+	res->err = err;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The KMS's words for a refusal, or the transport's. */
+static const char *pipeline_kms_detail(struct pipeline_worker *w, int err, char *buf, size_t cap)
+{
+	const struct kms_error *ke = kms_client_error(w->kms);
+
+	if (ke->code[0] != '\0')
+		snprintf(buf, cap, "%.100s (%.39s)", ke->message, ke->code);
+	else if (ke->message[0] != '\0')
+		snprintf(buf, cap, "%.50s: %.100s", lpa_strerror(err), ke->message);
+	else
+		snprintf(buf, cap, "%s", lpa_strerror(err));
+	return buf;
+}
+
+/* Abandons an attempt at the KMS, then in the journal. If the KMS cannot be told, the
+ * journal keeps the device unfinished, so a resume tells it later. */
+static int pipeline_abandon(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
+			    uint32_t counter, const char *reason)
+{
+	int r = LPA_OK;
+
+	if (counter != 0) {
+		r = kms_abandon(w->kms, w->shared->token, dev_eui, counter, reason);
+		/* Already confirmed or closed: nothing left to abandon at the KMS. */
+		if (r == LPA_ERR_KMS_REFUSED || r == LPA_ERR_KMS_RECEIPT)
+			r = LPA_OK;
+		if (r != LPA_OK)
+			return r;
+	}
+	return pipeline_log(w, J_ABANDONED, uid, dev_eui, counter, NULL, NULL, reason);
+}
+
+enum install_state { INSTALL_UNKNOWN, INSTALL_NOT_DONE, INSTALL_DONE };
+
+/* After an interrupted install: is the chip still there, and did it take the package? */
+static enum install_state pipeline_check_install(struct pipeline_worker *w, uint64_t uid,
+						 uint32_t counter, psoc6 **chip_out)
+{
+	struct lpa_agent_status st;
+	psoc6 *chip = NULL;
+	uint64_t now_uid = 0;
+	enum install_state s = INSTALL_UNKNOWN;
+
+	if (chip_out != NULL)
+		*chip_out = NULL;
+	if (w->link == NULL || prog_link_connect(w->link, NULL) != LPA_OK ||
+	    psoc6_attach(w->link, &chip) != LPA_OK || psoc6_unique_id(chip, &now_uid) != LPA_OK ||
+	    now_uid != uid || psoc6_get_status(chip, &st) != LPA_OK)
+		goto out;
+	if (st.provisioned && st.counter == counter)
+		s = INSTALL_DONE;
+	else if (st.counter < counter)
+		s = INSTALL_NOT_DONE;
+out:
+	if (chip_out != NULL && s != INSTALL_UNKNOWN)
+		*chip_out = chip;
+	else
+		psoc6_detach(&chip);
+	return s;
+}
+
+static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
+			   uint32_t counter, const char *record, struct pipeline_result *res)
+{
+	struct pipeline_shared *s = w->shared;
+	bool there = false;
+	int r;
+
+	pipeline_progress(w, "record", 95);
+	pthread_mutex_lock(&s->lock);
+	/* A crash between the append and the J_RECORDED entry must not append twice. */
+	r = manifest_contains(s->manifest, record, &there);
+	if (r == LPA_OK && !there)
+		r = manifest_append_record(s->manifest, record);
+	pthread_mutex_unlock(&s->lock);
+	if (r != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot append to the manifest: %s",
+				     lpa_strerror(r));
+	if ((r = pipeline_log(w, J_RECORDED, uid, dev_eui, counter, NULL, NULL, NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	res->cls = PC_PASS;
+	res->err = LPA_OK;
+	pipeline_progress(w, "done", 100);
+	return LPA_OK;
+}
+
+/* Confirm a receipt (first time or on resume), then record. */
+static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
+			    uint32_t counter, const uint8_t rcpt[LPA_LPR1_LEN],
+			    struct pipeline_result *res)
+{
+	char *record = NULL, b64[JOURNAL_RECEIPT_B64], detail[160];
+	int r;
+
+	pipeline_progress(w, "confirm", 80);
+	lpa_b64url_encode(rcpt, LPA_LPR1_LEN, b64);
+	if ((r = pipeline_log(w, J_CONFIRMING, uid, dev_eui, counter, b64, NULL, NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	r = kms_confirm(w->kms, w->shared->token, dev_eui, counter, rcpt, w->probe_serial,
+			w->probe_firmware ? w->probe_firmware : "", &record);
+	if (r == LPA_ERR_KMS_RECEIPT) {
+		pipeline_kms_detail(w, r, detail, sizeof(detail));
+		(void)pipeline_abandon(w, uid, dev_eui, counter, "receipt refused by the KMS");
+		return pipeline_fail(res, PC_RECEIPT, r, "KMS refused the receipt: %s", detail);
+	}
+	if (r != LPA_OK) {
+		/* The chip holds keys and a good receipt is journaled: keep it unfinished
+		 * and confirm on resume, never abandon it for a KMS outage. */
+		pipeline_kms_detail(w, r, detail, sizeof(detail));
+		return pipeline_fail(res, pipeline_classify(r), r,
+				     "confirm pending (resume the lot): %s", detail);
+	}
+	r = pipeline_log(w, J_CONFIRMED, uid, dev_eui, counter, NULL, record, NULL);
+	if (r == LPA_OK)
+		r = pipeline_record(w, uid, dev_eui, counter, record, res);
+	else
+		pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s", lpa_strerror(r));
+	free(record);
+	return r;
+}
+
+/* Issue, install, confirm, record for an examined and identified chip. */
+static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint8_t *raw,
+			      size_t raw_len, uint64_t uid, struct pipeline_result *res, int depth)
+{
+	const struct station_config *cfg = w->shared->cfg;
+	struct kms_issue_req req = {.lot = w->shared->lot,
+				    .join_eui = cfg->join_eui,
+				    .lorawan = cfg->lorawan,
+				    .identity = raw,
+				    .identity_len = raw_len};
+	struct kms_issue_resp issued;
+	uint8_t rcpt[LPA_LPR1_LEN];
+	char detail[160], reason[200];
+	psoc6 *again = NULL;
+	int r;
+
+	if ((r = pipeline_log(w, J_BEGIN, uid, 0, 0, NULL, NULL, NULL)) != LPA_OK ||
+	    (r = pipeline_log(w, J_ISSUING, uid, 0, 0, NULL, NULL, NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	pipeline_progress(w, "issue", 20);
+	if ((r = kms_issue(w->kms, w->shared->token, &req, &issued)) != LPA_OK) {
+		pipeline_kms_detail(w, r, detail, sizeof(detail));
+		/* Nothing reached the chip. If the KMS did issue and the reply was lost, its
+		 * attempt is superseded by the chip's next issue. */
+		snprintf(reason, sizeof(reason), "issue failed: %s", detail);
+		(void)pipeline_log(w, J_ABANDONED, uid, 0, 0, NULL, NULL, reason);
+		return pipeline_fail(res, pipeline_classify(r), r, "KMS issue failed: %s", detail);
+	}
+	res->dev_eui = issued.dev_eui;
+	res->counter = issued.counter;
+	if ((r = pipeline_log(w, J_ISSUED, uid, issued.dev_eui, issued.counter, NULL, NULL,
+			      NULL)) != LPA_OK ||
+	    (r = pipeline_log(w, J_INSTALLING, uid, issued.dev_eui, issued.counter, NULL, NULL,
+			      NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	pipeline_progress(w, "install", 40);
+	r = psoc6_install_package(chip, issued.package, rcpt);
+	if (r != LPA_OK && pipeline_is_agent_refusal(r)) {
+		snprintf(reason, sizeof(reason), "chip rejected the package: %s", lpa_strerror(r));
+		(void)pipeline_abandon(w, uid, issued.dev_eui, issued.counter, reason);
+		return pipeline_fail(res, PC_INSTALL, r, "%s", reason);
+	}
+	if (r != LPA_OK) {
+		/* The link failed mid-install: ask the chip (if it is still there) whether
+		 * it took the package. Installed without a receipt: do it once more as a new
+		 * attempt (the chip accepts the higher counter), to get a receipt. */
+		int link_err = r;
+		enum install_state st = pipeline_check_install(w, uid, issued.counter, &again);
+
+		if (st == INSTALL_DONE && depth == 0) {
+			r = pipeline_provision(w, again, raw, raw_len, uid, res, depth + 1);
+			psoc6_detach(&again);
+			return r;
+		}
+		psoc6_detach(&again);
+		snprintf(reason, sizeof(reason), "install interrupted (%s); %s",
+			 lpa_strerror(link_err),
+			 st == INSTALL_NOT_DONE ? "the chip did not take the package"
+						: "the chip's state is unknown");
+		if (pipeline_abandon(w, uid, issued.dev_eui, issued.counter, reason) != LPA_OK)
+			snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason),
+				 "; KMS not told yet (resume)");
+		return pipeline_fail(res, pipeline_classify(link_err), link_err, "%s", reason);
+	}
+	{
+		char b64[JOURNAL_RECEIPT_B64];
+
+		lpa_b64url_encode(rcpt, sizeof(rcpt), b64);
+		if ((r = pipeline_log(w, J_INSTALLED, uid, issued.dev_eui, issued.counter, b64,
+				      NULL, NULL)) != LPA_OK)
+			return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+					     lpa_strerror(r));
+	}
+	return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, res);
+}
+
+int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
+{
+	struct psoc6_exam_result exam;
+	struct prog_counters c0, c1;
+	struct lpa_lpi1 id;
+	uint8_t raw[LPA_LPI1_MAX_LEN];
+	size_t raw_len = 0;
+	psoc6 *chip = NULL;
+	double t0 = pipeline_now();
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	prog_link_counters(w->link, &c0);
+	pipeline_progress(w, "exam", 0);
+	if ((r = psoc6_attach(w->link, &chip)) != LPA_OK) {
+		pipeline_fail(res, pipeline_classify(r), r, "cannot identify the chip family: %s",
+			      lpa_strerror(r));
+		goto out;
+	}
+	if ((r = psoc6_entrance_exam(chip, &w->shared->policy, &exam)) != LPA_OK) {
+		res->chip_uid = exam.uid;
+		pipeline_fail(res,
+			      r == LPA_ERR_STATE || r == LPA_ERR_MISMATCH ||
+					      r == LPA_ERR_UNSUPPORTED
+				      ? PC_EXAM
+				      : pipeline_classify(r),
+			      r, "entrance exam: %s", exam.reason);
+		goto out;
+	}
+	pipeline_progress(w, "identity", 10);
+	if ((r = psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len)) != LPA_OK) {
+		pipeline_fail(res, pipeline_classify(r), r, "GET_IDENTITY failed: %s",
+			      lpa_strerror(r));
+		goto out;
+	}
+	res->chip_uid = id.chip_uid;
+	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, res, 0);
+out:
+	psoc6_detach(&chip);
+	prog_link_counters(w->link, &c1);
+	res->link.round_trips = c1.round_trips - c0.round_trips;
+	res->link.commands = c1.commands - c0.commands;
+	res->link.bytes_out = c1.bytes_out - c0.bytes_out;
+	res->link.bytes_in = c1.bytes_in - c0.bytes_in;
+	res->seconds = pipeline_now() - t0;
+	return r;
+}
+
+int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
+		       struct pipeline_result *res)
+{
+	uint8_t rcpt[LPA_LPR1_LEN], raw[LPA_LPI1_MAX_LEN];
+	size_t n = 0, raw_len = 0;
+	struct lpa_lpi1 id;
+	psoc6 *chip = NULL;
+	enum install_state st;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->chip_uid = e->chip_uid;
+	res->dev_eui = e->dev_eui;
+	res->counter = e->counter;
+	res->recovered = true;
+	switch (e->step) {
+	case J_BEGIN:
+	case J_ISSUING:
+		r = pipeline_log(w, J_ABANDONED, e->chip_uid, 0, 0, NULL, NULL,
+				 "interrupted before a package was installed");
+		return pipeline_fail(res, r == LPA_OK ? PC_KMS_REFUSED : PC_STATE,
+				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
+				     "interrupted before install; abandoned");
+	case J_ISSUED:
+		r = pipeline_abandon(w, e->chip_uid, e->dev_eui, e->counter,
+				     "interrupted before install");
+		return pipeline_fail(res, r == LPA_OK ? PC_KMS_REFUSED : pipeline_classify(r),
+				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
+				     "interrupted before install; abandoned");
+	case J_INSTALLING:
+		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip);
+		if (st == INSTALL_DONE &&
+		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK) {
+			/* Installed, receipt lost: provision once more to get one. */
+			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, res, 1);
+			psoc6_detach(&chip);
+			res->recovered = true;
+			return r;
+		}
+		psoc6_detach(&chip);
+		r = pipeline_abandon(
+			w, e->chip_uid, e->dev_eui, e->counter,
+			st == INSTALL_NOT_DONE
+				? "interrupted install: the chip did not take the package"
+				: "interrupted install: chip not present to check");
+		return pipeline_fail(res, r == LPA_OK ? PC_INSTALL : pipeline_classify(r),
+				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
+				     "interrupted install; abandoned");
+	case J_INSTALLED:
+	case J_CONFIRMING:
+		if (lpa_b64url_decode(e->receipt, strlen(e->receipt), rcpt, sizeof(rcpt), &n) !=
+			    LPA_OK ||
+		    n != LPA_LPR1_LEN)
+			return pipeline_fail(res, PC_STATE, LPA_ERR_ENCODING, "%s",
+					     "journal holds no usable receipt");
+		return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt, res);
+	case J_CONFIRMED:
+		return pipeline_record(w, e->chip_uid, e->dev_eui, e->counter, e->record, res);
+	default:
+		return LPA_OK;
+	}
+}

@@ -1,0 +1,86 @@
+/*
+ * pipeline.h — one device, start to finish: entrance exam, GET_IDENTITY, KMS issue,
+ * INSTALL_PACKAGE, KMS confirm, manifest record; every step journaled before and after,
+ * and the reconciliation of devices a previous run left in between.
+ */
+#ifndef LPA_STATION_PIPELINE_H
+#define LPA_STATION_PIPELINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "journal.h"
+#include "kms-client.h"
+#include "manifest.h"
+#include "programmer/programmer.h"
+
+/* Why a device failed, for people and for line scripts (docs/lpa-station.md). */
+enum pipeline_class {
+	PC_PASS = 0,
+	PC_NO_TARGET,       /* no chip answered */
+	PC_PROBE_GONE,      /* the probe disappeared */
+	PC_TARGET,          /* the chip answered wrongly (FAULT, protocol, family, timeout) */
+	PC_EXAM,            /* refused by the entrance exam */
+	PC_UNTRUSTED,       /* the KMS refused the chip's identity */
+	PC_KMS_UNREACHABLE, /* the KMS could not be reached */
+	PC_AUTH,            /* the session is not valid */
+	PC_INSTALL,         /* the chip's agent rejected the package */
+	PC_RECEIPT,         /* the KMS refused the receipt */
+	PC_KMS_REFUSED,     /* the KMS refused otherwise */
+	PC_STATE,           /* the journal or manifest could not be written */
+	PC_N
+};
+const char *pipeline_class_name(enum pipeline_class c);
+/* What the operator should do about it, one short sentence. */
+const char *pipeline_class_advice(enum pipeline_class c);
+enum pipeline_class pipeline_classify(int err);
+
+/* Shared by all workers of one station process. */
+struct pipeline_shared {
+	const struct station_config *cfg;
+	const lpa_secbuf *token;
+	const char *lot;
+	journal *journal;
+	manifest *manifest;
+	pthread_mutex_t lock; /* journal and manifest */
+	struct psoc6_exam_policy policy;
+};
+
+typedef void (*pipeline_progress_cb)(void *ctx, const char *step, unsigned percent);
+
+/* One worker's view: its probe, link and KMS connection. */
+struct pipeline_worker {
+	struct pipeline_shared *shared;
+	kms_client *kms;
+	prog_link *link;
+	const char *probe_serial;
+	const char *probe_firmware;
+	pipeline_progress_cb progress;
+	void *progress_ctx;
+};
+
+struct pipeline_result {
+	enum pipeline_class cls;
+	int err;
+	uint64_t chip_uid;
+	uint64_t dev_eui;
+	uint32_t counter;
+	bool recovered; /* finished a device an earlier run left unfinished */
+	char reason[256];
+	double seconds;
+	struct prog_counters link; /* this device's share of the link counters */
+};
+
+/* Provisions the chip now on w->link (connected by the caller). */
+int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res);
+
+/*
+ * Finishes or abandons an unfinished journal entry. For a device that may hold keys
+ * (J_INSTALLING), w->link (may be NULL) is asked whether the chip in its socket is that
+ * device and what its agent says; otherwise the attempt is abandoned at the KMS.
+ */
+int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
+		       struct pipeline_result *res);
+
+#endif
