@@ -180,6 +180,40 @@ static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout
 	return false;
 }
 
+/* After a device: wait until the socket holds another chip. Either the slot is seen
+ * empty first (a person swaps chips), or a chip with another UID is simply there (a
+ * handler, or a backend whose reconnect is slower than the swap). */
+static bool batch_wait_next(prog_link *link, uint64_t last_uid, unsigned timeout_s, int *err)
+{
+	double deadline = batch_now() + timeout_s;
+
+	*err = LPA_OK;
+	while (!batch_stop) {
+		int r = prog_link_target_present(link);
+		psoc6 *chip = NULL;
+		uint64_t uid = 0;
+
+		if (r == LPA_ERR_PROBE_GONE || r == LPA_ERR_NOT_FOUND) {
+			*err = r;
+			return false;
+		}
+		if (r == LPA_ERR_NO_TARGET)
+			return batch_wait_chip(
+				link, true,
+				timeout_s == 0 ? 0 : (unsigned)(deadline - batch_now() + 1), err);
+		if (r == LPA_OK && psoc6_attach(link, &chip) == LPA_OK &&
+		    psoc6_unique_id(chip, &uid) == LPA_OK && uid != last_uid) {
+			psoc6_detach(&chip);
+			return true;
+		}
+		psoc6_detach(&chip);
+		if (timeout_s != 0 && batch_now() > deadline)
+			return false;
+		usleep(50000);
+	}
+	return false;
+}
+
 static void *batch_worker_main(void *arg)
 {
 	struct batch_worker *bw = arg;
@@ -255,8 +289,8 @@ static void *batch_worker_main(void *arg)
 		    (b->remaining != 0 && atomic_load(&b->claimed) >= b->remaining))
 			break;
 		usleep(100000);
-		if (!batch_wait_chip(w.link, false, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
-				     &werr)) {
+		if (!batch_wait_next(w.link, res.chip_uid,
+				     b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, &werr)) {
 			bw->err = werr;
 			break;
 		}

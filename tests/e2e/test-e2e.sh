@@ -1,0 +1,158 @@
+#!/bin/sh
+# End-to-end tests: real KMS over HTTPS, simulated chips behind virtual probes, the real
+# lpa-station (both backends; real OpenOCD for the openocd one).
+#   BUILD=DIR sh test-e2e.sh SCENARIO
+set -u
+[ -n "${BUILD:-}" ] || { echo "set BUILD"; exit 2; }
+WORK=$(mktemp -d /tmp/lpa-e2e.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+trap 'e2e_kms_stop; e2e_station logout >/dev/null 2>&1; [ "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+
+pass=0
+fail=0
+check() { # description, shell condition
+	if eval "$2"; then
+		pass=$((pass + 1))
+		echo "ok: $1"
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $1"
+	fi
+}
+finish() {
+	echo "e2e $1: $pass passed, $fail failed"
+	[ $fail -eq 0 ]
+	exit $?
+}
+station() { e2e_station "$@"; }
+sim_station() { # sim args... -- station args...
+	e2e_sim "$@"
+}
+count_result() { grep -c "\"result\":\"$1\"" "$2" 2>/dev/null || true; }
+
+# Every provisioned simulated chip's root keys (the oracle: the chip's own record).
+chip_keys() {
+	cat "$WORK"/sim/chips/*/keys 2>/dev/null | awk '$1 == "app_key" || $1 == "nwk_key" {print $2}' |
+		grep -v '^0*$'
+}
+
+# No root key, in hex of either case, anywhere in what the station wrote.
+no_keys_in_station_files() {
+	for k in $(chip_keys); do
+		if grep -rqi "$k" "$WORK/station" "$WORK/station.conf" "$WORK"/*.jsonl "$WORK"/*.log \
+			2>/dev/null; then
+			echo "key $k found in station files"
+			return 1
+		fi
+	done
+	return 0
+}
+
+scenario=$1
+backend=cmsis-dap
+[ "$scenario" = happy-openocd ] && backend=openocd
+e2e_kms_start "$backend"
+
+case "$scenario" in
+happy-cmsis-dap | happy-openocd)
+	if [ "$scenario" = happy-openocd ]; then
+		sed -i 's/^lorawan = 1.1/lorawan = 1.0.4/' "$WORK/station.conf"
+	fi
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 3 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 6 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0" '[ $rc -eq 0 ]'
+	check "6 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ]'
+	check "summary says 6 passed" 'grep -q "\"passed\":6,\"failed\":0" "$WORK/batch.jsonl"'
+	check "6 distinct DevEUIs" '[ "$(grep -o "\"dev_eui\":\"[0-9a-f]*\"" "$WORK/batch.jsonl" | sort -u | wc -l)" -eq 6 ]'
+	check "manifest verifies with pinned keys" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	check "every simulated chip holds keys" '[ "$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)" -eq 6 ]'
+	if [ "$scenario" = happy-openocd ]; then
+		check "1.0.x chips hold no NwkKey" '! grep -q "^nwk_key [0-9a-f]*[1-9a-f]" "$WORK"/sim/chips/*/keys'
+	fi
+	# The chips' keys are the KMS's: each chip proves possession against the KMS.
+	for p in SIM0000001 SIM0000002; do
+		check "chip on $p proves its keys to the KMS" 'sim_station --probes 2 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" verify --probe $p >/dev/null'
+	done
+	check "no root key in any station file" 'no_keys_in_station_files'
+	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	;;
+auth)
+	oathtool --totp -b "$(cat "$WORK/totp-secret")" >"$WORK/code"
+	printf 'wrong-password\n' >"$WORK/badpw"
+	station login --operator demo --password-fd 3 --totp-fd 4 3<"$WORK/badpw" 4<"$WORK/code" \
+		>/dev/null 2>"$WORK/err"
+	rc=$?
+	check "wrong password: exit 10" '[ $rc -eq 10 ]'
+	echo 000000 >"$WORK/badcode"
+	[ "$(cat "$WORK/code")" = 000000 ] && echo 000001 >"$WORK/badcode"
+	station login --operator demo --password-fd 3 --totp-fd 4 3<"$WORK/password" \
+		4<"$WORK/badcode" >/dev/null 2>&1
+	rc=$?
+	check "wrong TOTP: exit 10" '[ $rc -eq 10 ]'
+	check "good login" 'station login --operator demo --password-fd 3 --totp-fd 4 3<"$WORK/password" 4<"$WORK/code" >/dev/null'
+	station logout >/dev/null 2>&1
+	station login --operator demo --password-fd 3 --totp-fd 4 3<"$WORK/password" \
+		4<"$WORK/code" >/dev/null 2>&1
+	rc=$?
+	check "replayed TOTP: exit 10" '[ $rc -eq 10 ]'
+	sim_station --probes 1 --chips 1 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 >"$WORK/batch.jsonl" 2>"$WORK/err"
+	rc=$?
+	check "batch without a session: exit 10" '[ $rc -eq 10 ]'
+	check "  and says to log in" 'grep -q "lpa-station login" "$WORK/err"'
+	check "  and nothing was installed" '! grep -qs "^provisioned 1" "$WORK"/sim/chips/*/keys'
+	;;
+untrusted)
+	openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/rogue-ca.key" 2>/dev/null
+	openssl req -new -x509 -key "$WORK/rogue-ca.key" -subj "/CN=rogue device CA" -days 2 \
+		-out "$WORK/rogue-ca.pem" 2>/dev/null
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --state "$WORK/sim" --ca-cert "$WORK/rogue-ca.pem" \
+		--ca-key "$WORK/rogue-ca.key" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 >"$WORK/batch.jsonl" \
+		2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 14 (not every device passed)" '[ $rc -eq 14 ]'
+	check "both chips refused as untrusted" '[ "$(grep -c "\"class\":\"untrusted_chip\"" "$WORK/batch.jsonl")" -eq 2 ]'
+	check "nothing installed on them" '! grep -qs "^provisioned 1" "$WORK"/sim/chips/*/keys'
+	check "manifest holds no record" '[ ! -s "$WORK/station/manifests/L1.jsonl" ]'
+	;;
+crash)
+	# The station is killed at several points of a batch; after each restart --resume
+	# continues. At the end the KMS, the manifest and the chips agree exactly.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 4 --state "$WORK/sim" -- sh -c '
+		st="$1"; conf="$2"; out="$3"
+		for delay in 0.15 0.35 0.6; do
+			"$st" --config "$conf" batch --lot L1 --count 8 --resume >>"$out" 2>&1 &
+			pid=$!
+			sleep $delay
+			kill -KILL $pid 2>/dev/null
+			wait $pid 2>/dev/null
+			sleep 0.3
+		done
+		"$st" --config "$conf" batch --lot L1 --count 8 --resume --chip-timeout 3 >>"$out" 2>&1
+		echo "final exit $?" >>"$out"' sh "$BUILD/lpa/station/lpa-station" \
+		"$WORK/station.conf" "$WORK/batch.jsonl"
+	check "the final run ends" 'grep -q "final exit" "$WORK/batch.jsonl"'
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	chips=$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	check "manifest records ($recs) == provisioned chips ($chips)" '[ "$recs" -eq "$chips" ]'
+	confirmed=$("$BUILD/fixtures/kms/lpa-kms" admin list --dir "$WORK/kms" 2>/dev/null |
+		grep -io "confirmed[^0-9]*[0-9]*" | grep -o "[0-9]*$" | head -1)
+	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
+	check "at least 6 of 8 devices recorded" '[ "$recs" -ge 6 ]'
+	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "no root key in any station file" 'no_keys_in_station_files'
+	;;
+*)
+	echo "unknown scenario $scenario"
+	exit 2
+	;;
+esac
+finish "$scenario"
