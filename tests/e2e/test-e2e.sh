@@ -150,6 +150,34 @@ crash)
 	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+plaintext)
+	# Shift mode on two probes; once all four chips passed, the running station's
+	# memory is searched for every root key the chips hold, then Ctrl-C ends the shift.
+	check "login" 'e2e_login >/dev/null'
+	e2e_sim --probes 2 --chips 2 --state "$WORK/sim" -- sh -c '
+		"$1" --config "$2" run --lot L1 >"$3" 2>&1 &
+		pid=$!
+		i=0
+		while [ "$(grep -c "PASS" "$3")" -lt 4 ] && [ $i -lt 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		sleep 0.3
+		echo $pid >"$4"
+		for k in $(cat "$5"/chips/*/keys | awk "\$1 == \"app_key\" || \$1 == \"nwk_key\" {print \$2}"); do
+			echo $k
+		done >"$4.keys"
+		python3 "$6" $pid $(cat "$4.keys") >"$4.scan"; echo "scan $?" >>"$4.scan"
+		kill -INT $pid
+		wait $pid; echo "run exit $?" >>"$4.scan"' sh "$BUILD/lpa/station/lpa-station" 		"$WORK/station.conf" "$WORK/run.out" "$WORK/pid" "$WORK/sim" 		"$(dirname "$0")/scan-mem.py"
+	cat "$WORK/pid.scan"
+	check "four PASS banners" '[ "$(grep -c PASS "$WORK/run.out")" -eq 4 ]'
+	check "8 root keys known to the oracle" '[ "$(grep -c . "$WORK/pid.keys")" -eq 8 ]'
+	check "no root key in the station's memory" 'grep -q "^scan 0" "$WORK/pid.scan"'
+	check "Ctrl-C ends the shift cleanly (exit 0)" 'grep -q "^run exit 0" "$WORK/pid.scan"'
+	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
+	check "no root key in any station file" 'no_keys_in_station_files'
+	;;
 *)
 	echo "unknown scenario $scenario"
 	exit 2
