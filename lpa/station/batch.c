@@ -67,6 +67,8 @@ struct batch_worker {
 };
 
 static volatile sig_atomic_t batch_stop;
+/* Set when every slot of the lot is taken: workers waiting for a chip stop waiting. */
+static atomic_bool batch_full;
 
 static void batch_on_signal(int sig)
 {
@@ -164,7 +166,7 @@ static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout
 	double deadline = batch_now() + timeout_s;
 
 	*err = LPA_OK;
-	while (!batch_stop) {
+	while (!batch_stop && !atomic_load(&batch_full)) {
 		int r = prog_link_target_present(link);
 
 		if (r == LPA_ERR_PROBE_GONE || r == LPA_ERR_NOT_FOUND) {
@@ -188,7 +190,7 @@ static bool batch_wait_next(prog_link *link, uint64_t last_uid, unsigned timeout
 	double deadline = batch_now() + timeout_s;
 
 	*err = LPA_OK;
-	while (!batch_stop) {
+	while (!batch_stop && !atomic_load(&batch_full)) {
 		int r = prog_link_target_present(link);
 		psoc6 *chip = NULL;
 		uint64_t uid = 0;
@@ -267,6 +269,8 @@ static void *batch_worker_main(void *arg)
 		slot = atomic_fetch_add(&b->claimed, 1);
 		if (b->remaining != 0 && slot >= b->remaining)
 			break;
+		if (b->remaining != 0 && slot + 1 >= b->remaining)
+			atomic_store(&batch_full, true);
 		pipeline_device(&w, &res);
 		if (res.cls == PC_PASS)
 			atomic_fetch_add(&b->passed, 1);
@@ -551,6 +555,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 		return STATION_EXIT_FAILURE;
 	b->o.mode = mode;
 	b->o.chip_timeout_s = 10;
+	atomic_store(&batch_full, false);
 	pthread_mutex_init(&b->out_lock, NULL);
 	pthread_mutex_init(&b->shared.lock, NULL);
 	if ((rc = batch_parse(argc, argv, &b->o)) != 0) {
