@@ -720,25 +720,15 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 {
 	struct dap *d = ctx;
 	/* JTAG-to-SWD: >= 50 ones, 0xE79E, >= 50 ones, then idle low: a line reset too. */
-	static const uint8_t jtag2swd[] = {DAP_SWJ_SEQUENCE,
-					   136,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0x9e,
-					   0xe7,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0xff,
-					   0x00};
+	/* clang-format off */
+	static const uint8_t jtag2swd[] = {
+		DAP_SWJ_SEQUENCE, 136,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* >= 50 ones */
+		0x9e, 0xe7,                               /* 0xE79E, LSB first */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* >= 50 ones: line reset */
+		0x00,                                     /* idle */
+	};
+	/* clang-format on */
 	uint8_t st;
 	uint32_t v = 0;
 	struct timespec t0, t;
