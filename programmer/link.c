@@ -254,7 +254,12 @@ int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, 
 			r = l->ops->mem_ops(l->ctx, ap, ops + i, n - i, &done);
 			if (r == LPA_OK)
 				return LPA_OK;
-			if (r == LPA_ERR_WAIT && stuck < LINK_WAIT_RETRIES) {
+			if (r == LPA_ERR_WAIT && i + done < n &&
+			    ops[i + done].kind == PROG_OP_POLL32) {
+				/* A busy bus while the probe polled: the poll is not over, only
+				 * its probe-side part. Poll that word from the host instead. */
+				r = LPA_ERR_MISMATCH;
+			} else if (r == LPA_ERR_WAIT && stuck < LINK_WAIT_RETRIES) {
 				/* ops[i + done] was not accepted: run the rest again from it. */
 				stuck = done > 0 ? 0 : stuck + 1;
 				i += done;

@@ -277,8 +277,9 @@ static void *batch_worker_main(void *arg)
 		else
 			atomic_fetch_add(&b->failed, 1);
 		batch_report(b, bw->probe->serial, &res);
-		if (res.cls == PC_AUTH || res.cls == PC_STATE) {
-			/* Every further device would fail the same way: stop the line. */
+		if (res.cls == PC_AUTH || res.cls == PC_STATE || res.cls == PC_KMS_UNREACHABLE) {
+			/* Every further device would fail the same way: stop the line rather
+			 * than run chips through it (a KMS outage would burn the lot). */
 			bw->err = res.err;
 			batch_stop = 1;
 			break;

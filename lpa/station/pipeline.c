@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline.h"
 
@@ -192,9 +193,14 @@ static enum install_state pipeline_check_install(struct pipeline_worker *w, uint
 
 	if (chip_out != NULL)
 		*chip_out = NULL;
-	if (w->link == NULL || prog_link_connect(w->link, NULL) != LPA_OK ||
-	    psoc6_attach(w->link, &chip) != LPA_OK || psoc6_unique_id(chip, &now_uid) != LPA_OK ||
-	    now_uid != uid || psoc6_get_status(chip, &st) != LPA_OK)
+	if (w->link == NULL)
+		goto out;
+	/* A browned-out chip is silent for a moment, then boots: give it 2 s to answer. */
+	for (int i = 0; i < 40 && prog_link_connect(w->link, NULL) == LPA_ERR_NO_TARGET; i++)
+		usleep(50000);
+	if (prog_link_connect(w->link, NULL) != LPA_OK || psoc6_attach(w->link, &chip) != LPA_OK ||
+	    psoc6_unique_id(chip, &now_uid) != LPA_OK || now_uid != uid ||
+	    psoc6_get_status(chip, &st) != LPA_OK)
 		goto out;
 	if (st.provisioned && st.counter == counter)
 		s = INSTALL_DONE;

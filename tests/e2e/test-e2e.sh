@@ -29,6 +29,12 @@ sim_station() { # sim args... -- station args...
 	e2e_sim "$@"
 }
 count_result() { grep -c "\"result\":\"$1\"" "$2" 2>/dev/null || true; }
+# Attempts the KMS holds as confirmed ("attempts confirmed N" in admin list; 0 if none).
+kms_confirmed() {
+	n=$("$BUILD/fixtures/kms/lpa-kms" admin list --dir "$WORK/kms" 2>/dev/null |
+		awk '$1 == "attempts" && $2 == "confirmed" {print $3}')
+	echo "${n:-0}"
+}
 
 # Every provisioned simulated chip's root keys (the oracle: the chip's own record).
 chip_keys() {
@@ -143,8 +149,7 @@ crash)
 	chips=$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "manifest records ($recs) == provisioned chips ($chips)" '[ "$recs" -eq "$chips" ]'
-	confirmed=$("$BUILD/fixtures/kms/lpa-kms" admin list --dir "$WORK/kms" 2>/dev/null |
-		grep -io "confirmed[^0-9]*[0-9]*" | grep -o "[0-9]*$" | head -1)
+	confirmed=$(kms_confirmed)
 	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
 	check "at least 6 of 8 devices recorded" '[ "$recs" -ge 6 ]'
 	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
@@ -177,6 +182,78 @@ plaintext)
 	check "Ctrl-C ends the shift cleanly (exit 0)" 'grep -q "^run exit 0" "$WORK/pid.scan"'
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
+	;;
+brownout-after-flip | brownout-mid-slot | wait-storm | unplug)
+	# Faults on the line: whatever happens, every device ends recorded or abandoned,
+	# and the KMS, the manifest and the chips agree.
+	case "$scenario" in
+	brownout-after-flip) faults="p0:brownout-install=2:after-flip" ;;
+	brownout-mid-slot) faults="p0:brownout-install=2:mid-slot" ;;
+	wait-storm) faults="wait-storm=3000:300" ;;
+	unplug) faults="p1:unplug-at=150" ;;
+	esac
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 3 --faults "$faults" --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 6 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null || echo 0)
+	confirmed=$(kms_confirmed)
+	check "the journal holds no unfinished device" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	check "KMS confirmed (${confirmed:-?}) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
+	check "every recorded DevEUI is a chip that holds its keys" 'for e in $(grep -o "\"dev_eui\":\"[0-9a-f]*\",\"counter\":[0-9]*,\"result\":\"pass\"" "$WORK/batch.jsonl" | cut -d\" -f4); do grep -qi "^dev_eui $e" "$WORK"/sim/chips/*/keys || exit 1; done'
+	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	case "$scenario" in
+	brownout-after-flip)
+		check "all 6 devices pass (the lost receipt is recovered)" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ] && [ $rc -eq 0 ]'
+		check "the browned-out chip went through a second attempt" '[ "$(grep -l "^counter 2" "$WORK"/sim/chips/*/keys | wc -l)" -eq 1 ]'
+		;;
+	brownout-mid-slot)
+		check "5 pass, the interrupted one is abandoned" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 5 ] && [ $rc -eq 14 ]'
+		check "its chip kept no keys (power-fail-safe slot)" '[ "$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)" -eq 5 ]'
+		;;
+	wait-storm)
+		check "all 6 devices pass through the WAIT storms" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ] && [ $rc -eq 0 ]'
+		;;
+	unplug)
+		check "probe 2 reported gone" 'grep -q "probe_gone\|PROBE_GONE" "$WORK/batch.jsonl"'
+		check "batch exit 14" '[ $rc -eq 14 ]'
+		check "probe 1's three devices pass" '[ "$(grep "SIM0000001" "$WORK/batch.jsonl" | grep -c "\"result\":\"pass\"")" -eq 3 ]'
+		;;
+	esac
+	;;
+kms-restart)
+	# The KMS stops mid-batch and comes back: confirms that could not be sent wait in
+	# the journal, and --resume finishes the lot.
+	check "login" 'e2e_login >/dev/null'
+	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- sh -c '
+		"$1" --config "$2" batch --lot L1 --count 8 --chip-timeout 3 >"$3" 2>&1 &
+		pid=$!
+		sleep 0.6
+		kill -KILL '"$E2E_KMS_PID"'
+		sleep 1.5
+		wait $pid
+		echo "first exit $?" >>"$3"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
+		"$WORK/batch1.jsonl"
+	wait "$E2E_KMS_PID" 2>/dev/null
+	check "the first run stopped short" 'grep -q "first exit 14\|first exit 9" "$WORK/batch1.jsonl"'
+	"$BUILD/fixtures/kms/lpa-kms" serve --dir "$WORK/kms" --port "$E2E_KMS_PORT" \
+		--port-file "$WORK/kms.port2" >>"$WORK/kms.log" 2>&1 &
+	E2E_KMS_PID=$!
+	i=0
+	while [ ! -s "$WORK/kms.port2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 8 --resume --chip-timeout 3 \
+		>"$WORK/batch2.jsonl" 2>&1
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	chips=$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)
+	confirmed=$(kms_confirmed)
+	check "after --resume nothing is unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch2.jsonl"'
+	check "KMS confirmed (${confirmed:-?}) == manifest ($recs) == chips with keys ($chips)" '[ "${confirmed:-x}" = "$recs" ] && [ "$recs" -eq "$chips" ]'
+	lost=$(grep -c '"class":"kms_unreachable"' "$WORK/batch1.jsonl")
+	check "the outage stopped the line after at most one device per probe ($lost)" '[ "$lost" -le 2 ]'
+	check "the rest of the lot was provisioned: $recs records + $lost abandoned == 8" '[ $((recs + lost)) -eq 8 ]'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	;;
 *)
 	echo "unknown scenario $scenario"
