@@ -18,6 +18,10 @@ def main():
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
             if "r" not in parts[1] or (len(parts) > 5 and parts[5].startswith("[v")):
                 continue
+            # Sanitizer shadow memory reserves terabytes; no heap of the station is that
+            # large, so such mappings hold no key of ours.
+            if hi - lo > (1 << 30):
+                continue
             try:
                 mem.seek(lo)
                 data = mem.read(hi - lo)
