@@ -354,6 +354,22 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 	return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, res);
 }
 
+/* Whether the chip holds exactly the package of an attempt this station journaled and
+ * never recorded (its counter is the journaled one). */
+static bool pipeline_own_orphan(struct pipeline_worker *w, const struct psoc6_exam_result *exam)
+{
+	const struct journal_entry *e;
+	bool own = false;
+
+	pthread_mutex_lock(&w->shared->lock);
+	e = journal_last(w->shared->journal, exam->uid);
+	if (e != NULL && e->step != J_RECORDED && e->counter != 0 &&
+	    e->counter == exam->status.counter && e->dev_eui == exam->status.dev_eui)
+		own = true;
+	pthread_mutex_unlock(&w->shared->lock);
+	return own;
+}
+
 int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 {
 	struct psoc6_exam_result exam;
@@ -373,7 +389,14 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 			      lpa_strerror(r));
 		goto out;
 	}
-	if ((r = psoc6_entrance_exam(chip, &w->shared->policy, &exam)) != LPA_OK) {
+	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);
+	if (r == LPA_ERR_MISMATCH && pipeline_own_orphan(w, &exam)) {
+		/* The keys on this chip are from an attempt of ours the KMS never confirmed
+		 * (the station died, or lost the chip, between install and confirm): not a
+		 * provisioned device, so provision it properly now. */
+		r = LPA_OK;
+	}
+	if (r != LPA_OK) {
 		res->chip_uid = exam.uid;
 		pipeline_fail(res,
 			      r == LPA_ERR_STATE || r == LPA_ERR_MISMATCH ||
