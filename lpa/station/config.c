@@ -8,8 +8,53 @@
 
 #include "config.h"
 #include "lpa/core/lpa-core.h"
+#include "station.h"
 
 #define CONFIG_MAX_FILE (64 * 1024)
+
+/* The global options given before the command (main.c sets them). */
+static const char *config_global_path = CONFIG_DEFAULT_PATH;
+static bool config_global_explicit;
+static int config_global_verbose;
+
+const char *station_config_path(void)
+{
+	return config_global_path;
+}
+
+bool station_config_explicit(void)
+{
+	return config_global_explicit;
+}
+
+void station_set_config_path(const char *path)
+{
+	config_global_path = path;
+	config_global_explicit = true;
+}
+
+int station_verbose(void)
+{
+	return config_global_verbose;
+}
+
+void station_set_verbose(int level)
+{
+	config_global_verbose = level;
+}
+
+void station_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (config_global_verbose == 0)
+		return;
+	va_start(ap, fmt);
+	fputs("lpa-station: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
 
 void config_defaults(struct station_config *c)
 {

@@ -12,25 +12,6 @@
 
 #define STATION_SECURE_HEAP (64 * 1024)
 
-static const char *station_cfg_path = CONFIG_DEFAULT_PATH;
-static bool station_cfg_explicit;
-static int station_verbosity;
-
-const char *station_config_path(void)
-{
-	return station_cfg_path;
-}
-
-bool station_config_explicit(void)
-{
-	return station_cfg_explicit;
-}
-
-int station_verbose(void)
-{
-	return station_verbosity;
-}
-
 static int version_main(int argc, char **argv)
 {
 	(void)argc;
@@ -112,17 +93,15 @@ int main(int argc, char **argv)
 	/* Global options stop at the command name. */
 	while (argc > 1 && argv[1][0] == '-') {
 		if (strcmp(argv[1], "--config") == 0 && argc > 2) {
-			station_cfg_path = argv[2];
-			station_cfg_explicit = true;
+			station_set_config_path(argv[2]);
 			argc -= 2;
 			argv += 2;
 		} else if (strncmp(argv[1], "--config=", 9) == 0) {
-			station_cfg_path = argv[1] + 9;
-			station_cfg_explicit = true;
+			station_set_config_path(argv[1] + 9);
 			argc--;
 			argv++;
 		} else if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0) {
-			station_verbosity++;
+			station_set_verbose(station_verbose() + 1);
 			argc--;
 			argv++;
 		} else {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "station.h"
 
 static const struct {
 	const char *name;
@@ -129,6 +130,9 @@ static int pipeline_log(struct pipeline_worker *w, enum journal_step step, uint6
 	pthread_mutex_lock(&s->lock);
 	r = journal_log(s->journal, &e);
 	pthread_mutex_unlock(&s->lock);
+	station_debug("%s: chip %016llx step %s dev_eui %016llx counter %u%s%s%s", e.probe,
+		      (unsigned long long)uid, journal_step_name(step), (unsigned long long)dev_eui,
+		      counter, reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	return r;
 }
 

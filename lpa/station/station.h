@@ -44,6 +44,10 @@ int station_parse_backend(const char *s, enum prog_backend *b);
 const char *station_config_path(void);
 bool station_config_explicit(void); /* --config was given: a missing file is an error */
 int station_verbose(void);
+void station_set_config_path(const char *path);
+void station_set_verbose(int level);
+/* -v: one line per journaled step on stderr (never a secret: steps carry public data). */
+void station_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int selftest_main(int argc, char **argv);
 int probes_main(int argc, char **argv);

@@ -66,10 +66,12 @@ happy-cmsis-dap | happy-openocd)
 	fi
 	check "login" 'e2e_login >/dev/null'
 	sim_station --probes 2 --chips 3 --state "$WORK/sim" -- \
-		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
 		--count 6 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
 	rc=$?
 	check "batch exits 0" '[ $rc -eq 0 ]'
+	check "-v logs every step" '[ "$(grep -c "step recorded" "$WORK/batch.log")" -eq 6 ]'
+	check "-v logs no secret" '! grep -q "$E2E_PASSWORD\|Bearer" "$WORK/batch.log"'
 	check "6 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ]'
 	check "summary says 6 passed" 'grep -q "\"passed\":6,\"failed\":0" "$WORK/batch.jsonl"'
 	check "6 distinct DevEUIs" '[ "$(grep -o "\"dev_eui\":\"[0-9a-f]*\"" "$WORK/batch.jsonl" | sort -u | wc -l)" -eq 6 ]'
