@@ -15,6 +15,7 @@
 
 #include "lpa/core/lpa-core.h"
 #include "journal.h"
+#include "jsonl.h"
 
 static const char *const journal_steps[J_N_STEPS] = {
 	"begin",      "issuing",   "issued",   "installing", "installed",
@@ -147,39 +148,23 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 	return LPA_OK;
 }
 
+static int journal_replay_line(void *ctx, char *line, size_t n)
+{
+	journal *j = ctx;
+	struct journal_entry *e = malloc(sizeof(*e));
+	int r;
+
+	if (e == NULL)
+		return LPA_ERR_NOMEM;
+	if ((r = journal_parse(line, n, e)) == LPA_OK)
+		r = journal_apply(j, e);
+	free(e);
+	return r;
+}
+
 static int journal_replay(journal *j)
 {
-	FILE *f = fdopen(dup(j->fd), "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	off_t good = 0;
-	int r = LPA_OK;
-
-	if (f == NULL)
-		return LPA_ERR_SYSTEM;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		struct journal_entry *e;
-
-		if (line[n - 1] != '\n')
-			break; /* torn by a crash mid-write: cut below */
-		if ((e = malloc(sizeof(*e))) == NULL) {
-			r = LPA_ERR_NOMEM;
-			break;
-		}
-		r = journal_parse(line, (size_t)n - 1, e);
-		if (r == LPA_OK)
-			r = journal_apply(j, e);
-		free(e);
-		if (r != LPA_OK)
-			break;
-		good += n;
-	}
-	free(line);
-	fclose(f);
-	if (r == LPA_OK && ftruncate(j->fd, good) != 0)
-		r = LPA_ERR_SYSTEM;
-	return r;
+	return jsonl_replay(j->fd, journal_replay_line, j);
 }
 
 int journal_open(const char *path, journal **out)

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "jsonl.h"
 #include "manifest.h"
 
 #define MANIFEST_MAX_LINE (16 * 1024)
@@ -42,48 +43,34 @@ struct manifest {
 	char path[4096];
 };
 
+/* One line of an existing manifest: chain head and record counts. */
+static int manifest_scan_line(void *ctx, char *line, size_t n)
+{
+	manifest *m = ctx;
+	json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
+	int r = LPA_OK;
+
+	if (o == NULL)
+		return LPA_ERR_ENCODING;
+	if (json_object_get(o, "record") != NULL) {
+		m->seq++;
+		m->open_records++;
+	} else if (json_object_get(o, "trailer") != NULL) {
+		m->open_records = 0;
+	} else {
+		r = LPA_ERR_ENCODING;
+	}
+	json_decref(o);
+	if (r == LPA_OK)
+		manifest_line_hash(line, n, m->prev);
+	return r;
+}
+
 /* Reads the existing file: chain head, record count; cuts a torn last line. */
 static int manifest_scan(manifest *m)
 {
-	FILE *f = fdopen(dup(m->fd), "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	off_t good = 0;
-	int r = LPA_OK;
-
-	if (f == NULL)
-		return LPA_ERR_SYSTEM;
 	strcpy(m->prev, MANIFEST_ZERO_HASH);
-	while ((n = getline(&line, &cap, f)) > 0) {
-		json_t *o;
-
-		if (line[n - 1] != '\n')
-			break; /* torn: the crash came mid-write; it is cut below */
-		line[--n] = '\0';
-		if ((o = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
-			r = LPA_ERR_ENCODING;
-			break;
-		}
-		if (json_object_get(o, "record") != NULL) {
-			m->seq++;
-			m->open_records++;
-		} else if (json_object_get(o, "trailer") != NULL) {
-			m->open_records = 0;
-		} else {
-			r = LPA_ERR_ENCODING;
-		}
-		json_decref(o);
-		if (r != LPA_OK)
-			break;
-		manifest_line_hash(line, (size_t)n, m->prev);
-		good += n + 1;
-	}
-	free(line);
-	fclose(f);
-	if (r == LPA_OK && ftruncate(m->fd, good) != 0)
-		r = LPA_ERR_SYSTEM;
-	return r;
+	return jsonl_replay(m->fd, manifest_scan_line, m);
 }
 
 int manifest_open(const char *path, manifest **out)
