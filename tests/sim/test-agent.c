@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "simtest.h"
+#include "testutil.h"
 
 static struct sim_chip *chip;
 static EVP_PKEY *kms;
@@ -318,47 +319,24 @@ START_TEST(agent_counter_survives_power_cycle)
 }
 END_TEST
 
-static Suite *agent_suite(void)
-{
-	Suite *s = suite_create("sim-agent");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
-		{ "agent_get_identity", agent_get_identity },
-		{ "agent_install_and_status", agent_install_and_status },
-		{ "agent_rejects_bad_signature", agent_rejects_bad_signature },
-		{ "agent_rejects_other_chip", agent_rejects_other_chip },
-		{ "agent_rejects_stale_counter", agent_rejects_stale_counter },
-		{ "agent_rejects_unwrappable", agent_rejects_unwrappable },
-		{ "agent_rejects_malformed_requests", agent_rejects_malformed_requests },
-		{ "agent_prove", agent_prove },
-		{ "agent_busy_after_reset", agent_busy_after_reset },
-		{ "agent_brownout_mid_slot_keeps_old_keys", agent_brownout_mid_slot_keeps_old_keys },
-		{ "agent_brownout_before_flip_keeps_old_keys",
-		  agent_brownout_before_flip_keeps_old_keys },
-		{ "agent_brownout_after_flip_keeps_new_keys", agent_brownout_after_flip_keeps_new_keys },
-		{ "agent_flash_failure", agent_flash_failure },
-		{ "agent_counter_survives_power_cycle", agent_counter_survives_power_cycle },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr = srunner_create(agent_suite());
-	int failed;
+	const struct tu_case cases[] = {
+		TU_CASE(agent_get_identity),
+		TU_CASE(agent_install_and_status),
+		TU_CASE(agent_rejects_bad_signature),
+		TU_CASE(agent_rejects_other_chip),
+		TU_CASE(agent_rejects_stale_counter),
+		TU_CASE(agent_rejects_unwrappable),
+		TU_CASE(agent_rejects_malformed_requests),
+		TU_CASE(agent_prove),
+		TU_CASE(agent_busy_after_reset),
+		TU_CASE(agent_brownout_mid_slot_keeps_old_keys),
+		TU_CASE(agent_brownout_before_flip_keeps_old_keys),
+		TU_CASE(agent_brownout_after_flip_keeps_new_keys),
+		TU_CASE(agent_flash_failure),
+		TU_CASE(agent_counter_survives_power_cycle),
+	};
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_main_fixture("sim-agent", cases, TU_N(cases), setup, teardown);
 }

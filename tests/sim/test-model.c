@@ -3,6 +3,7 @@
  * ROM tables, Cortex-M debug, memory map, IPC and SROM. One TCase per behaviour.
  */
 #include "simtest.h"
+#include "testutil.h"
 
 static struct sim_chip *chip;
 
@@ -573,67 +574,45 @@ START_TEST(srom_secure_refuses_flash)
 }
 END_TEST
 
-static Suite *model_suite(void)
-{
-	Suite *s = suite_create("sim-model");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
-		{ "dp_silent_until_jtag_to_swd", dp_silent_until_jtag_to_swd },
-		{ "dp_line_reset_wants_dpidr_first", dp_line_reset_wants_dpidr_first },
-		{ "dp_power_handshake_lags", dp_power_handshake_lags },
-		{ "dp_sticky_error_faults_ap_until_abort", dp_sticky_error_faults_ap_until_abort },
-		{ "dp_rdbuff_repeats_last_ap_read", dp_rdbuff_repeats_last_ap_read },
-		{ "dp_dormant_to_swd", dp_dormant_to_swd },
-		{ "dp_banked_registers", dp_banked_registers },
-		{ "ap_identification", ap_identification },
-		{ "ap_byte_and_halfword_lanes", ap_byte_and_halfword_lanes },
-		{ "ap_autoincrement_wraps_at_1k", ap_autoincrement_wraps_at_1k },
-		{ "ap_packed_increment_not_supported", ap_packed_increment_not_supported },
-		{ "ap_banked_data", ap_banked_data },
-		{ "ap_private_bus_per_core", ap_private_bus_per_core },
-		{ "ap_ctl_disables_an_ap", ap_ctl_disables_an_ap },
-		{ "rom_table_family_v1_and_v2", rom_table_family_v1_and_v2 },
-		{ "rom_table_cm0_nests_arm_table", rom_table_cm0_nests_arm_table },
-		{ "cm_halt_and_resume", cm_halt_and_resume },
-		{ "cm_dhcsr_needs_key", cm_dhcsr_needs_key },
-		{ "cm_register_file", cm_register_file },
-		{ "cm_sysresetreq_resets_system", cm_sysresetreq_resets_system },
-		{ "cm_vectreset_only_on_m4", cm_vectreset_only_on_m4 },
-		{ "cm_vector_catch_halts_at_reset", cm_vector_catch_halts_at_reset },
-		{ "mem_flash_not_writable_by_bus", mem_flash_not_writable_by_bus },
-		{ "mem_keystore_faults_every_ap", mem_keystore_faults_every_ap },
-		{ "mem_unique_id_fields", mem_unique_id_fields },
-		{ "mem_geometry_and_ids", mem_geometry_and_ids },
-		{ "ipc_acquire_and_release", ipc_acquire_and_release },
-		{ "srom_silicon_id_both_params", srom_silicon_id_both_params },
-		{ "srom_waits_for_running_cm0", srom_waits_for_running_cm0 },
-		{ "srom_needs_notify_unmasked", srom_needs_notify_unmasked },
-		{ "srom_needs_rom_vectors", srom_needs_rom_vectors },
-		{ "srom_program_row_ors_into_flash", srom_program_row_ors_into_flash },
-		{ "srom_write_row_sflash_rules", srom_write_row_sflash_rules },
-		{ "srom_latency_keeps_the_lock", srom_latency_keeps_the_lock },
-		{ "srom_secure_refuses_flash", srom_secure_refuses_flash },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr = srunner_create(model_suite());
-	int failed;
+	const struct tu_case cases[] = {
+		TU_CASE(dp_silent_until_jtag_to_swd),
+		TU_CASE(dp_line_reset_wants_dpidr_first),
+		TU_CASE(dp_power_handshake_lags),
+		TU_CASE(dp_sticky_error_faults_ap_until_abort),
+		TU_CASE(dp_rdbuff_repeats_last_ap_read),
+		TU_CASE(dp_dormant_to_swd),
+		TU_CASE(dp_banked_registers),
+		TU_CASE(ap_identification),
+		TU_CASE(ap_byte_and_halfword_lanes),
+		TU_CASE(ap_autoincrement_wraps_at_1k),
+		TU_CASE(ap_packed_increment_not_supported),
+		TU_CASE(ap_banked_data),
+		TU_CASE(ap_private_bus_per_core),
+		TU_CASE(ap_ctl_disables_an_ap),
+		TU_CASE(rom_table_family_v1_and_v2),
+		TU_CASE(rom_table_cm0_nests_arm_table),
+		TU_CASE(cm_halt_and_resume),
+		TU_CASE(cm_dhcsr_needs_key),
+		TU_CASE(cm_register_file),
+		TU_CASE(cm_sysresetreq_resets_system),
+		TU_CASE(cm_vectreset_only_on_m4),
+		TU_CASE(cm_vector_catch_halts_at_reset),
+		TU_CASE(mem_flash_not_writable_by_bus),
+		TU_CASE(mem_keystore_faults_every_ap),
+		TU_CASE(mem_unique_id_fields),
+		TU_CASE(mem_geometry_and_ids),
+		TU_CASE(ipc_acquire_and_release),
+		TU_CASE(srom_silicon_id_both_params),
+		TU_CASE(srom_waits_for_running_cm0),
+		TU_CASE(srom_needs_notify_unmasked),
+		TU_CASE(srom_needs_rom_vectors),
+		TU_CASE(srom_program_row_ors_into_flash),
+		TU_CASE(srom_write_row_sflash_rules),
+		TU_CASE(srom_latency_keeps_the_lock),
+		TU_CASE(srom_secure_refuses_flash),
+	};
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_main_fixture("sim-model", cases, TU_N(cases), setup, teardown);
 }

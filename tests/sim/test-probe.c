@@ -4,6 +4,7 @@
  * and the fault-spec parser. One TCase per behaviour.
  */
 #include "simtest.h"
+#include "testutil.h"
 
 static struct sim_probe *probe;
 static uint8_t resp[64];
@@ -391,48 +392,26 @@ START_TEST(faults_parse_rejects)
 }
 END_TEST
 
-static Suite *probe_suite(void)
-{
-	Suite *s = suite_create("sim-probe");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
-		{ "probe_info", probe_info },
-		{ "probe_unknown_commands_answer_ff", probe_unknown_commands_answer_ff },
-		{ "probe_simple_commands", probe_simple_commands },
-		{ "probe_transfer_block_round_trip", probe_transfer_block_round_trip },
-		{ "probe_transfer_value_match", probe_transfer_value_match },
-		{ "probe_empty_slot_is_noack", probe_empty_slot_is_noack },
-		{ "probe_dut_sequence", probe_dut_sequence },
-		{ "probe_wait_storm_and_retry", probe_wait_storm_and_retry },
-		{ "probe_fault_range", probe_fault_range },
-		{ "probe_noack_at_pulls_the_dut", probe_noack_at_pulls_the_dut },
-		{ "probe_unplug_at", probe_unplug_at },
-		{ "probe_reset_target_resets_chip", probe_reset_target_resets_chip },
-		{ "probe_counts_commands", probe_counts_commands },
-		{ "faults_parse_full_spec", faults_parse_full_spec },
-		{ "faults_parse_probe_prefix", faults_parse_probe_prefix },
-		{ "faults_parse_rejects", faults_parse_rejects },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
 int main(void)
 {
-	SRunner *sr = srunner_create(probe_suite());
-	int failed;
+	const struct tu_case cases[] = {
+		TU_CASE(probe_info),
+		TU_CASE(probe_unknown_commands_answer_ff),
+		TU_CASE(probe_simple_commands),
+		TU_CASE(probe_transfer_block_round_trip),
+		TU_CASE(probe_transfer_value_match),
+		TU_CASE(probe_empty_slot_is_noack),
+		TU_CASE(probe_dut_sequence),
+		TU_CASE(probe_wait_storm_and_retry),
+		TU_CASE(probe_fault_range),
+		TU_CASE(probe_noack_at_pulls_the_dut),
+		TU_CASE(probe_unplug_at),
+		TU_CASE(probe_reset_target_resets_chip),
+		TU_CASE(probe_counts_commands),
+		TU_CASE(faults_parse_full_spec),
+		TU_CASE(faults_parse_probe_prefix),
+		TU_CASE(faults_parse_rejects),
+	};
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_main_fixture("sim-probe", cases, TU_N(cases), setup, teardown);
 }
