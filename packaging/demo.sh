@@ -50,7 +50,7 @@ e2e_sim --probes 4 --chips 4 --state "$WORK/sim" -- \
 	"$station" --config "$WORK/station.conf" verify --probe SIM0000001
 echo
 echo "== the KMS's audit log is intact"
-"$BUILD/fixtures/kms/lpa-kms" audit verify --dir "$WORK/kms"
+"$BUILD/lpa/kms/lpa-kms" audit verify --dir "$WORK/kms"
 echo
 "$station" --config "$WORK/station.conf" logout
 echo "demo complete; everything it wrote is in $WORK"

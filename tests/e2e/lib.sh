@@ -14,7 +14,7 @@ e2e_die() {
 # station "st1", start it on a free loopback port, write $WORK/station.conf.
 e2e_kms_start() {
 	pki=$BUILD/fixtures/pki
-	kms=$BUILD/fixtures/kms/lpa-kms
+	kms=$BUILD/lpa/kms/lpa-kms
 	mkdir -p "$WORK/certs"
 	"$kms" admin init --dir "$WORK/kms" --device-ca "$pki/device-ca.pem" \
 		--package-key "$pki/kms-package.key" --argon2-t 1 --argon2-m 1024 \

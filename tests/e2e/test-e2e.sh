@@ -31,7 +31,7 @@ sim_station() { # sim args... -- station args...
 count_result() { grep -c "\"result\":\"$1\"" "$2" 2>/dev/null || true; }
 # Attempts the KMS holds as confirmed ("attempts confirmed N" in admin list; 0 if none).
 kms_confirmed() {
-	n=$("$BUILD/fixtures/kms/lpa-kms" admin list --dir "$WORK/kms" 2>/dev/null |
+	n=$("$BUILD/lpa/kms/lpa-kms" admin list --dir "$WORK/kms" 2>/dev/null |
 		awk '$1 == "attempts" && $2 == "confirmed" {print $3}')
 	echo "${n:-0}"
 }
@@ -254,7 +254,7 @@ kms-restart)
 		"$WORK/batch1.jsonl"
 	wait "$E2E_KMS_PID" 2>/dev/null
 	check "the first run stopped short" 'grep -q "first exit 14\|first exit 9" "$WORK/batch1.jsonl"'
-	"$BUILD/fixtures/kms/lpa-kms" serve --dir "$WORK/kms" --port "$E2E_KMS_PORT" \
+	"$BUILD/lpa/kms/lpa-kms" serve --dir "$WORK/kms" --port "$E2E_KMS_PORT" \
 		--port-file "$WORK/kms.port2" >>"$WORK/kms.log" 2>&1 &
 	E2E_KMS_PID=$!
 	i=0

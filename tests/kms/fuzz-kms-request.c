@@ -1,5 +1,5 @@
 /*
- * fuzz-kms-request — the KMS's request parsing (fixtures/kms/request.c): routing and
+ * fuzz-kms-request — the KMS's request parsing (lpa/kms/request.c): routing and
  * every JSON body parser. Byte 0 picks the parser, the rest is its input. Whatever the
  * input, a parser either refuses it with an API error and a message, or returns values
  * inside their documented ranges.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kms.h"
+#include "kms-request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,0 +1,62 @@
+/*
+ * kms-auth.h — who is calling: operators, roles, scope and login (operator.c), sessions
+ * (session.c), login rate limits (rate.c).
+ */
+#ifndef LPA_KMS_AUTH_H
+#define LPA_KMS_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "lpa/core/lpa-core.h"
+
+#include "kms-server.h"
+
+/* --------------------------------------------------------------- operators */
+#define ROLE_OPERATOR 1u
+#define ROLE_QA 2u
+#define ROLE_ADMIN 4u
+int operator_roles_parse(const char *s, unsigned *roles);
+void operator_roles_format(unsigned roles, char *out, size_t len);
+json_t *operator_roles_json(unsigned roles);
+struct operator_new {
+	const char *name;
+	unsigned roles;
+	const char *lots;      /* comma list or "*" */
+	const char *join_euis; /* comma list of 16-hex EUIs or "*" */
+	enum lpa_totp_alg alg;
+};
+/* Creates the operator; *totp_secret receives the new TOTP secret (20 or 32 bytes). */
+int operator_add(sqlite3 *db, const lpa_secbuf *master, const struct operator_new *n,
+		 const char *password, lpa_secbuf **totp_secret);
+int operator_reset_totp(sqlite3 *db, const lpa_secbuf *master, const char *name,
+			enum lpa_totp_alg alg, lpa_secbuf **totp_secret);
+int operator_unlock(sqlite3 *db, const char *name);
+/* The otpauth:// URI for a secret. */
+int operator_otpauth_uri(const char *name, enum lpa_totp_alg alg, const lpa_secbuf *secret,
+			 char **uri);
+void operator_base32(const uint8_t *in, size_t len, char *out, size_t out_len);
+bool operator_in_scope(const char *list, const char *item);
+/* POST /v1/sessions */
+void operator_login(struct kms_server *s, struct kms_call *c);
+
+/* ---------------------------------------------------------------- sessions */
+#define SESSION_TOKEN_BYTES 32
+int session_create(sqlite3 *db, int64_t operator_id, int64_t station_id, unsigned ttl,
+		   char token[64], int64_t *expires_at);
+/* Fills c->operator*, c->roles from c->token; sets an error reply and returns -1 if not valid. */
+int session_authenticate(struct kms_server *s, struct kms_call *c, unsigned need_roles);
+void session_logout(struct kms_server *s, struct kms_call *c);
+
+/* ------------------------------------------------------------------ rates */
+int rate_new(struct kms_rate **r);
+void rate_free(struct kms_rate **r);
+/* Counts one event for key in the current minute; false when over limit. */
+bool rate_allow(struct kms_rate *r, const char *key, unsigned per_minute, time_t now);
+
+#endif /* LPA_KMS_AUTH_H */

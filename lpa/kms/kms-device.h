@@ -1,0 +1,33 @@
+/*
+ * kms-device.h — the device life cycle: issue, confirm, abandon, QA challenge and verify
+ * (device.c), and the signed manifest records (records.c).
+ */
+#ifndef LPA_KMS_DEVICE_H
+#define LPA_KMS_DEVICE_H
+
+#include <stdint.h>
+
+#include "lpa/core/lpa-core.h"
+
+#include "kms-server.h"
+
+/* ----------------------------------------------------------------- devices */
+void device_issue(struct kms_server *s, struct kms_call *c);
+void device_confirm(struct kms_server *s, struct kms_call *c);
+void device_abandon(struct kms_server *s, struct kms_call *c);
+void device_challenge(struct kms_server *s, struct kms_call *c);
+void device_verify(struct kms_server *s, struct kms_call *c);
+void records_lot(struct kms_server *s, struct kms_call *c);
+/* The manifest record of docs/protocols.md, signed with the record key. */
+struct records_fields {
+	uint64_t dev_eui, join_eui, chip_uid;
+	uint8_t lorawan;
+	uint32_t silicon_id, counter;
+	uint8_t dik_pub[LPA_P256_PUB_LEN];
+	uint8_t package[LPA_LPK1_LEN];
+	const char *lot, *station, *operator, * probe_serial, *probe_firmware;
+	int64_t issued_at, confirmed_at;
+};
+int records_sign(EVP_PKEY *key, uint32_t key_id, const struct records_fields *f, char **jws);
+
+#endif /* LPA_KMS_DEVICE_H */

@@ -1,0 +1,36 @@
+/*
+ * kms-pki.h — X.509: the station CA, the certificates it issues, and the check of a chip's
+ * DIK certificate against the device-identity CA (pki.c).
+ */
+#ifndef LPA_KMS_PKI_H
+#define LPA_KMS_PKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lpa/core/lpa-core.h"
+
+#include "kms-err.h"
+
+typedef struct x509_st X509;
+
+/* --------------------------------------------------------------------- PKI */
+int pki_ca_create(EVP_PKEY *key, const char *cn, X509 **cert);
+/* A leaf for a station (client) or the KMS (server, with SANs "DNS:localhost,..."). */
+int pki_issue(EVP_PKEY *ca_key, X509 *ca, EVP_PKEY *subject_key, const char *cn, bool server,
+	      const char *sans, uint64_t serial, X509 **cert);
+int pki_cert_der(X509 *cert, uint8_t **der, size_t *len);
+int pki_cert_from_der(const uint8_t *der, size_t len, X509 **cert);
+int pki_cert_pem(X509 *cert, char **pem);
+int pki_key_pem(EVP_PKEY *key, char **pem); /* PKCS#8, unencrypted: the caller wipes it */
+int pki_write_file(const char *path, const void *data, size_t len, unsigned mode);
+/*
+ * Checks a DIK certificate against the device-identity CA (PEM): it must chain to the CA,
+ * carry the DIK as its public key and the UID as its subject serialNumber (16 hex digits).
+ * Returns KMS_OK, or an API error in *api with a message.
+ */
+int pki_check_dik(const char *ca_pem, const struct lpa_lpi1 *id, enum kms_api_err *api, char *msg,
+		  size_t msg_len);
+
+#endif /* LPA_KMS_PKI_H */
