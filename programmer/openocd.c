@@ -1,6 +1,8 @@
 /*
  * openocd.c — the OpenOCD backend of the link: one spawned `openocd` per link (per
- * probe), driven over its Tcl RPC port (tcl-rpc.c).
+ * probe), driven over its Tcl RPC port (tcl-rpc.c). The child's life is in
+ * openocd-process.c, the reading of its log in openocd-log.c; here: its configuration,
+ * the requests, and the link ops.
  *
  * Target configuration: a DAP and three mem_ap targets (AP0 system, AP1 CM0+, AP2 CM4),
  * not the stock target/psoc6.cfg. Measured against the simulator (docs/programmer.md):
@@ -9,29 +11,24 @@
  * reset handlers that halt the cores; the CM0+ must keep running for IPC/SROM calls to
  * complete. mem_ap targets touch nothing but the APs we ask for.
  *
- * OpenOCD reports most failures only as text: the Tcl result of read_memory is a
- * generic "failed to read memory"; whether the target answered WAIT, FAULT or nothing is
- * a debug-level log line ("SWD ack not OK @ n WAIT"), the address a log line ("Failed
- * to read memory at 0x..."). So OpenOCD runs at debug_level 3 with its stderr on a pipe
- * that we drain while waiting for every reply (it would block on a full pipe), and each
- * request's lines are classified into LPA_ERR_* (openocd_scan_line).
+ * OpenOCD reports most failures only as text, so it runs at debug_level 3 with its
+ * output on a pipe that we drain while waiting for every reply (it would block on a full
+ * pipe), and each request's lines are classified (openocd-log.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "openocd-log.h"
+#include "openocd-process.h"
 #include "programmer-private.h"
 #include "tcl-rpc.h"
 
@@ -43,36 +40,20 @@
 #define OPENOCD_REQ_WORDS 1024
 #define OPENOCD_PIECE_WORDS 64
 #define OPENOCD_SCRIPT_MAX (OPENOCD_REQ_WORDS * 12 + 4096)
-#define OPENOCD_LOG_TAIL 2048
-#define OPENOCD_LINE_MAX 512
+#define OPENOCD_CFG_MAX 2048
 #define OPENOCD_SPAWN_TRIES 3
-
-/* What OpenOCD's log said during one request. */
-struct openocd_diag {
-	bool wait, fault, noack, nodev, noprobe, timeout, not_examined, bind_failed;
-	bool have_addr;
-	uint32_t addr;
-	char first_error[200];
-};
 
 struct openocd {
 	/* settings */
-	char *path, *adapter, *serial;
+	char *exe; /* the resolved executable (openocd_process_resolve) */
+	char *adapter, *serial;
 	unsigned timeout_ms, clock_khz;
 	/* the running OpenOCD */
-	pid_t pid; /* 0: not running */
-	int err_fd;
+	struct openocd_process proc;
 	uint16_t port;
 	char token[33];
-	char dir[64], cfg[96]; /* private temp dir with the generated configuration */
 	struct tcl_rpc rpc;
-	/* its stderr */
-	char line[OPENOCD_LINE_MAX];
-	size_t line_len;
-	char tail[OPENOCD_LOG_TAIL]; /* the last bytes, for "OpenOCD said ..." */
-	size_t tail_len;
-	struct openocd_diag diag;
-	char probe_serial[64], probe_fw[32];
+	struct openocd_log log; /* its output */
 	/* totals over every OpenOCD this link ran */
 	struct prog_counters ctr;
 	char err[256];
@@ -88,219 +69,57 @@ static int64_t openocd_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void openocd_sleep_ms(unsigned ms)
+/* Appends to a buffer; false when it is full. */
+static bool openocd_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static bool openocd_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+	va_list ap;
+	int n;
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return false;
+	*len += (size_t)n;
+	return true;
 }
 
-/* ------------------------------------------------------------- stderr */
+/* ------------------------------------------------------------- the child */
 
-/* The message of a log line: without "Error: " and the debug-level "n t file:l fn(): ". */
-static const char *openocd_line_msg(const char *line, bool *is_error)
-{
-	const char *p = line, *q;
-
-	*is_error = strncmp(p, "Error: ", 7) == 0;
-	if (*is_error)
-		p += 7;
-	else if (strncmp(p, "Info : ", 7) == 0 || strncmp(p, "Warn : ", 7) == 0 ||
-		 strncmp(p, "Debug: ", 7) == 0 || strncmp(p, "User : ", 7) == 0)
-		p += 7;
-	if (*p >= '0' && *p <= '9' && (q = strstr(p, "(): ")) != NULL)
-		p = q + 4;
-	return p;
-}
-
-static void openocd_scan_line(struct openocd *o, const char *line)
-{
-	struct openocd_diag *d = &o->diag;
-	bool is_error;
-	const char *msg = openocd_line_msg(line, &is_error), *at;
-	unsigned long a;
-
-	if ((at = strstr(msg, "SWD ack not OK")) != NULL) {
-		/* The first failing ack decides: later lines come from reconnect attempts. */
-		if (!d->wait && !d->fault && !d->noack) {
-			if (strstr(at, " WAIT") != NULL)
-				d->wait = true;
-			else if (strstr(at, " FAULT") != NULL)
-				d->fault = true;
-			else
-				d->noack = true;
-		}
-	}
-	if (strstr(msg, "Error connecting DP") != NULL || strstr(msg, "cannot read IDR") != NULL)
-		d->noack = true;
-	if (strstr(msg, "No such device") != NULL ||
-	    strstr(msg, "LIBUSB_ERROR_NO_DEVICE") != NULL ||
-	    strstr(msg, "may have been disconnected") != NULL)
-		d->nodev = true;
-	if (strstr(msg, "unable to find a matching CMSIS-DAP device") != NULL ||
-	    strstr(msg, "No CMSIS-DAP device found") != NULL ||
-	    strstr(msg, "unable to open CMSIS-DAP device") != NULL)
-		d->noprobe = true;
-	if (strstr(msg, "Target not examined yet") != NULL)
-		d->not_examined = true;
-	if (strstr(msg, "couldn't bind") != NULL || strstr(msg, "Address already in use") != NULL)
-		d->bind_failed = true;
-	if (is_error && (strstr(msg, "timed out") != NULL || strstr(msg, "timeout") != NULL))
-		d->timeout = true;
-	if (!d->have_addr && ((at = strstr(msg, "Failed to read memory at 0x")) != NULL ||
-			      (at = strstr(msg, "Failed to write memory at 0x")) != NULL)) {
-		char *end;
-
-		at = strstr(at, "0x");
-		a = strtoul(at, &end, 16);
-		if (end != at && a <= 0xFFFFFFFFul) {
-			d->have_addr = true;
-			d->addr = (uint32_t)a;
-		}
-	}
-	if ((at = strstr(msg, "CMSIS-DAP: Serial# = ")) != NULL)
-		snprintf(o->probe_serial, sizeof(o->probe_serial), "%s", at + 21);
-	if ((at = strstr(msg, "CMSIS-DAP: FW Version = ")) != NULL)
-		snprintf(o->probe_fw, sizeof(o->probe_fw), "%s", at + 24);
-	if (is_error && d->first_error[0] == '\0')
-		snprintf(d->first_error, sizeof(d->first_error), "%s", msg);
-}
-
-static void openocd_keep_tail(struct openocd *o, const char *buf, size_t n)
-{
-	if (n >= sizeof(o->tail)) {
-		memcpy(o->tail, buf + n - sizeof(o->tail), sizeof(o->tail));
-		o->tail_len = sizeof(o->tail);
-		return;
-	}
-	if (o->tail_len + n > sizeof(o->tail)) {
-		size_t drop = o->tail_len + n - sizeof(o->tail);
-
-		memmove(o->tail, o->tail + drop, o->tail_len - drop);
-		o->tail_len -= drop;
-	}
-	memcpy(o->tail + o->tail_len, buf, n);
-	o->tail_len += n;
-}
-
-/* Reads whatever OpenOCD wrote to stderr so far (never blocks). */
+/* Reads whatever OpenOCD wrote so far into the log (never blocks). */
 static void openocd_drain(void *ctx)
 {
 	struct openocd *o = ctx;
 	char buf[4096];
 	ssize_t n;
 
-	while (o->err_fd >= 0 && (n = read(o->err_fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				goto eof;
-			return;
-		}
-		openocd_keep_tail(o, buf, (size_t)n);
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n' || buf[i] == '\r') {
-				o->line[o->line_len] = '\0';
-				if (o->line_len > 0)
-					openocd_scan_line(o, o->line);
-				o->line_len = 0;
-			} else if (o->line_len < sizeof(o->line) - 1) {
-				/* Longer lines (the echoed commands) are cut: their ends say
-				 * nothing we look for. */
-				o->line[o->line_len++] = buf[i];
-			}
-		}
-	}
-eof:
-	/* OpenOCD closed its stderr: it is exiting. */
-	close(o->err_fd);
-	o->err_fd = -1;
-	o->rpc.aux_fd = -1;
+	while ((n = openocd_process_read(&o->proc, buf, sizeof(buf))) > 0)
+		openocd_log_feed(&o->log, buf, (size_t)n);
+	if (o->proc.out_fd < 0)
+		o->rpc.aux_fd = -1;
 }
 
-/* The last lines of OpenOCD's stderr that carry errors, for last_error. */
-static void openocd_tail_errors(struct openocd *o, char *out, size_t out_len)
+/*
+ * Stops OpenOCD and reaps it, on every path. ask: the connection is in step, so
+ * "shutdown" can be asked for (OpenOCD then releases the probe, DAP_Disconnect) and
+ * waited for, bounded; otherwise (a reply that timed out, a broken connection) SIGTERM
+ * at once, which OpenOCD also answers by releasing the probe; SIGKILL after that.
+ */
+static void openocd_stop(struct openocd *o, bool ask)
 {
-	char copy[OPENOCD_LOG_TAIL + 1], *save = NULL, *l;
-	size_t o_len = 0;
-
-	memcpy(copy, o->tail, o->tail_len);
-	copy[o->tail_len] = '\0';
-	out[0] = '\0';
-	for (l = strtok_r(copy, "\r\n", &save); l != NULL; l = strtok_r(NULL, "\r\n", &save)) {
-		bool is_error;
-		const char *msg = openocd_line_msg(l, &is_error);
-		int n;
-
-		if (!is_error)
-			continue;
-		n = snprintf(out + o_len, out_len - o_len, "%s%s", o_len ? "; " : "", msg);
-		if (n < 0 || (size_t)n >= out_len - o_len)
-			break;
-		o_len += (size_t)n;
-	}
-}
-
-/* ------------------------------------------------------------- process */
-
-/* Waits (bounded) for the child to exit; true when it was reaped. */
-static bool openocd_reap(struct openocd *o, unsigned ms, int *status)
-{
-	int64_t deadline = openocd_now_ms() + ms;
-
-	for (;;) {
-		pid_t r = waitpid(o->pid, status, WNOHANG);
-
-		if (r == o->pid || (r < 0 && errno == ECHILD)) {
-			o->pid = 0;
-			return true;
-		}
-		if (openocd_now_ms() >= deadline)
-			return false;
-		openocd_drain(o);
-		openocd_sleep_ms(5);
-	}
-}
-
-/* Stops OpenOCD: "shutdown" (it then releases the probe, DAP_Disconnect), bounded; then
- * SIGTERM, then SIGKILL. Always reaps. */
-static void openocd_stop(struct openocd *o)
-{
-	int status;
-
-	if (o->pid > 0) {
-		if (o->rpc.fd >= 0)
-			(void)tcl_rpc_call(&o->rpc, "shutdown", o->timeout_ms);
-		if (!openocd_reap(o, o->timeout_ms, &status)) {
-			kill(o->pid, SIGTERM);
-			if (!openocd_reap(o, 500, &status)) {
-				kill(o->pid, SIGKILL);
-				while (waitpid(o->pid, &status, 0) < 0 && errno == EINTR)
-					;
-				o->pid = 0;
-			}
-		}
-	}
+	ask = ask && o->proc.pid != 0 && o->rpc.fd >= 0;
+	if (ask)
+		(void)tcl_rpc_call(&o->rpc, "shutdown", o->timeout_ms);
+	openocd_process_stop(&o->proc, ask ? o->timeout_ms : 0, openocd_drain, o);
 	o->ctr.round_trips += o->rpc.answers;
 	o->ctr.commands += o->rpc.requests;
 	o->ctr.bytes_out += o->rpc.bytes_out;
 	o->ctr.bytes_in += o->rpc.bytes_in;
 	o->rpc.answers = o->rpc.requests = o->rpc.bytes_out = o->rpc.bytes_in = 0;
 	tcl_rpc_close(&o->rpc);
-	if (o->err_fd >= 0) {
-		openocd_drain(o);
-		if (o->err_fd >= 0)
-			close(o->err_fd);
-	}
-	o->err_fd = -1;
 	o->rpc.aux_fd = -1;
-	if (o->cfg[0] != '\0')
-		unlink(o->cfg);
-	if (o->dir[0] != '\0')
-		rmdir(o->dir);
-	o->cfg[0] = o->dir[0] = '\0';
 }
 
 /* A loopback port nobody listens on right now. OpenOCD may still lose it to another
@@ -336,156 +155,60 @@ static bool openocd_safe_word(const char *s)
 	return true;
 }
 
-static int openocd_write_cfg(struct openocd *o)
+/* The configuration of one OpenOCD, into cfg; its length, 0 when it does not fit. */
+static size_t openocd_config(const struct openocd *o, char *cfg, size_t cap)
 {
-	const char *tmp = getenv("TMPDIR");
-	FILE *f = NULL;
-	int fd, r = LPA_ERR_SYSTEM;
+	size_t len = 0;
+	bool ok = openocd_append(cfg, cap, &len,
+				 "# Generated by lpa (programmer/openocd.c) for one link.\n"
+				 "debug_level 3\n"
+				 "set lpa_token %s\n"
+				 "bindto 127.0.0.1\n"
+				 "tcl_port %u\n"
+				 "gdb_port disabled\n"
+				 "telnet_port disabled\n"
+				 "adapter driver %s\n",
+				 o->token, o->port, o->adapter);
 
-	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 40)
-		tmp = "/tmp";
-	snprintf(o->dir, sizeof(o->dir), "%s/lpa-openocd-XXXXXX", tmp);
-	if (mkdtemp(o->dir) == NULL) { /* mode 0700 */
-		snprintf(o->err, sizeof(o->err), "mkdtemp: %s", strerror(errno));
-		o->dir[0] = '\0';
-		return LPA_ERR_SYSTEM;
-	}
-	snprintf(o->cfg, sizeof(o->cfg), "%s/lpa.cfg", o->dir);
-	if ((fd = open(o->cfg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    (f = fdopen(fd, "w")) == NULL) {
-		snprintf(o->err, sizeof(o->err), "%s: %s", o->cfg, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	fprintf(f,
-		"# Generated by lpa (programmer/openocd.c) for one link; removed when it ends.\n"
-		"debug_level 3\n"
-		"set lpa_token %s\n"
-		"bindto 127.0.0.1\n"
-		"tcl_port %u\n"
-		"gdb_port disabled\n"
-		"telnet_port disabled\n"
-		"adapter driver %s\n",
-		o->token, o->port, o->adapter);
-	if (strcmp(o->adapter, "cmsis-dap") == 0)
-		fprintf(f, "cmsis_dap_backend usb_bulk\n");
-	if (o->serial != NULL)
-		fprintf(f, "adapter serial %s\n", o->serial);
-	fprintf(f,
-		"transport select swd\n"
-		"adapter speed %u\n"
-		/* No core targets: see the top of this file. */
-		"swd newdap lpa cpu -irlen 4\n"
-		"dap create " OPENOCD_DAP " -chain-position lpa.cpu\n",
-		o->clock_khz);
-	for (unsigned ap = 0; ap < OPENOCD_N_APS; ap++)
-		fprintf(f, "target create lpa.ap%u mem_ap -dap " OPENOCD_DAP " -ap-num %u\n", ap,
-			ap);
+	if (ok && strcmp(o->adapter, "cmsis-dap") == 0)
+		ok = openocd_append(cfg, cap, &len, "cmsis_dap_backend usb_bulk\n");
+	if (ok && o->serial != NULL)
+		ok = openocd_append(cfg, cap, &len, "adapter serial %s\n", o->serial);
+	ok = ok && openocd_append(cfg, cap, &len,
+				  "transport select swd\n"
+				  "adapter speed %u\n"
+				  /* No core targets: see the top of this file. */
+				  "swd newdap lpa cpu -irlen 4\n"
+				  "dap create " OPENOCD_DAP " -chain-position lpa.cpu\n",
+				  o->clock_khz);
+	for (unsigned ap = 0; ok && ap < OPENOCD_N_APS; ap++)
+		ok = openocd_append(
+			cfg, cap, &len,
+			"target create lpa.ap%u mem_ap -dap " OPENOCD_DAP " -ap-num %u\n", ap, ap);
 	/* init comes from the client, so that its failure reaches us as a reply. */
-	fprintf(f, "noinit\n");
-	r = fflush(f) == 0 && ferror(f) == 0 ? LPA_OK : LPA_ERR_SYSTEM;
-out:
-	if (f != NULL && fclose(f) != 0)
-		r = LPA_ERR_SYSTEM;
-	return r;
+	ok = ok && openocd_append(cfg, cap, &len, "noinit\n");
+	return ok ? len : 0;
 }
 
-/* fork/exec as OpenSSH's start_helper: a close-on-exec pipe tells exec failure (the
- * child writes errno into it) from success (EOF at exec). */
-static int openocd_spawn(struct openocd *o)
-{
-	int ep[2] = {-1, -1}, errp[2] = {-1, -1}, e = 0, r = LPA_ERR_SYSTEM;
-	char *argv[] = {o->path, "-f", o->cfg, NULL};
-	pid_t pid;
-	ssize_t n;
-
-	if (pipe2(ep, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
-		snprintf(o->err, sizeof(o->err), "pipe: %s", strerror(errno));
-		goto out;
-	}
-	if ((pid = fork()) < 0) {
-		snprintf(o->err, sizeof(o->err), "fork: %s", strerror(errno));
-		goto out;
-	}
-	if (pid == 0) {
-		/* Only async-signal-safe calls from here to exec. */
-		int devnull = open("/dev/null", O_RDWR);
-		int rep = fcntl(ep[1], F_DUPFD_CLOEXEC, 10);
-		int err = fcntl(errp[1], F_DUPFD_CLOEXEC, 10);
-
-		if (devnull < 0 || rep < 0 || err < 0 || dup2(devnull, 0) < 0 || dup2(err, 1) < 0 ||
-		    dup2(err, 2) < 0 || chdir(o->dir) != 0)
-			_exit(127);
-		/* Nothing else of ours leaks into OpenOCD (other links' sockets). */
-		if (rep != 3 && dup3(rep, 3, O_CLOEXEC) < 0)
-			_exit(127);
-		closefrom(4);
-		execvp(argv[0], argv);
-		e = errno;
-		(void)!write(3, &e, sizeof(e));
-		_exit(127);
-	}
-	o->pid = pid;
-	close(ep[1]);
-	close(errp[1]);
-	ep[1] = errp[1] = -1;
-	while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	if (n == (ssize_t)sizeof(e)) {
-		int status;
-
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		o->pid = 0;
-		snprintf(o->err, sizeof(o->err), "cannot run %s: %s", o->path, strerror(e));
-		r = e == ENOENT || e == EACCES ? LPA_ERR_NOT_FOUND : LPA_ERR_SYSTEM;
-		goto out;
-	}
-	o->err_fd = errp[0];
-	errp[0] = -1;
-	(void)fcntl(o->err_fd, F_SETFL, fcntl(o->err_fd, F_GETFL) | O_NONBLOCK);
-	o->rpc.aux_fd = o->err_fd;
-	o->rpc.aux_cb = openocd_drain;
-	o->rpc.aux_ctx = o;
-	r = LPA_OK;
-out:
-	for (int i = 0; i < 2; i++) {
-		if (ep[i] >= 0)
-			close(ep[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	return r;
-}
-
-/* The child exited early: its stderr says why. */
+/* The child exited early: its output says why. */
 static int openocd_died(struct openocd *o, int status)
 {
 	char why[200];
 
 	openocd_drain(o);
-	openocd_tail_errors(o, why, sizeof(why));
-	if (why[0] == '\0') {
-		/* No "Error:" line (a crash, a library's own message): its last line. */
-		size_t end = o->tail_len, start;
-
-		while (end > 0 && (o->tail[end - 1] == '\n' || o->tail[end - 1] == '\r'))
-			end--;
-		for (start = end; start > 0 && o->tail[start - 1] != '\n'; start--)
-			;
-		tcl_rpc_quote(o->tail + start, end - start, why, sizeof(why));
-	}
+	openocd_log_errors(&o->log, why, sizeof(why));
+	/* No "Error:" line (a crash, a library's own message): its last line. */
+	if (why[0] == '\0')
+		openocd_log_last_line(&o->log, why, sizeof(why));
 	if (WIFEXITED(status))
 		snprintf(o->err, sizeof(o->err), "OpenOCD exited with status %d: %s",
 			 WEXITSTATUS(status), why[0] ? why : "(no error message)");
 	else
 		snprintf(o->err, sizeof(o->err), "OpenOCD killed by signal %d: %s",
 			 WIFSIGNALED(status) ? WTERMSIG(status) : 0, why);
-	o->pid = 0;
-	if (o->diag.noprobe)
+	if (o->log.diag.noprobe)
 		return LPA_ERR_NOT_FOUND;
-	return o->diag.nodev ? LPA_ERR_PROBE_GONE : LPA_ERR_PROTOCOL;
+	return o->log.diag.nodev ? LPA_ERR_PROBE_GONE : LPA_ERR_PROTOCOL;
 }
 
 /* Connects to the Tcl port of the OpenOCD just spawned, retrying until it listens. */
@@ -496,7 +219,7 @@ static int openocd_attach(struct openocd *o)
 
 	for (;;) {
 		openocd_drain(o);
-		if (waitpid(o->pid, &status, WNOHANG) == o->pid)
+		if (openocd_process_exited(&o->proc, &status))
 			return openocd_died(o, status);
 		if (tcl_rpc_connect(&o->rpc, o->port, o->timeout_ms) == LPA_OK)
 			break;
@@ -506,11 +229,15 @@ static int openocd_attach(struct openocd *o)
 				 o->timeout_ms);
 			return LPA_ERR_TIMEOUT;
 		}
-		openocd_sleep_ms(10);
+		/* Woken early by its output or its exit. */
+		if (openocd_process_wait(&o->proc, 10, &status, openocd_drain, o))
+			return openocd_died(o, status);
 	}
 	/* Another process could have been listening on that port. */
 	if (tcl_rpc_call(&o->rpc, "set lpa_token", o->timeout_ms) != LPA_OK ||
 	    strcmp(o->rpc.reply, o->token) != 0) {
+		/* Nothing more to say to it, not even "shutdown". */
+		tcl_rpc_close(&o->rpc);
 		snprintf(o->err, sizeof(o->err), "port %u is not our OpenOCD", o->port);
 		return LPA_ERR_PROTOCOL;
 	}
@@ -519,47 +246,34 @@ static int openocd_attach(struct openocd *o)
 
 /* ------------------------------------------------------------- requests */
 
-/* Maps what the log said (and catch's code) to an error; fills o->err. */
+/* The classified error of a failed request (openocd_log_error); fills o->err. */
 static int openocd_classify(struct openocd *o, int rc, const char *text, size_t text_len)
 {
-	const struct openocd_diag *d = &o->diag;
+	const struct openocd_diag *d = &o->log.diag;
 	char quoted[120];
-	int r;
 
-	if (d->nodev)
-		r = LPA_ERR_PROBE_GONE;
-	else if (d->noack)
-		r = LPA_ERR_NO_TARGET;
-	else if (d->fault)
-		r = LPA_ERR_FAULT;
-	else if (d->wait || rc == -5) /* OpenOCD's ERROR_WAIT */
-		r = LPA_ERR_WAIT;
-	else if (d->timeout || rc == -6) /* ERROR_TIMEOUT_REACHED */
-		r = LPA_ERR_TIMEOUT;
-	else
-		r = LPA_ERR_PROTOCOL;
 	tcl_rpc_quote(text, text_len, quoted, sizeof(quoted));
 	if (d->first_error[0] != '\0')
 		snprintf(o->err, sizeof(o->err), "OpenOCD: %s", d->first_error);
 	else
 		snprintf(o->err, sizeof(o->err), "OpenOCD: error %d: %s", rc, quoted);
-	return r;
+	return openocd_log_error(d, rc);
 }
 
 /*
  * One script, one reply. After a transport failure OpenOCD is stopped (a late reply
- * would be taken for the next one's) and the error says what its stderr said.
+ * would be taken for the next one's) and the error says what its output said.
  */
 static int openocd_call(struct openocd *o, const char *script)
 {
 	int r, status;
 
-	if (o->pid == 0) {
+	if (o->proc.pid == 0) {
 		snprintf(o->err, sizeof(o->err), "OpenOCD is not running (connect first)");
 		return LPA_ERR_NO_TARGET;
 	}
 	openocd_drain(o);
-	memset(&o->diag, 0, sizeof(o->diag));
+	openocd_log_begin(&o->log);
 	r = tcl_rpc_call(&o->rpc, script, o->timeout_ms);
 	openocd_drain(o);
 	if (r == LPA_OK)
@@ -567,12 +281,12 @@ static int openocd_call(struct openocd *o, const char *script)
 	snprintf(o->err, sizeof(o->err), "%s", o->rpc.err);
 	if (r == LPA_ERR_PROBE_GONE) {
 		/* Did it die? Give it a moment to finish, then report its last words. */
-		if (openocd_reap(o, 200, &status))
+		if (openocd_process_wait(&o->proc, 200, &status, openocd_drain, o))
 			r = openocd_died(o, status);
 	}
-	if (r == LPA_ERR_PROBE_GONE && !o->diag.nodev)
+	if (r == LPA_ERR_PROBE_GONE && !o->log.diag.nodev)
 		r = LPA_ERR_PROTOCOL;
-	openocd_stop(o);
+	openocd_stop(o, false);
 	return r;
 }
 
@@ -620,27 +334,36 @@ static int openocd_start(struct openocd *o)
 	size_t len;
 	int r = LPA_ERR_SYSTEM;
 	uint8_t rnd[16];
+	char cfg[OPENOCD_CFG_MAX];
 
 	for (int attempt = 0; attempt < OPENOCD_SPAWN_TRIES; attempt++) {
+		size_t cfg_len;
+
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return LPA_ERR_SYSTEM;
 		lpa_hex_encode(rnd, sizeof(rnd), o->token);
-		memset(&o->diag, 0, sizeof(o->diag));
-		o->tail_len = o->line_len = 0;
-		if ((r = openocd_free_port(&o->port)) != LPA_OK ||
-		    (r = openocd_write_cfg(o)) != LPA_OK || (r = openocd_spawn(o)) != LPA_OK)
+		openocd_log_reset(&o->log);
+		if ((r = openocd_free_port(&o->port)) != LPA_OK)
 			goto fail;
-		r = openocd_attach(o);
-		/* The configuration has been read: it need not outlive the start. */
-		unlink(o->cfg);
-		rmdir(o->dir);
-		o->cfg[0] = o->dir[0] = '\0';
-		if (r == LPA_OK)
+		if ((cfg_len = openocd_config(o, cfg, sizeof(cfg))) == 0) {
+			snprintf(o->err, sizeof(o->err), "OpenOCD configuration too long");
+			r = LPA_ERR_LENGTH;
+			goto fail;
+		}
+		if ((r = openocd_process_spawn(&o->proc, o->exe, cfg, cfg_len, o->timeout_ms)) !=
+		    LPA_OK) {
+			snprintf(o->err, sizeof(o->err), "%s", o->proc.err);
+			goto fail;
+		}
+		o->rpc.aux_fd = o->proc.out_fd;
+		o->rpc.aux_cb = openocd_drain;
+		o->rpc.aux_ctx = o;
+		if ((r = openocd_attach(o)) == LPA_OK)
 			break;
 		/* Lost the port to another process: try another one. */
-		if (!o->diag.bind_failed && r != LPA_ERR_PROTOCOL)
+		if (!o->log.diag.bind_failed && r != LPA_ERR_PROTOCOL)
 			goto fail;
-		openocd_stop(o);
+		openocd_stop(o, false);
 	}
 	if (r != LPA_OK)
 		goto fail;
@@ -648,9 +371,10 @@ static int openocd_start(struct openocd *o)
 	if (r == LPA_ERR_NO_TARGET)
 		r = LPA_OK; /* the probe is there, the socket is empty */
 	if (r != LPA_OK) {
-		if (o->diag.noprobe) {
+		if (o->log.diag.noprobe) {
 			snprintf(o->err, sizeof(o->err), "OpenOCD: %s",
-				 o->diag.first_error[0] ? o->diag.first_error : "no such probe");
+				 o->log.diag.first_error[0] ? o->log.diag.first_error
+							    : "no such probe");
 			r = LPA_ERR_NOT_FOUND;
 		}
 		goto fail;
@@ -660,7 +384,7 @@ static int openocd_start(struct openocd *o)
 		goto fail;
 	return LPA_OK;
 fail:
-	openocd_stop(o);
+	openocd_stop(o, o->rpc.fd >= 0);
 	return r;
 }
 
@@ -699,23 +423,6 @@ static int openocd_ap_write(void *ctx, uint8_t ap, uint8_t reg, uint32_t val)
 
 	snprintf(cmd, sizeof(cmd), OPENOCD_DAP " apreg %u 0x%x 0x%08x", ap, reg, val);
 	return openocd_cmd(ctx, cmd, &text, &len);
-}
-
-/* Appends to the script buffer; false when it is full. */
-static bool openocd_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static bool openocd_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= cap - *len)
-		return false;
-	*len += (size_t)n;
-	return true;
 }
 
 /*
@@ -838,9 +545,9 @@ static int openocd_mem(struct openocd *o, bool write, uint8_t ap, uint32_t addr,
 			continue;
 		if (r == LPA_ERR_FAULT) {
 			/* OpenOCD read TAR after the fault: the word that failed. */
-			if (o->diag.have_addr && o->diag.addr >= *fault_addr &&
-			    o->diag.addr < addr + len)
-				*fault_addr = o->diag.addr & ~(uint32_t)(size - 1);
+			if (o->log.diag.have_addr && o->log.diag.addr >= *fault_addr &&
+			    o->log.diag.addr < addr + len)
+				*fault_addr = o->log.diag.addr & ~(uint32_t)(size - 1);
 			snprintf(o->err, sizeof(o->err), "bus fault at 0x%08x", *fault_addr);
 			return r;
 		}
@@ -874,7 +581,7 @@ static int openocd_connect(void *ctx, uint32_t *dpidr)
 	int64_t deadline;
 	int r;
 
-	if (o->pid == 0 && (r = openocd_start(o)) != LPA_OK)
+	if (o->proc.pid == 0 && (r = openocd_start(o)) != LPA_OK)
 		return r;
 	if ((r = openocd_dp_read(o, 0x0, dpidr)) != LPA_OK)
 		return r;
@@ -898,7 +605,7 @@ static int openocd_connect(void *ctx, uint32_t *dpidr)
  * (DAP_Disconnect). The next connect() starts a new OpenOCD. */
 static int openocd_disconnect(void *ctx)
 {
-	openocd_stop(ctx);
+	openocd_stop(ctx, true);
 	return LPA_OK;
 }
 
@@ -908,10 +615,10 @@ static void openocd_close(void *ctx)
 
 	if (o == NULL)
 		return;
-	openocd_stop(o);
+	openocd_stop(o, true);
 	free(o->rpc.reply);
 	free(o->script);
-	free(o->path);
+	free(o->exe);
 	free(o->adapter);
 	free(o->serial);
 	free(o);
@@ -931,21 +638,22 @@ static int openocd_open(const struct prog_link_opts *opts, void **ctx, char *ser
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return LPA_ERR_NOMEM;
 	tcl_rpc_init(&o->rpc);
-	o->err_fd = -1;
+	openocd_process_init(&o->proc);
 	o->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 2000;
 	o->clock_khz = opts->clock_khz ? opts->clock_khz : 1000;
-	if ((o->path = strdup(opts->openocd_path ? opts->openocd_path : "openocd")) == NULL ||
-	    (o->adapter = strdup(adapter)) == NULL ||
+	if ((o->adapter = strdup(adapter)) == NULL ||
 	    (opts->serial != NULL && (o->serial = strdup(opts->serial)) == NULL) ||
 	    (o->script = malloc(OPENOCD_SCRIPT_MAX)) == NULL) {
 		r = LPA_ERR_NOMEM;
 		goto fail;
 	}
-	if ((r = openocd_start(o)) != LPA_OK)
+	if ((r = openocd_process_resolve(opts->openocd_path ? opts->openocd_path : "openocd",
+					 &o->exe, o->err, sizeof(o->err))) != LPA_OK ||
+	    (r = openocd_start(o)) != LPA_OK)
 		goto fail;
 	snprintf(serial, serial_len, "%s",
-		 o->probe_serial[0] ? o->probe_serial : (o->serial ? o->serial : ""));
-	snprintf(firmware, firmware_len, "%s", o->probe_fw);
+		 o->log.probe_serial[0] ? o->log.probe_serial : (o->serial ? o->serial : ""));
+	snprintf(firmware, firmware_len, "%s", o->log.probe_fw);
 	*ctx = o;
 	return LPA_OK;
 fail:

@@ -120,22 +120,64 @@ static int probe_find_bulk(libusb_device *dev, libusb_device_handle *h, struct p
 	return r;
 }
 
+int probe_usb_pipeline(struct probe_usb *pu, struct probe_usb_xfer *x, size_t n, unsigned window,
+		       unsigned timeout_ms, struct prog_counters *ctr, char *err, size_t err_len)
+{
+	size_t sent = 0, got = 0;
+	int e, k;
+
+	if (window < 1)
+		window = 1;
+	while (got < n) {
+		while (sent < n && sent - got < window) {
+			e = libusb_bulk_transfer(pu->handle, pu->ep_out,
+						 (unsigned char *)(uintptr_t)x[sent].out,
+						 (int)x[sent].out_len, &k, timeout_ms);
+			if (e != 0 || (size_t)k != x[sent].out_len) {
+				snprintf(err, err_len, "USB write: %s",
+					 e != 0 ? libusb_error_name(e) : "short");
+				return e != 0 ? probe_usb_err(e) : LPA_ERR_PROTOCOL;
+			}
+			if (ctr != NULL) {
+				ctr->commands++;
+				ctr->bytes_out += x[sent].out_len;
+			}
+			sent++;
+		}
+		/* The host waits once per window; the probe works through the queued
+		 * packets meanwhile. */
+		if (ctr != NULL && got % window == 0)
+			ctr->round_trips++;
+		e = libusb_bulk_transfer(pu->handle, pu->ep_in, x[got].in, (int)x[got].in_cap, &k,
+					 timeout_ms);
+		if (e != 0) {
+			snprintf(err, err_len, "USB read: %s", libusb_error_name(e));
+			return probe_usb_err(e);
+		}
+		if (ctr != NULL)
+			ctr->bytes_in += (size_t)k;
+		x[got].in_len = (size_t)k;
+		/* Responses come in order, one per command: one that names another command
+		 * means the stream is out of step; nothing after it can be trusted. */
+		if (k < 1 || x[got].in[0] != x[got].out[0]) {
+			snprintf(err, err_len, "probe answered 0x%02x to command 0x%02x",
+				 k < 1 ? 0 : x[got].in[0], x[got].out[0]);
+			return LPA_ERR_PROTOCOL;
+		}
+		got++;
+	}
+	return LPA_OK;
+}
+
 int probe_usb_exchange(struct probe_usb *pu, const uint8_t *cmd, size_t len, uint8_t *resp,
 		       size_t cap, size_t *resp_len, unsigned timeout_ms)
 {
-	int n = 0, e;
+	struct probe_usb_xfer x = {.out = cmd, .out_len = len, .in = resp, .in_cap = cap};
+	char err[80];
+	int r = probe_usb_pipeline(pu, &x, 1, 1, timeout_ms, NULL, err, sizeof(err));
 
-	e = libusb_bulk_transfer(pu->handle, pu->ep_out, (unsigned char *)(uintptr_t)cmd, (int)len,
-				 &n, timeout_ms);
-	if (e != 0 || (size_t)n != len)
-		return e != 0 ? probe_usb_err(e) : LPA_ERR_PROTOCOL;
-	e = libusb_bulk_transfer(pu->handle, pu->ep_in, resp, (int)cap, &n, timeout_ms);
-	if (e != 0)
-		return probe_usb_err(e);
-	if (n < 1 || resp[0] != cmd[0])
-		return LPA_ERR_PROTOCOL;
-	*resp_len = (size_t)n;
-	return LPA_OK;
+	*resp_len = x.in_len;
+	return r;
 }
 
 /* DAP_Info id: a string into out (or the raw bytes when raw is set). */

@@ -49,7 +49,23 @@ struct probe_usb {
  * (v1 HID only). */
 int probe_usb_open(struct libusb_context *usb, const char *serial, struct probe_usb *out);
 void probe_usb_close(struct probe_usb *pu);
-/* One command and its response on an opened probe (for DAP_Info during discovery). */
+/* One command of a pipeline: out is sent, its response read into in (in_cap bytes). */
+struct probe_usb_xfer {
+	const uint8_t *out;
+	size_t out_len;
+	uint8_t *in;
+	size_t in_cap, in_len;
+};
+/*
+ * The one place that moves CMSIS-DAP packets: sends n commands with at most window in
+ * flight and reads every response in order, each USB transfer bounded by timeout_ms. ctr
+ * (may be NULL) counts commands, bytes, and one round trip per window. Stops at a USB
+ * error (probe_usb_err) or a response that does not echo its command (LPA_ERR_PROTOCOL),
+ * saying which in err.
+ */
+int probe_usb_pipeline(struct probe_usb *pu, struct probe_usb_xfer *x, size_t n, unsigned window,
+		       unsigned timeout_ms, struct prog_counters *ctr, char *err, size_t err_len);
+/* One command and its response (a pipeline of one; for DAP_Info during discovery). */
 int probe_usb_exchange(struct probe_usb *pu, const uint8_t *cmd, size_t len, uint8_t *resp,
 		       size_t cap, size_t *resp_len, unsigned timeout_ms);
 /* libusb error -> LPA_ERR_*. */

@@ -353,42 +353,56 @@ START_TEST(unplug_reports_probe_gone)
 }
 END_TEST
 
+struct parallel_job {
+	const char *serial;
+	int r; /* the first failure, LPA_OK when none */
+	char why[200];
+};
+
 static void *parallel_worker(void *arg)
 {
-	const char *serial = arg;
-	struct prog_link_opts o = {.backend = backend, .serial = serial, .timeout_ms = 5000};
+	struct parallel_job *j = arg;
+	struct prog_link_opts o = {.backend = backend, .serial = j->serial, .timeout_ms = 5000};
 	prog_link *l = NULL;
 	psoc6 *c = NULL;
 	struct lpa_lpi1 id;
 	uint8_t out[2048], in[2048];
-	intptr_t ok = 0;
+	const char *step = "open";
 
-	memset(out, serial[9], sizeof(out));
-	if (prog_link_open(&o, &l) == LPA_OK && prog_link_connect(l, NULL) == LPA_OK &&
-	    psoc6_attach(l, &c) == LPA_OK && psoc6_get_identity(c, &id, NULL, 0, NULL) == LPA_OK &&
-	    prog_mem_write(l, 0, 0x08020000, out, sizeof(out)) == LPA_OK &&
-	    prog_mem_read(l, 0, 0x08020000, in, sizeof(in)) == LPA_OK &&
-	    memcmp(in, out, sizeof(in)) == 0 && strcmp(prog_link_serial(l), serial) == 0)
-		ok = 1;
+	memset(out, j->serial[9], sizeof(out));
+	if ((j->r = prog_link_open(&o, &l)) == LPA_OK && (step = "connect") &&
+	    (j->r = prog_link_connect(l, NULL)) == LPA_OK && (step = "attach") &&
+	    (j->r = psoc6_attach(l, &c)) == LPA_OK && (step = "identity") &&
+	    (j->r = psoc6_get_identity(c, &id, NULL, 0, NULL)) == LPA_OK && (step = "write") &&
+	    (j->r = prog_mem_write(l, 0, 0x08020000, out, sizeof(out))) == LPA_OK &&
+	    (step = "read") && (j->r = prog_mem_read(l, 0, 0x08020000, in, sizeof(in))) == LPA_OK) {
+		step = "compare";
+		if (memcmp(in, out, sizeof(in)) != 0 || strcmp(prog_link_serial(l), j->serial) != 0)
+			j->r = LPA_ERR_MISMATCH;
+	}
+	if (j->r != LPA_OK)
+		snprintf(j->why, sizeof(j->why), "%s: %s (%s)", step, lpa_strerror(j->r),
+			 l != NULL ? prog_link_last_error(l) : "no link");
 	psoc6_detach(&c);
 	prog_link_close(&l);
-	return (void *)ok;
+	return NULL;
 }
 
 START_TEST(four_probes_in_parallel)
 {
 	static const char *serials[] = {"SIM0000001", "SIM0000002", "SIM0000003", "SIM0000004"};
+	struct parallel_job jobs[4];
 	pthread_t t[4];
 
-	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, parallel_worker, (void *)serials[i]),
-				 0);
 	for (int i = 0; i < 4; i++) {
-		void *ok = NULL;
-
-		ck_assert_int_eq(pthread_join(t[i], &ok), 0);
-		ck_assert_msg(ok == (void *)1, "probe %s failed", serials[i]);
+		jobs[i] = (struct parallel_job){.serial = serials[i]};
+		ck_assert_int_eq(pthread_create(&t[i], NULL, parallel_worker, &jobs[i]), 0);
 	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(jobs[i].r == LPA_OK, "probe %s failed at %s", serials[i],
+			      jobs[i].why);
 }
 END_TEST
 
