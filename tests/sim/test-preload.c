@@ -1,12 +1,18 @@
 /*
- * test-usb-init.c — many processes initialising libusb at once under one lpa-sim testbed
- * (run as `lpa-sim --probes 2 -- test-sim-usb-init`).
+ * test-preload.c — what concurrent programs do under one lpa-sim testbed, against the
+ * faults of umockdev's preload library that lpa-sim-preload.so works around (run as
+ * `lpa-sim --probes 2 -- test-sim-preload`).
  *
- * umockdev turns each process's uevent netlink socket into a Unix socket bound in the
- * testbed directory, named after the fd number alone; processes forked alike get the
- * same number, and a bind racing another one's unlink fails with EADDRINUSE, which
- * libusb reports as "initialization failed: Other error" (issue 9). lpa-sim's preload
- * shim names the socket after the process too (docs/simulator.md).
+ * Forks of a multi-threaded process: umockdev's path and ioctl wrappers take global
+ * mutexes, and a child forked while another thread held one blocked in its first
+ * open() before exec (the OpenOCD backend's spawn, 1 in ~10 runs of
+ * link-parallel-openocd).
+ *
+ * Uevent sockets: umockdev turns each process's uevent netlink socket into a Unix socket bound in
+ * the testbed directory, named after the fd number alone; processes forked alike get the same
+ * number, and a bind racing another one's unlink fails with EADDRINUSE, which libusb reports as
+ * "initialization failed: Other error" (issue 9). lpa-sim's preload shim names the socket after the
+ * process too (docs/simulator.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +21,10 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libusb.h>
@@ -227,12 +236,74 @@ START_TEST(uevent_paths_distinct)
 }
 END_TEST
 
+static volatile int hammer_stop;
+
+/* Wrapped calls in a loop: one of umockdev's locks is held most of the time. */
+static void *hammer(void *arg)
+{
+	struct stat st;
+
+	(void)arg;
+	while (!hammer_stop) {
+		int fd = open("/dev/bus/usb/001/002", O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0)
+			close(fd);
+		stat("/sys/bus/usb/devices", &st);
+	}
+	return NULL;
+}
+
+/* Forks while four threads hammer umockdev's wrappers; each child makes wrapped calls
+ * (as a spawn does before exec) and exits. A child still running 10 s later is stuck on
+ * a lock that its parent's thread held at fork time. */
+START_TEST(fork_while_threads_in_wrappers)
+{
+	pthread_t t[4];
+	unsigned forks = 400, stuck = 0;
+
+	ck_assert_ptr_nonnull(getenv("UMOCKDEV_DIR"));
+	for (unsigned i = 0; i < TU_N(t); i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hammer, NULL), 0);
+	for (unsigned k = 0; k < forks; k++) {
+		struct timespec nap = {0, 1000 * 1000};
+		pid_t pid = fork();
+		int st, waited = 0;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			int fd = open("/dev/null", O_RDWR);
+			struct stat sb;
+
+			stat("/dev/bus/usb/001/002", &sb);
+			_exit(fd >= 0 ? 0 : 1);
+		}
+		while (waitpid(pid, &st, WNOHANG) == 0) {
+			if (++waited == 10000) {
+				kill(pid, SIGKILL);
+				ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+				stuck++;
+				break;
+			}
+			nanosleep(&nap, NULL);
+		}
+	}
+	hammer_stop = 1;
+	for (unsigned i = 0; i < TU_N(t); i++)
+		pthread_join(t[i], NULL);
+	printf("fork storm: %u forks under 4 busy threads, %u children stuck\n", forks, stuck);
+	fflush(stdout);
+	ck_assert_uint_eq(stuck, 0);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
 		TU_CASE(uevent_paths_distinct),
 		TU_CASE_SLOW(libusb_init_storm, 120),
+		TU_CASE_SLOW(fork_while_threads_in_wrappers, 120),
 	};
 
-	return tu_main("sim-usb-init", cases, TU_N(cases));
+	return tu_main("sim-preload", cases, TU_N(cases));
 }
