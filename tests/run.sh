@@ -5,6 +5,7 @@
 #   tests/run.sh              the normal build (build/)
 #   tests/run.sh --sanitize   ASan + UBSan build (build-asan/), every finding fatal
 #   tests/run.sh --fuzz SECS  clang libFuzzer build (build-fuzz/), each target SECS seconds
+#                             (tests/campaign/fuzz.sh: seeds, table, findings)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -41,24 +42,7 @@ plain)
 	secs=${2:-20}
 	CC=clang setup build-fuzz --werror -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dtests=disabled
-	failed=0
-	for f in build-fuzz/tests/*/fuzz-*; do
-		[ -x "$f" ] && [ -f "$f" ] || continue
-		name=$(basename "$f")
-		seeds=tests/$(basename "$(dirname "$f")")/corpus/${name#fuzz-}
-		work=build-fuzz/corpus/$name
-		mkdir -p "$work"
-		[ -d "$seeds" ] && cp -n "$seeds"/* "$work"/ 2>/dev/null || true
-		if "$f" -max_total_time="$secs" -max_len=4096 -print_final_stats=0 \
-			-artifact_prefix="build-fuzz/$name-" "$work" >"build-fuzz/$name.log" 2>&1; then
-			echo "fuzz $name: $(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log") in ${secs}s, no findings"
-		else
-			echo "fuzz $name: FINDING (see build-fuzz/$name.log)"
-			tail -30 "build-fuzz/$name.log"
-			failed=$((failed + 1))
-		fi
-	done
-	exit $failed
+	exec sh tests/campaign/fuzz.sh "$secs"
 	;;
 *)
 	echo "usage: tests/run.sh [--sanitize | --fuzz SECONDS]" >&2

@@ -23,15 +23,53 @@ transport select swd
 source [find target/psoc6.cfg]
 CFG
 
+# Whatever this test started ends with it, on every exit path: sim runs lpa-sim in the
+# background and waits for it, so a signal to this shell is handled at once (a trap
+# waits for a foreground command first), and the trap passes it on. lpa-sim then ends
+# its command and everything the command left running (docs/simulator.md).
+SIM_PID=
+lib_cleanup() {
+	[ -z "$SIM_PID" ] || kill -TERM "$SIM_PID" 2>/dev/null || true
+	SIM_PID=
+}
+trap 'lib_cleanup' EXIT
+trap 'lib_cleanup; trap - EXIT; exit 129' HUP
+trap 'lib_cleanup; trap - EXIT; exit 130' INT
+trap 'lib_cleanup; trap - EXIT; exit 143' TERM
+
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
 
 # sim [lpa-sim options] -- command...: the launcher with the fixture PKI.
+# Its exit status is lpa-sim's. The command's standard input is /dev/null.
 sim() {
 	"$LPA_SIM" --ca-cert "$PKI_DIR/device-ca.pem" --ca-key "$PKI_DIR/device-ca.key" \
-		--kms-pub "$PKI_DIR/kms-package.pub.pem" "$@"
+		--kms-pub "$PKI_DIR/kms-package.pub.pem" "$@" < /dev/null &
+	SIM_PID=$!
+	sim_rc=0
+	wait "$SIM_PID" || sim_rc=$?
+	SIM_PID=
+	return $sim_rc
+}
+
+# gone PID: true when the process no longer runs (a zombie counts as gone).
+gone() {
+	! kill -0 "$1" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# wait_gone SECONDS PID...: waits (polling, bounded) until every PID is gone.
+wait_gone() {
+	wg_left=$(( $1 * 20 ))
+	shift
+	for wg_pid in "$@"; do
+		while ! gone "$wg_pid"; do
+			[ $wg_left -gt 0 ] || return 1
+			wg_left=$(( wg_left - 1 ))
+			sleep 0.05
+		done
+	done
 }
 
 # ocd LOG [openocd -c commands...]: OpenOCD with kp3.cfg, output into LOG; never fails

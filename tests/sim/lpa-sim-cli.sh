@@ -33,10 +33,38 @@ rc=0; sim --fast -- sh -c 'kill -TERM $PPID; exec sleep 10' || rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM should end the command (143), got $rc"
 clean "SIGTERM"
 
+# Nothing outlives lpa-sim: what the command left running is ended with it...
+rc=0; sim --fast -- sh -c 'sleep 300 & echo $! > bg.pid; exit 4' || rc=$?
+[ $rc -eq 4 ] || fail "the command's status should pass through its orphans' end, got $rc"
+gone "$(cat bg.pid)" || fail "the command's background process outlived lpa-sim"
+clean "orphans"
+# ... a command deaf to SIGTERM is killed after the grace period, its children too ...
+rc=0; sim --fast -- sh -c 'trap "" TERM; sleep 300 & echo $! > deaf.pid; kill -TERM $PPID; wait' ||
+	rc=$?
+[ $rc -eq 137 ] || fail "a command ignoring SIGTERM should be killed (137), got $rc"
+gone "$(cat deaf.pid)" || fail "the deaf command's child outlived lpa-sim"
+clean "SIGKILL of the command"
+# ... and when the test that started lpa-sim dies (SIGKILL: no trap runs), lpa-sim ends
+# the command and removes the testbed.
+rm -f cmd.pid
+sh -c '"$@" & echo $! > sim.pid; wait' sh "$LPA_SIM" --fast -- \
+	sh -c 'echo $$ > cmd.pid.tmp; mv cmd.pid.tmp cmd.pid; exec sleep 300' < /dev/null &
+parent=$!
+i=0
+while [ ! -s cmd.pid ]; do
+	[ $i -lt 400 ] || fail "the command never started"
+	i=$((i + 1))
+	sleep 0.05
+done
+kill -KILL $parent
+wait $parent 2>/dev/null || true
+wait_gone 20 "$(cat sim.pid)" "$(cat cmd.pid)" || fail "lpa-sim or its command outlived the parent"
+clean "the parent's death"
+
 # What the command sees.
 sim --fast --probes 2 --state st --serial-prefix LOT -- sh -c \
 	'echo "$LPA_SIM_SERIALS|$LPA_SIM_STATE|$LD_PRELOAD"; test -d "$UMOCKDEV_DIR"' > env.out
-expect env.out '^LOT0000001 LOT0000002\|st\|libumockdev-preload.so.0'
+expect env.out '^LOT0000001 LOT0000002\|st\|/[^:]*/lpa-sim-preload.so:libumockdev-preload.so.0$'
 [ -L "st/chips/$(kv st/probes/LOT0000002/chip00/identity uid)" ] || fail "no by-UID link"
 clean "a run with state"
 
