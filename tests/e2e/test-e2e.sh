@@ -4,9 +4,8 @@
 #   BUILD=DIR sh test-e2e.sh SCENARIO
 set -u
 [ -n "${BUILD:-}" ] || { echo "set BUILD"; exit 2; }
-WORK=$(mktemp -d /tmp/lpa-e2e.XXXXXX)
 . "$(dirname "$0")/lib.sh"
-trap 'e2e_kms_stop; e2e_station logout >/dev/null 2>&1; [ "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+e2e_init
 
 pass=0
 fail=0
@@ -36,10 +35,17 @@ kms_confirmed() {
 	echo "${n:-0}"
 }
 
-# Every provisioned simulated chip's root keys (the oracle: the chip's own record).
+# Every provisioned simulated chip's root keys (the oracle: the chip's own record). A chip
+# that was never provisioned holds no key (its record says zeros): nothing to look for.
 chip_keys() {
-	cat "$WORK"/sim/chips/*/keys 2>/dev/null | awk '$1 == "app_key" || $1 == "nwk_key" {print $2}' |
-		grep -v '^0*$'
+	for f in "$WORK"/sim/chips/*/keys; do
+		grep -qs '^provisioned 1' "$f" || continue
+		awk '($1 == "app_key" || $1 == "nwk_key") && $2 !~ /^0*$/ {print $2}' "$f"
+	done
+}
+# Chips that hold keys (provisioned, by their own record).
+chips_with_keys() {
+	grep -ls '^provisioned 1' "$WORK"/sim/chips/*/keys | wc -l
 }
 
 # No root key, in hex of either case, anywhere in what the station wrote.
@@ -162,25 +168,33 @@ crash)
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
 plaintext)
-	# Shift mode on two probes; once all four chips passed, the running station's
-	# memory is searched for every root key the chips hold, then Ctrl-C ends the shift.
+	# Shift mode on two probes; once all four chips passed (read from the station's
+	# stdout as it prints each banner), the running station's memory is searched for
+	# every root key the chips hold, then Ctrl-C ends the shift.
 	check "login" 'e2e_login >/dev/null'
 	e2e_sim --probes 2 --chips 2 --state "$WORK/sim" -- sh -c '
-		"$1" --config "$2" run --lot L1 >"$3" 2>&1 &
+		st=$1; conf=$2; w=$3; scan=$4
+		mkfifo "$w/run.fifo"
+		"$st" --config "$conf" run --lot L1 >"$w/run.fifo" 2>"$w/run.err" &
 		pid=$!
-		i=0
-		while [ "$(grep -c "PASS" "$3")" -lt 4 ] && [ $i -lt 300 ]; do
-			sleep 0.1
-			i=$((i + 1))
+		exec 3<"$w/run.fifo"
+		n=0
+		while [ $n -lt 4 ] && IFS= read -r line <&3; do
+			printf "%s\n" "$line" >>"$w/run.out"
+			case $line in *PASS*) n=$((n + 1)) ;; esac
 		done
-		sleep 0.3
-		echo $pid >"$4"
-		for k in $(cat "$5"/chips/*/keys | awk "\$1 == \"app_key\" || \$1 == \"nwk_key\" {print \$2}"); do
-			echo $k
-		done >"$4.keys"
-		python3 "$6" $pid $(cat "$4.keys") >"$4.scan"; echo "scan $?" >>"$4.scan"
+		# The keys of the chips that hold some (the chips record them on install).
+		for f in "$w"/sim/chips/*/keys; do
+			grep -q "^provisioned 1" "$f" || continue
+			awk "(\$1 == \"app_key\" || \$1 == \"nwk_key\") && \$2 !~ /^0*\$/ {print \$2}" "$f"
+		done >"$w/pid.keys"
+		python3 "$scan" $pid $(cat "$w/pid.keys") >"$w/pid.scan"
+		echo "scan $?" >>"$w/pid.scan"
 		kill -INT $pid
-		wait $pid; echo "run exit $?" >>"$4.scan"' sh "$BUILD/lpa/station/lpa-station" 		"$WORK/station.conf" "$WORK/run.out" "$WORK/pid" "$WORK/sim" 		"$(dirname "$0")/scan-mem.py"
+		cat <&3 >>"$w/run.out"
+		wait $pid
+		echo "run exit $?" >>"$w/pid.scan"' sh "$BUILD/lpa/station/lpa-station" \
+		"$WORK/station.conf" "$WORK" "$(dirname "$0")/scan-mem.py"
 	cat "$WORK/pid.scan"
 	check "four PASS banners" '[ "$(grep -c PASS "$WORK/run.out")" -eq 4 ]'
 	check "8 root keys known to the oracle" '[ "$(grep -c . "$WORK/pid.keys")" -eq 8 ]'
@@ -247,18 +261,15 @@ kms-restart)
 		"$1" --config "$2" batch --lot L1 --count 8 --chip-timeout 3 >"$3" 2>&1 &
 		pid=$!
 		sleep 0.6
-		kill -KILL '"$E2E_KMS_PID"'
+		kill -KILL "$4"
 		sleep 1.5
 		wait $pid
 		echo "first exit $?" >>"$3"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
-		"$WORK/batch1.jsonl"
+		"$WORK/batch1.jsonl" "$(e2e_kms_pid)"
 	wait "$E2E_KMS_PID" 2>/dev/null
 	check "the first run stopped short" 'grep -q "first exit 14\|first exit 9" "$WORK/batch1.jsonl"'
-	"$BUILD/fixtures/kms/lpa-kms" serve --dir "$WORK/kms" --port "$E2E_KMS_PORT" \
-		--port-file "$WORK/kms.port2" >>"$WORK/kms.log" 2>&1 &
-	E2E_KMS_PID=$!
-	i=0
-	while [ ! -s "$WORK/kms.port2" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	e2e_kms_serve --port "$E2E_KMS_PORT" --port-file "$WORK/kms.port2"
+	e2e_kms_wait_port "$WORK/kms.port2"
 	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
 		--config "$WORK/station.conf" batch --lot L1 --count 8 --resume --chip-timeout 3 \
 		>"$WORK/batch2.jsonl" 2>&1
