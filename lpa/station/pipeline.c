@@ -374,6 +374,23 @@ static bool pipeline_own_orphan(struct pipeline_worker *w, const struct psoc6_ex
 	return own;
 }
 
+/* Whether the chip holds exactly the keys this station recorded for it in this lot: the
+ * device is done (a restart finds it still in the socket, or it was put back). */
+static bool pipeline_recorded_here(struct pipeline_worker *w, const struct psoc6_exam_result *exam)
+{
+	const struct journal_entry *e;
+	bool done;
+
+	if (!exam->status.provisioned)
+		return false;
+	pthread_mutex_lock(&w->shared->lock);
+	e = journal_last(w->shared->journal, exam->uid);
+	done = e != NULL && e->step == J_RECORDED && e->counter == exam->status.counter &&
+	       e->dev_eui == exam->status.dev_eui && strcmp(e->lot, w->shared->lot) == 0;
+	pthread_mutex_unlock(&w->shared->lock);
+	return done;
+}
+
 int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 {
 	struct psoc6_exam_result exam;
@@ -394,6 +411,14 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		goto out;
 	}
 	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);
+	if (exam.uid != 0 && pipeline_recorded_here(w, &exam)) {
+		res->chip_uid = exam.uid;
+		res->dev_eui = exam.status.dev_eui;
+		res->counter = exam.status.counter;
+		res->skip = PS_RECORDED;
+		r = LPA_OK;
+		goto out;
+	}
 	if (r == LPA_ERR_MISMATCH && pipeline_own_orphan(w, &exam)) {
 		/* The keys on this chip are from an attempt of ours the KMS never confirmed
 		 * (the station died, or lost the chip, between install and confirm): not a
@@ -417,6 +442,11 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		goto out;
 	}
 	res->chip_uid = id.chip_uid;
+	if (w->claim != NULL && !w->claim(w->claim_ctx)) {
+		res->skip = PS_NO_SLOT;
+		r = LPA_OK;
+		goto out;
+	}
 	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, res, 0);
 out:
 	psoc6_detach(&chip);
