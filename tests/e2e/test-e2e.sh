@@ -182,6 +182,72 @@ crash)
 	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+crash-reinstall)
+	# The interleaving of issue 9, made exact: attempt 1's keys reach the chip but its
+	# receipt is lost (a brownout right after the flip); the station provisions the chip
+	# again and is killed once "installing" of attempt 2 is journaled, before the
+	# package leaves the host. The restart must see that the chip holds keys of an
+	# attempt of ours the KMS never confirmed (attempt 1, not the journal's last) and
+	# provision it once more, instead of abandoning attempt 2 and refusing the chip.
+	#
+	# No sleeps: the station is held at each step by freezing (SIGSTOP) the process it
+	# waits on next, the KMS or the simulated probe, and the gates are moved only while
+	# it is held at the other one. Every -v line it prints comes right after the journal
+	# entry, before the step's first call out:
+	#   KMS frozen                  -> held at issue 1     ("issuing")
+	#   probe frozen, KMS resumed   -> held at install 1   ("installing ... counter 1")
+	#   KMS frozen, probe resumed   -> brownout after the flip, the chip checked and
+	#                                  found holding attempt 1, held at issue 2 ("issuing")
+	#   probe frozen, KMS resumed   -> held before the package of attempt 2 is written
+	#                                  ("installing ... counter 2"): SIGKILL.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --faults "p0:brownout-install=1:after-flip" \
+		--state "$WORK/sim" -- sh -c '
+		st=$1; conf=$2; w=$3; kms=$4; sim=$PPID
+		mkfifo "$w/v.fifo"
+		upto() { # upto TEXT...: the station'"'"'s -v lines up to one that has all of TEXT
+			while IFS= read -r line <&3; do
+				printf "%s\n" "$line" >>"$w/run1.log"
+				ok=1
+				for t in "$@"; do
+					case $line in *"$t"*) ;; *) ok=0 ;; esac
+				done
+				[ $ok -eq 1 ] && { echo "held at: $*"; return 0; }
+			done
+			echo "the station ended before: $*"
+			return 1
+		}
+		kill -STOP $kms
+		"$st" --config "$conf" -v batch --lot L1 --count 1 >"$w/run1.jsonl" 2>"$w/v.fifo" &
+		pid=$!
+		exec 3<"$w/v.fifo"
+		upto "step issuing" && kill -STOP $sim && kill -CONT $kms &&
+		upto "step installing" "counter 1" && kill -STOP $kms && kill -CONT $sim &&
+		upto "step issuing" && kill -STOP $sim && kill -CONT $kms &&
+		upto "step installing" "counter 2" && kill -KILL $pid
+		wait $pid
+		echo "first run: exit $?"
+		kill -CONT $sim $kms
+		exec 3<&-
+		tail -n 1 "$w/station/journal.jsonl" >"$w/journal-at-kill"
+		cat "$w"/sim/chips/*/keys >"$w/keys-at-kill"
+		"$st" --config "$conf" -v batch --lot L1 --count 1 --resume --chip-timeout 3 \
+			>"$w/run2.jsonl" 2>"$w/run2.log"
+		echo "restart: exit $?"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
+		"$WORK" "$(e2e_kms_pid)" >"$WORK/steps.out"
+	cat "$WORK/steps.out"
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null)
+	confirmed=$(kms_confirmed)
+	chips=$(chips_with_keys)
+	check "killed at the journaled step (installing, attempt 2)" 'grep -q "^first run: exit 137" "$WORK/steps.out" && grep -q "\"step\":\"installing\".*\"counter\":2" "$WORK/journal-at-kill"'
+	check "  with the chip holding attempt 1's keys, not attempt 2's" 'grep -q "^provisioned 1" "$WORK/keys-at-kill" && grep -q "^counter 1$" "$WORK/keys-at-kill"'
+	check "the restart exits 0" 'grep -q "^restart: exit 0" "$WORK/steps.out"'
+	check "  and reports the chip recovered, nothing failed" '[ "$(grep -c "\"result\":\"pass\",\"class\":\"pass\",\"recovered\":true" "$WORK/run2.jsonl")" -eq 1 ] && [ "$(count_result fail "$WORK/run2.jsonl")" -eq 0 ]'
+	check "the chip went through a third attempt" 'grep -q "^counter 3$" "$WORK"/sim/chips/*/keys'
+	check "KMS confirmed (${confirmed:-?}) == manifest records ($recs) == chips with keys ($chips) == 1" '[ "${confirmed:-x}" = 1 ] && [ "$recs" = 1 ] && [ "$chips" -eq 1 ]'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	check "no root key in any station file" 'no_keys_in_station_files'
+	;;
 plaintext)
 	# Shift mode on two probes; once all four chips passed (read from the station's
 	# stdout as it prints each banner), the running station's memory is searched for
