@@ -55,7 +55,8 @@ struct batch {
 	bool limited;        /* --count given */
 	unsigned done;       /* --resume: records the lot's manifest already held */
 	unsigned remaining;  /* when limited: devices this run may take (count - done) */
-	atomic_uint claimed; /* slots taken: devices started, and devices recovered */
+	size_t base;         /* records that do not count toward --count (without --resume) */
+	atomic_uint claimed; /* slots taken: devices started, and new records recovered */
 	atomic_uint passed, failed, recovered;
 	pthread_mutex_t out_lock;
 	double t0;
@@ -107,11 +108,14 @@ static bool batch_claim(void *ctx)
 }
 
 /* A device an earlier run left unfinished and this one recorded is one of the lot's
- * devices: it takes a slot, so the workers do not wait for a chip too many. */
-static void batch_recovered(struct batch *b)
+ * devices: with --resume its record takes a slot, so the workers do not wait for a chip
+ * too many, unless the record was in the manifest already (counted in b->done: the
+ * earlier run died between the append and the journal entry). */
+static void batch_recovered(struct batch *b, const struct pipeline_result *res)
 {
 	atomic_fetch_add(&b->recovered, 1);
-	if (b->limited && atomic_fetch_add(&b->claimed, 1) + 1 >= b->remaining)
+	if (b->limited && b->o.resume && res->appended &&
+	    atomic_fetch_add(&b->claimed, 1) + 1 >= b->remaining)
 		atomic_store(&batch_full, true);
 }
 
@@ -282,6 +286,7 @@ static void *batch_worker_main(void *arg)
 				    .claim = batch_claim,
 				    .claim_ctx = b};
 	struct pipeline_result res;
+	uint64_t recovered_uid = 0;
 	int r, werr;
 
 	if ((r = prog_link_open(&lo, &w.link)) != LPA_OK ||
@@ -297,7 +302,8 @@ static void *batch_worker_main(void *arg)
 			continue;
 		pipeline_reconcile(&w, e, &res);
 		if (res.cls == PC_PASS) {
-			batch_recovered(b);
+			batch_recovered(b, &res);
+			recovered_uid = res.chip_uid;
 			batch_report(b, bw->probe->serial, &res);
 		} else if (res.err != LPA_ERR_MISMATCH) {
 			batch_report(b, bw->probe->serial, &res);
@@ -317,6 +323,9 @@ static void *batch_worker_main(void *arg)
 		pipeline_device(&w, &res);
 		if (res.skip == PS_NO_SLOT)
 			break;
+		if (res.skip == PS_RECORDED && b->o.mode == MODE_PROVISION &&
+		    res.chip_uid == recovered_uid)
+			break; /* the chip in the socket is the device just recovered: done */
 		if (res.skip == PS_RECORDED && b->o.mode == MODE_PROVISION) {
 			/* The one device asked for is done already: say so, as the exam would. */
 			res.cls = PC_EXAM;
@@ -541,6 +550,7 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		size_t done = b->o.resume ? manifest_count(b->shared.manifest) : 0;
 
 		b->limited = true;
+		b->base = b->o.resume ? 0 : manifest_count(b->shared.manifest);
 		b->done = done >= b->o.count ? b->o.count : (unsigned)done;
 		b->remaining = b->o.count - b->done; /* 0: nothing new, still reconcile */
 		if (b->remaining == 0)
@@ -593,7 +603,7 @@ static void batch_reconcile_orphans(struct batch *b)
 		w.probe_serial = e->probe;
 		pipeline_reconcile(&w, e, &res);
 		if (res.cls == PC_PASS)
-			batch_recovered(b);
+			batch_recovered(b, &res);
 		if (res.cls == PC_PASS || res.err != LPA_ERR_MISMATCH)
 			batch_report(b, e->probe, &res);
 	}
@@ -671,9 +681,11 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 			       secs > 0 ? 60.0 * (p + f) / secs : 0.0,
 			       worker_err ? ",\"stopped\":\"" : "",
 			       worker_err ? lpa_errname(worker_err) : "", worker_err ? "\"" : "");
-		/* 0 only when every device passed and the lot is complete: --count reached,
-		 * or (without it) no probe stopped on an error before its chips ran out. */
-		bool complete = b->limited && b->done + p + rv >= b->o.count;
+		/* 0 only when every device passed and the lot is complete: --count records
+		 * (with --resume, all of the lot's; else this run's), or (without --count) no
+		 * probe stopped on an error before its chips ran out. */
+		bool complete =
+			b->limited && manifest_count(b->shared.manifest) - b->base >= b->o.count;
 
 		if (f > 0 || un > 0)
 			rc = STATION_EXIT_INCOMPLETE;

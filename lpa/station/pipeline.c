@@ -255,6 +255,7 @@ static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev
 	if (r != LPA_OK)
 		return pipeline_fail(res, PC_STATE, r, "cannot append to the manifest: %s",
 				     lpa_strerror(r));
+	res->appended = !there;
 	if ((r = pipeline_log(w, J_RECORDED, uid, dev_eui, counter, NULL, NULL, NULL)) != LPA_OK)
 		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
 				     lpa_strerror(r));

@@ -79,6 +79,7 @@ struct pipeline_result {
 	uint32_t counter;
 	bool recovered; /* finished a device an earlier run left unfinished */
 	enum pipeline_skip skip;
+	bool appended; /* passed, and its record went into the manifest now (not earlier) */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */

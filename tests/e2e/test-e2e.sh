@@ -248,6 +248,30 @@ crash-reinstall)
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+torn-record)
+	# Power fails while the journal entry "recorded" is written, after the record went
+	# into the manifest: the torn line is cut on replay, so the next run finds the device
+	# confirmed and records it again, finding its record there already. That record was
+	# counted among the lot's at the start, so it must not take a second slot: the lot of
+	# 3 is completed with the third chip, and exit 0 means 3 records.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 >"$WORK/batch1.jsonl" \
+		2>"$WORK/batch1.log"
+	check "first run: 2 devices recorded" '[ "$(count_result pass "$WORK/batch1.jsonl")" -eq 2 ]'
+	j=$WORK/station/journal.jsonl
+	check "the journal ends with the second device's \"recorded\"" 'tail -n 1 "$j" | grep -q "\"step\":\"recorded\""'
+	size=$(wc -c <"$j")
+	truncate -s $((size - 12)) "$j"
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 3 --resume --chip-timeout 3 \
+		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	rc=$?
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "the third chip is provisioned: 3 records" '[ "$recs" -eq 3 ] && [ "$(chips_with_keys)" -eq 3 ] && [ "$(kms_confirmed)" -eq 3 ]'
+	check "the resumed batch exits 0" '[ $rc -eq 0 ]'
+	;;
 plaintext)
 	# Shift mode on two probes; once all four chips passed (read from the station's
 	# stdout as it prints each banner), the running station's memory is searched for
