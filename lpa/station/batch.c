@@ -52,8 +52,11 @@ struct batch {
 	size_t n_probes;
 	const struct journal_entry *unfinished;
 	size_t n_unfinished;
-	atomic_uint claimed; /* device slots taken */
-	unsigned remaining;  /* slots this run may take (0 = unlimited) */
+	bool limited;        /* --count given */
+	unsigned done;       /* --resume: records the lot's manifest already held */
+	unsigned remaining;  /* when limited: devices this run may take (count - done) */
+	size_t base;         /* records that do not count toward --count (without --resume) */
+	atomic_uint claimed; /* slots taken: devices started, and new records recovered */
 	atomic_uint passed, failed, recovered;
 	pthread_mutex_t out_lock;
 	double t0;
@@ -82,6 +85,38 @@ static double batch_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Whether every slot of the lot is taken. */
+static bool batch_is_full(struct batch *b)
+{
+	return b->limited && atomic_load(&b->claimed) >= b->remaining;
+}
+
+/* Takes a slot for a device about to start; false when the lot is full. */
+static bool batch_claim(void *ctx)
+{
+	struct batch *b = ctx;
+	unsigned slot;
+
+	if (!b->limited)
+		return true;
+	slot = atomic_fetch_add(&b->claimed, 1);
+	if (slot + 1 >= b->remaining)
+		atomic_store(&batch_full, true);
+	return slot < b->remaining;
+}
+
+/* A device an earlier run left unfinished and this one recorded is one of the lot's
+ * devices: with --resume its record takes a slot, so the workers do not wait for a chip
+ * too many, unless the record was in the manifest already (counted in b->done: the
+ * earlier run died between the append and the journal entry). */
+static void batch_recovered(struct batch *b, const struct pipeline_result *res)
+{
+	atomic_fetch_add(&b->recovered, 1);
+	if (b->limited && b->o.resume && res->appended &&
+	    atomic_fetch_add(&b->claimed, 1) + 1 >= b->remaining)
+		atomic_store(&batch_full, true);
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -216,6 +251,23 @@ static bool batch_wait_next(prog_link *link, uint64_t last_uid, unsigned timeout
 	return false;
 }
 
+/* Hands back a chip that is no new device (this lot already holds its record: an earlier
+ * run left it in the socket, or it was put back), and waits for the next one (false:
+ * none came, *err says whether the probe failed). */
+static bool batch_hand_back(struct batch_worker *bw, prog_link *link, uint64_t uid, int *err)
+{
+	struct batch *b = bw->b;
+
+	fprintf(stderr,
+		"lpa-station: %s: chip %016llx is already recorded in lot %s; waiting for the "
+		"next chip\n",
+		bw->probe->serial, (unsigned long long)uid, b->o.lot);
+	(void)prog_link_disconnect(link);
+	/* As after a device: long enough for the probe to end the chip's session. */
+	usleep(100000);
+	return batch_wait_next(link, uid, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, err);
+}
+
 static void *batch_worker_main(void *arg)
 {
 	struct batch_worker *bw = arg;
@@ -230,8 +282,11 @@ static void *batch_worker_main(void *arg)
 				    .probe_serial = bw->probe->serial,
 				    .probe_firmware = bw->probe->firmware,
 				    .progress = batch_on_progress,
-				    .progress_ctx = &prog};
+				    .progress_ctx = &prog,
+				    .claim = batch_claim,
+				    .claim_ctx = b};
 	struct pipeline_result res;
+	uint64_t recovered_uid = 0;
 	int r, werr;
 
 	if ((r = prog_link_open(&lo, &w.link)) != LPA_OK ||
@@ -247,31 +302,44 @@ static void *batch_worker_main(void *arg)
 			continue;
 		pipeline_reconcile(&w, e, &res);
 		if (res.cls == PC_PASS) {
-			atomic_fetch_add(&b->recovered, 1);
+			batch_recovered(b, &res);
+			recovered_uid = res.chip_uid;
 			batch_report(b, bw->probe->serial, &res);
 		} else if (res.err != LPA_ERR_MISMATCH) {
 			batch_report(b, bw->probe->serial, &res);
 		}
 	}
 	for (;;) {
-		unsigned slot;
-
 		if (batch_stop)
 			break;
 		/* The lot is complete once every slot is taken: do not wait for a chip. */
-		if (b->remaining != 0 && atomic_load(&b->claimed) >= b->remaining)
+		if (batch_is_full(b))
 			break;
 		if (!batch_wait_chip(w.link, true, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
 				     &werr)) {
 			bw->err = werr;
 			break;
 		}
-		slot = atomic_fetch_add(&b->claimed, 1);
-		if (b->remaining != 0 && slot >= b->remaining)
-			break;
-		if (b->remaining != 0 && slot + 1 >= b->remaining)
-			atomic_store(&batch_full, true);
 		pipeline_device(&w, &res);
+		if (res.skip == PS_NO_SLOT)
+			break;
+		if (res.skip == PS_RECORDED && b->o.mode == MODE_PROVISION &&
+		    res.chip_uid == recovered_uid)
+			break; /* the chip in the socket is the device just recovered: done */
+		if (res.skip == PS_RECORDED && b->o.mode == MODE_PROVISION) {
+			/* The one device asked for is done already: say so, as the exam would. */
+			res.cls = PC_EXAM;
+			res.err = LPA_ERR_MISMATCH;
+			snprintf(res.reason, sizeof(res.reason),
+				 "already provisioned and recorded in lot %.64s (DevEUI %016llx)",
+				 b->o.lot, (unsigned long long)res.dev_eui);
+		} else if (res.skip == PS_RECORDED) {
+			if (!batch_hand_back(bw, w.link, res.chip_uid, &werr)) {
+				bw->err = werr;
+				break;
+			}
+			continue;
+		}
 		if (res.cls == PC_PASS)
 			atomic_fetch_add(&b->passed, 1);
 		else
@@ -290,8 +358,7 @@ static void *batch_worker_main(void *arg)
 		}
 		/* Hand the chip back; wait until it is taken out before the next one. */
 		(void)prog_link_disconnect(w.link);
-		if (b->o.mode == MODE_PROVISION ||
-		    (b->remaining != 0 && atomic_load(&b->claimed) >= b->remaining))
+		if (b->o.mode == MODE_PROVISION || batch_is_full(b))
 			break;
 		usleep(100000);
 		if (!batch_wait_next(w.link, res.chip_uid,
@@ -482,11 +549,12 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 	if (b->o.count != 0) {
 		size_t done = b->o.resume ? manifest_count(b->shared.manifest) : 0;
 
-		b->remaining = done >= b->o.count ? 0 : b->o.count - (unsigned)done;
+		b->limited = true;
+		b->base = b->o.resume ? 0 : manifest_count(b->shared.manifest);
+		b->done = done >= b->o.count ? b->o.count : (unsigned)done;
+		b->remaining = b->o.count - b->done; /* 0: nothing new, still reconcile */
 		if (b->remaining == 0)
-			b->remaining = UINT32_MAX; /* nothing new; still reconcile */
-		if (done >= b->o.count)
-			atomic_store(&b->claimed, UINT32_MAX);
+			atomic_store(&batch_full, true);
 	}
 	if ((r = prog_probe_list(&all, &n_all)) != LPA_OK) {
 		snprintf(why, why_len, "cannot list probes: %s", lpa_strerror(r));
@@ -535,7 +603,7 @@ static void batch_reconcile_orphans(struct batch *b)
 		w.probe_serial = e->probe;
 		pipeline_reconcile(&w, e, &res);
 		if (res.cls == PC_PASS)
-			atomic_fetch_add(&b->recovered, 1);
+			batch_recovered(b, &res);
 		if (res.cls == PC_PASS || res.err != LPA_ERR_MISMATCH)
 			batch_report(b, e->probe, &res);
 	}
@@ -613,16 +681,24 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 			       secs > 0 ? 60.0 * (p + f) / secs : 0.0,
 			       worker_err ? ",\"stopped\":\"" : "",
 			       worker_err ? lpa_errname(worker_err) : "", worker_err ? "\"" : "");
+		/* 0 only when every device passed and the lot is complete: --count records
+		 * (with --resume, all of the lot's; else this run's), or (without --count) no
+		 * probe stopped on an error before its chips ran out. */
+		bool complete =
+			b->limited && manifest_count(b->shared.manifest) - b->base >= b->o.count;
+
 		if (f > 0 || un > 0)
 			rc = STATION_EXIT_INCOMPLETE;
+		else if (complete)
+			rc = STATION_EXIT_OK;
 		else if (p + rv == 0 && worker_err != LPA_OK)
 			rc = station_exit_for(worker_err);
 		else if (p + rv == 0 && mode != MODE_RUN)
 			rc = STATION_EXIT_NO_TARGET;
+		else if (worker_err != LPA_OK || b->limited)
+			rc = STATION_EXIT_INCOMPLETE;
 		else
 			rc = STATION_EXIT_OK;
-		if (mode == MODE_PROVISION && f > 0)
-			rc = STATION_EXIT_INCOMPLETE;
 	}
 out:
 	lpa_secbuf_free(&b->token);

@@ -27,31 +27,76 @@ const char *journal_step_name(enum journal_step s)
 	return s < J_N_STEPS ? journal_steps[s] : "?";
 }
 
+/* One attempt that reached `installing`: from then on the chip may hold its keys. */
+struct journal_attempt {
+	uint64_t dev_eui;
+	uint32_t counter;
+	bool recorded;
+};
+
+struct journal_dev {
+	struct journal_entry e; /* the chip's last step, fields carried forward */
+	struct journal_attempt *attempts;
+	size_t n_attempts;
+};
+
 struct journal {
 	int fd;
-	struct journal_entry *dev; /* the last entry per chip, in order of first appearance */
+	struct journal_dev *dev; /* per chip, in order of first appearance */
 	size_t n, cap;
 	struct journal_entry *unfinished;
 	size_t n_unfinished;
 };
 
-static struct journal_entry *journal_slot(journal *j, uint64_t uid)
+static struct journal_dev *journal_find(journal *j, uint64_t uid)
 {
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].chip_uid == uid)
+		if (j->dev[i].e.chip_uid == uid)
 			return &j->dev[i];
+	return NULL;
+}
+
+static struct journal_dev *journal_slot(journal *j, uint64_t uid)
+{
+	struct journal_dev *d = journal_find(j, uid);
+
+	if (d != NULL)
+		return d;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 64;
-		struct journal_entry *d = realloc(j->dev, cap * sizeof(*d));
 
-		if (d == NULL)
+		if ((d = realloc(j->dev, cap * sizeof(*d))) == NULL)
 			return NULL;
 		j->dev = d;
 		j->cap = cap;
 	}
 	memset(&j->dev[j->n], 0, sizeof(j->dev[0]));
-	j->dev[j->n].chip_uid = uid;
+	j->dev[j->n].e.chip_uid = uid;
 	return &j->dev[j->n++];
+}
+
+static struct journal_attempt *journal_attempt_find(const struct journal_dev *d, uint64_t dev_eui,
+						    uint32_t counter)
+{
+	for (size_t i = 0; i < d->n_attempts; i++)
+		if (d->attempts[i].dev_eui == dev_eui && d->attempts[i].counter == counter)
+			return &d->attempts[i];
+	return NULL;
+}
+
+static struct journal_attempt *journal_attempt_add(struct journal_dev *d, uint64_t dev_eui,
+						   uint32_t counter)
+{
+	struct journal_attempt *a = journal_attempt_find(d, dev_eui, counter);
+
+	if (a != NULL)
+		return a;
+	if ((a = realloc(d->attempts, (d->n_attempts + 1) * sizeof(*a))) == NULL)
+		return NULL;
+	d->attempts = a;
+	a = &d->attempts[d->n_attempts++];
+	*a = (struct journal_attempt){.dev_eui = dev_eui, .counter = counter};
+	return a;
 }
 
 static int journal_hex64(json_t *o, const char *k, uint64_t *v)
@@ -125,10 +170,13 @@ fail:
  * device's earlier entries (the DevEUI learned at J_ISSUED stays known later on). */
 static int journal_apply(journal *j, const struct journal_entry *e)
 {
-	struct journal_entry *d = journal_slot(j, e->chip_uid), keep;
+	struct journal_dev *dev = journal_slot(j, e->chip_uid);
+	struct journal_attempt *a;
+	struct journal_entry *d, keep;
 
-	if (d == NULL)
+	if (dev == NULL)
 		return LPA_ERR_NOMEM;
+	d = &dev->e;
 	keep = *d;
 	*d = *e;
 	if (e->dev_eui == 0)
@@ -145,6 +193,14 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 		memcpy(d->receipt, keep.receipt, sizeof(d->receipt));
 	if (e->record[0] == '\0' && e->step == J_RECORDED)
 		memcpy(d->record, keep.record, sizeof(d->record));
+	/* Every attempt that reached the chip is remembered, not only the last: a chip can
+	 * hold the keys of an earlier one when a later one never reached it. */
+	if (d->step >= J_INSTALLING && d->step <= J_RECORDED && d->counter != 0) {
+		if ((a = journal_attempt_add(dev, d->dev_eui, d->counter)) == NULL)
+			return LPA_ERR_NOMEM;
+		if (d->step == J_RECORDED)
+			a->recorded = true;
+	}
 	return LPA_OK;
 }
 
@@ -194,6 +250,8 @@ void journal_close(journal **jp)
 	if (jp == NULL || (j = *jp) == NULL)
 		return;
 	close(j->fd);
+	for (size_t i = 0; i < j->n; i++)
+		free(j->dev[i].attempts);
 	free(j->dev);
 	free(j->unfinished);
 	free(j);
@@ -248,27 +306,36 @@ size_t journal_unfinished(journal *j, const struct journal_entry **list)
 	j->unfinished = u;
 	j->n_unfinished = 0;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].step != J_RECORDED && j->dev[i].step != J_ABANDONED)
-			u[j->n_unfinished++] = j->dev[i];
+		if (j->dev[i].e.step != J_RECORDED && j->dev[i].e.step != J_ABANDONED)
+			u[j->n_unfinished++] = j->dev[i].e;
 	*list = u;
 	return j->n_unfinished;
 }
 
 const struct journal_entry *journal_last(journal *j, uint64_t chip_uid)
 {
-	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].chip_uid == chip_uid)
-			return &j->dev[i];
-	return NULL;
+	struct journal_dev *d = journal_find(j, chip_uid);
+
+	return d != NULL ? &d->e : NULL;
+}
+
+bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui, uint32_t counter)
+{
+	struct journal_dev *d = journal_find(j, chip_uid);
+	struct journal_attempt *a;
+
+	if (d == NULL || counter == 0 || (a = journal_attempt_find(d, dev_eui, counter)) == NULL)
+		return false;
+	return !a->recorded;
 }
 
 void journal_totals(journal *j, size_t *recorded, size_t *abandoned, size_t *unfinished)
 {
 	*recorded = *abandoned = *unfinished = 0;
 	for (size_t i = 0; i < j->n; i++) {
-		if (j->dev[i].step == J_RECORDED)
+		if (j->dev[i].e.step == J_RECORDED)
 			(*recorded)++;
-		else if (j->dev[i].step == J_ABANDONED)
+		else if (j->dev[i].e.step == J_ABANDONED)
 			(*abandoned)++;
 		else
 			(*unfinished)++;

@@ -56,6 +56,10 @@ int journal_log(journal *j, struct journal_entry *e);
 size_t journal_unfinished(journal *j, const struct journal_entry **list);
 /* The last entry for a chip, or NULL. */
 const struct journal_entry *journal_last(journal *j, uint64_t chip_uid);
+/* Whether this journal has an attempt for the chip with that DevEUI and counter that
+ * reached `installing` and was never recorded: a chip holding those keys holds ours, and
+ * the KMS never confirmed them. Every attempt counts, not only the chip's last one. */
+bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui, uint32_t counter);
 /* Counts of devices per final state (recorded, abandoned) in this journal. */
 void journal_totals(journal *j, size_t *recorded, size_t *abandoned, size_t *unfinished);
 

@@ -186,15 +186,34 @@ static int pipeline_abandon(struct pipeline_worker *w, uint64_t uid, uint64_t de
 
 enum install_state { INSTALL_UNKNOWN, INSTALL_NOT_DONE, INSTALL_DONE };
 
-/* After an interrupted install: is the chip still there, and did it take the package? */
+/* Whether the chip holds the keys of an attempt of ours the KMS never confirmed: any
+ * attempt the journal has at `installing` for it and never recorded, not only the last
+ * one (a later attempt may never have reached the chip). */
+static bool pipeline_holds_own_keys(struct pipeline_worker *w, uint64_t uid,
+				    const struct lpa_agent_status *st)
+{
+	bool own;
+
+	if (!st->provisioned)
+		return false;
+	pthread_mutex_lock(&w->shared->lock);
+	own = journal_unrecorded_attempt(w->shared->journal, uid, st->dev_eui, st->counter);
+	pthread_mutex_unlock(&w->shared->lock);
+	return own;
+}
+
+/* After an interrupted install of attempt `counter`: is the chip still there, and does it
+ * hold keys of ours without a receipt (that attempt's, or an earlier unrecorded one's)?
+ * *held is the counter the chip holds. */
 static enum install_state pipeline_check_install(struct pipeline_worker *w, uint64_t uid,
-						 uint32_t counter, psoc6 **chip_out)
+						 uint32_t counter, psoc6 **chip_out, uint32_t *held)
 {
 	struct lpa_agent_status st;
 	psoc6 *chip = NULL;
 	uint64_t now_uid = 0;
 	enum install_state s = INSTALL_UNKNOWN;
 
+	*held = 0;
 	if (chip_out != NULL)
 		*chip_out = NULL;
 	if (w->link == NULL)
@@ -206,7 +225,8 @@ static enum install_state pipeline_check_install(struct pipeline_worker *w, uint
 	    psoc6_unique_id(chip, &now_uid) != LPA_OK || now_uid != uid ||
 	    psoc6_get_status(chip, &st) != LPA_OK)
 		goto out;
-	if (st.provisioned && st.counter == counter)
+	*held = st.provisioned ? st.counter : 0;
+	if (pipeline_holds_own_keys(w, uid, &st))
 		s = INSTALL_DONE;
 	else if (st.counter < counter)
 		s = INSTALL_NOT_DONE;
@@ -235,6 +255,7 @@ static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev
 	if (r != LPA_OK)
 		return pipeline_fail(res, PC_STATE, r, "cannot append to the manifest: %s",
 				     lpa_strerror(r));
+	res->appended = !there;
 	if ((r = pipeline_log(w, J_RECORDED, uid, dev_eui, counter, NULL, NULL, NULL)) != LPA_OK)
 		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
 				     lpa_strerror(r));
@@ -329,7 +350,9 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 		 * it took the package. Installed without a receipt: do it once more as a new
 		 * attempt (the chip accepts the higher counter), to get a receipt. */
 		int link_err = r;
-		enum install_state st = pipeline_check_install(w, uid, issued.counter, &again);
+		uint32_t held;
+		enum install_state st =
+			pipeline_check_install(w, uid, issued.counter, &again, &held);
 
 		if (st == INSTALL_DONE && depth == 0) {
 			r = pipeline_provision(w, again, raw, raw_len, uid, res, depth + 1);
@@ -337,10 +360,18 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 			return r;
 		}
 		psoc6_detach(&again);
-		snprintf(reason, sizeof(reason), "install interrupted (%s); %s",
-			 lpa_strerror(link_err),
-			 st == INSTALL_NOT_DONE ? "the chip did not take the package"
-						: "the chip's state is unknown");
+		if (st == INSTALL_DONE)
+			/* A second loss in a row: leave it to the next exam of the chip, which
+			 * recognises keys of ours without a record and provisions it again. */
+			snprintf(reason, sizeof(reason),
+				 "install interrupted (%s); the chip holds the keys of attempt %u "
+				 "without a receipt",
+				 lpa_strerror(link_err), held);
+		else
+			snprintf(reason, sizeof(reason), "install interrupted (%s); %s",
+				 lpa_strerror(link_err),
+				 st == INSTALL_NOT_DONE ? "the chip did not take the package"
+							: "the chip's state is unknown");
 		if (pipeline_abandon(w, uid, issued.dev_eui, issued.counter, reason) != LPA_OK)
 			snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason),
 				 "; KMS not told yet (resume)");
@@ -358,20 +389,28 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 	return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, res);
 }
 
-/* Whether the chip holds exactly the package of an attempt this station journaled and
- * never recorded (its counter is the journaled one). */
+/* Whether the keys on an "already provisioned" chip are from an attempt this station
+ * journaled and never recorded (any of its attempts, not only the last). */
 static bool pipeline_own_orphan(struct pipeline_worker *w, const struct psoc6_exam_result *exam)
 {
-	const struct journal_entry *e;
-	bool own = false;
+	return pipeline_holds_own_keys(w, exam->uid, &exam->status);
+}
 
+/* Whether the chip holds exactly the keys this station recorded for it in this lot: the
+ * device is done (a restart finds it still in the socket, or it was put back). */
+static bool pipeline_recorded_here(struct pipeline_worker *w, const struct psoc6_exam_result *exam)
+{
+	const struct journal_entry *e;
+	bool done;
+
+	if (!exam->status.provisioned)
+		return false;
 	pthread_mutex_lock(&w->shared->lock);
 	e = journal_last(w->shared->journal, exam->uid);
-	if (e != NULL && e->step != J_RECORDED && e->counter != 0 &&
-	    e->counter == exam->status.counter && e->dev_eui == exam->status.dev_eui)
-		own = true;
+	done = e != NULL && e->step == J_RECORDED && e->counter == exam->status.counter &&
+	       e->dev_eui == exam->status.dev_eui && strcmp(e->lot, w->shared->lot) == 0;
 	pthread_mutex_unlock(&w->shared->lock);
-	return own;
+	return done;
 }
 
 int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
@@ -394,6 +433,14 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		goto out;
 	}
 	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);
+	if (exam.uid != 0 && pipeline_recorded_here(w, &exam)) {
+		res->chip_uid = exam.uid;
+		res->dev_eui = exam.status.dev_eui;
+		res->counter = exam.status.counter;
+		res->skip = PS_RECORDED;
+		r = LPA_OK;
+		goto out;
+	}
 	if (r == LPA_ERR_MISMATCH && pipeline_own_orphan(w, &exam)) {
 		/* The keys on this chip are from an attempt of ours the KMS never confirmed
 		 * (the station died, or lost the chip, between install and confirm): not a
@@ -417,6 +464,11 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		goto out;
 	}
 	res->chip_uid = id.chip_uid;
+	if (w->claim != NULL && !w->claim(w->claim_ctx)) {
+		res->skip = PS_NO_SLOT;
+		r = LPA_OK;
+		goto out;
+	}
 	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, res, 0);
 out:
 	psoc6_detach(&chip);
@@ -437,6 +489,7 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	struct lpa_lpi1 id;
 	psoc6 *chip = NULL;
 	enum install_state st;
+	uint32_t held;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -459,10 +512,12 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
 				     "interrupted before install; abandoned");
 	case J_INSTALLING:
-		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip);
+		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip, &held);
 		if (st == INSTALL_DONE &&
 		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK) {
-			/* Installed, receipt lost: provision once more to get one. */
+			/* Keys of ours without a receipt (this attempt's, or an earlier one's
+			 * when this one never reached the chip): provision once more to get
+			 * one; the new issue supersedes both at the KMS. */
 			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, res, 1);
 			psoc6_detach(&chip);
 			res->recovered = true;

@@ -48,6 +48,8 @@ struct pipeline_shared {
 };
 
 typedef void (*pipeline_progress_cb)(void *ctx, const char *step, unsigned percent);
+/* Takes one of the lot's slots for the chip just examined; false: the lot is full. */
+typedef bool (*pipeline_claim_cb)(void *ctx);
 
 /* One worker's view: its probe, link and KMS connection. */
 struct pipeline_worker {
@@ -58,6 +60,15 @@ struct pipeline_worker {
 	const char *probe_firmware;
 	pipeline_progress_cb progress;
 	void *progress_ctx;
+	pipeline_claim_cb claim; /* NULL: every chip may be provisioned */
+	void *claim_ctx;
+};
+
+/* Why pipeline_device did not treat the chip as a device. */
+enum pipeline_skip {
+	PS_NONE = 0,
+	PS_RECORDED, /* this lot already holds the record of the keys the chip holds */
+	PS_NO_SLOT,  /* examined, but the claim found the lot full: nothing started */
 };
 
 struct pipeline_result {
@@ -67,12 +78,16 @@ struct pipeline_result {
 	uint64_t dev_eui;
 	uint32_t counter;
 	bool recovered; /* finished a device an earlier run left unfinished */
+	enum pipeline_skip skip;
+	bool appended; /* passed, and its record went into the manifest now (not earlier) */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */
 };
 
-/* Provisions the chip now on w->link (connected by the caller). */
+/* Provisions the chip now on w->link (connected by the caller): the exam and identity,
+ * then w->claim, then issue, install, confirm and record. A chip holding the keys this
+ * lot already recorded for it is not provisioned again (res->skip). */
 int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res);
 
 /*

@@ -1,13 +1,87 @@
 # tests/e2e/lib.sh — a whole simulated line for the demo and the end-to-end tests: a
 # reference KMS over HTTPS with an operator and a station, a station.conf, and helpers
 # to log in and to run commands under lpa-sim. Source it; set BUILD (the meson build
-# directory) and WORK (an empty directory) first.
+# directory) and WORK (an empty directory) first, or call e2e_init for both the work
+# directory and the traps that clean up after it.
+#
+# Every long-running process started here (the KMS, each lpa-sim with all it runs) is
+# the leader of its own session and process group, recorded in $WORK/pgids: e2e_cleanup
+# ends those groups whole, so nothing survives the test (a station stuck in a USB ioctl
+# after lpa-sim died, a background station of a crash script, a KMS left stopped).
 
 E2E_PASSWORD="demo-password-please-change"
 
 e2e_die() {
 	echo "e2e: $*" >&2
 	exit 1
+}
+
+# e2e_init: WORK in /tmp (or $E2E_WORK), lpa-sim's testbeds inside it, and e2e_cleanup on every exit
+# path: normal exit, e2e_die, and SIGTERM/SIGINT/SIGHUP (meson's timeout sends SIGTERM,
+# then SIGKILL 0.5 s later: the traps only signal, they never wait).
+e2e_init() {
+	if [ -n "${E2E_WORK:-}" ]; then
+		# A directory chosen by the caller (tests/campaign keeps failed runs' ones).
+		WORK=$E2E_WORK
+		mkdir -p "$WORK" || exit 1
+	else
+		WORK=$(mktemp -d /tmp/lpa-e2e.XXXXXX) || exit 1
+	fi
+	mkdir "$WORK/tmp"
+	TMPDIR=$WORK/tmp
+	export TMPDIR
+	trap 'e2e_cleanup' EXIT
+	trap 'e2e_cleanup; trap - EXIT; exit 129' HUP
+	trap 'e2e_cleanup; trap - EXIT; exit 130' INT
+	trap 'e2e_cleanup; trap - EXIT; exit 143' TERM
+}
+
+# e2e_spawn PGIDFILE COMMAND...: COMMAND in a new session (setsid -w waits for it and
+# returns its status); PGIDFILE gets the session's id, which is also its process group's.
+e2e_spawn() {
+	f=$1
+	shift
+	setsid -w sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$f" "$@"
+}
+
+# e2e_track PGIDFILE: remember the group for e2e_cleanup once it has announced itself.
+e2e_track() {
+	echo "$1" >>"$WORK/pgids"
+}
+
+# e2e_kill_group PGIDFILE: every process of that group, stopped ones included.
+e2e_kill_group() {
+	[ -s "$1" ] || return 0
+	g=$(cat "$1")
+	kill -CONT -"$g" 2>/dev/null
+	kill -KILL -"$g" 2>/dev/null
+	rm -f "$1"
+}
+
+# e2e_cleanup: ends every process group this file started, logs out (only when the KMS
+# still answers, so a stuck KMS cannot hold the exit up), and removes WORK unless KEEP.
+e2e_cleanup() {
+	trap - HUP INT TERM
+	if [ -n "${E2E_KMS_PID:-}" ] && [ -s "$WORK/kms.pgid" ]; then
+		kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null
+		e2e_station logout >/dev/null 2>&1
+	fi
+	if [ -f "$WORK/pgids" ]; then
+		while read -r f; do
+			e2e_kill_group "$f"
+		done <"$WORK/pgids"
+	fi
+	E2E_KMS_PID=
+	[ "${KEEP:-}" ] || rm -rf "$WORK"
+}
+
+# e2e_kms_serve [ARGS...]: lpa-kms serve on $WORK/kms in its own group; E2E_KMS_PID.
+e2e_kms_serve() {
+	rm -f "$WORK/kms.pgid"
+	e2e_spawn "$WORK/kms.pgid" "$BUILD/fixtures/kms/lpa-kms" serve --dir "$WORK/kms" "$@" \
+		>>"$WORK/kms.log" 2>&1 &
+	E2E_KMS_PID=$!
+	e2e_track "$WORK/kms.pgid"
 }
 
 # e2e_kms_start: initialise a KMS in $WORK/kms, add operator "demo" (operator + qa) and
@@ -30,17 +104,20 @@ e2e_kms_start() {
 		e2e_die "add-station failed"
 	"$kms" admin export-keys --dir "$WORK/kms" --out "$WORK/keys" >/dev/null 2>&1 ||
 		e2e_die "export-keys failed"
-	"$kms" serve --dir "$WORK/kms" --port 0 --port-file "$WORK/kms.port" \
-		>"$WORK/kms.log" 2>&1 &
-	E2E_KMS_PID=$!
-	i=0
-	while [ ! -s "$WORK/kms.port" ] && [ $i -lt 150 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -s "$WORK/kms.port" ] || e2e_die "KMS did not start: $(cat "$WORK/kms.log")"
+	e2e_kms_serve --port 0 --port-file "$WORK/kms.port"
+	e2e_kms_wait_port "$WORK/kms.port"
 	E2E_KMS_PORT=$(cat "$WORK/kms.port")
 	e2e_write_conf "${1:-cmsis-dap}"
+}
+
+# e2e_kms_wait_port FILE: until the KMS listens (it writes FILE then) or has exited.
+e2e_kms_wait_port() {
+	i=0
+	while [ ! -s "$1" ] && kill -0 "$E2E_KMS_PID" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -s "$1" ] || e2e_die "KMS did not start: $(cat "$WORK/kms.log")"
 }
 
 e2e_write_conf() {
@@ -64,12 +141,23 @@ lorawan = 1.1
 CONF
 }
 
+# e2e_kms_stop: stops the KMS (SIGTERM; SIGCONT first in case a test froze it).
 e2e_kms_stop() {
 	if [ -n "${E2E_KMS_PID:-}" ]; then
-		kill "$E2E_KMS_PID" 2>/dev/null
+		if [ -s "$WORK/kms.pgid" ]; then
+			kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null
+			kill -TERM -"$(cat "$WORK/kms.pgid")" 2>/dev/null
+		fi
 		wait "$E2E_KMS_PID" 2>/dev/null
+		rm -f "$WORK/kms.pgid"
 		E2E_KMS_PID=
 	fi
+}
+
+# e2e_kms_pid: the KMS server process itself (the leader of its group), for tests that
+# stop or kill it.
+e2e_kms_pid() {
+	cat "$WORK/kms.pgid"
 }
 
 # The current TOTP code of the demo operator, as an authenticator app would show it.
@@ -87,9 +175,20 @@ e2e_login() {
 	return $rc
 }
 
-# e2e_sim ARGS... -- COMMAND: lpa-sim with the fixture PKI and the KMS's package key.
+# e2e_sim ARGS... -- COMMAND: lpa-sim with the fixture PKI and the KMS's package key, in
+# its own process group (waited for in the background, so a signal to the test is acted
+# on at once); returns COMMAND's status. Whatever COMMAND left running is ended after it.
 e2e_sim() {
-	"$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" "$@"
+	pg=$WORK/sim.$$.pgid
+	rm -f "$pg"
+	e2e_track "$pg"
+	e2e_spawn "$pg" "$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" \
+		"$@" &
+	sim_wait=$!
+	wait $sim_wait
+	sim_rc=$?
+	e2e_kill_group "$pg"
+	return $sim_rc
 }
 
 e2e_station() {

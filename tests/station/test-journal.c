@@ -139,6 +139,53 @@ START_TEST(new_attempt_after_abandon)
 }
 END_TEST
 
+/*
+ * The crash of issue 9: attempt 1 reached the chip (receipt lost), attempt 2 was
+ * journaled at `installing` but never reached it, then abandoned. The chip's keys are
+ * still known as ours, and stay known after a restart; a recorded attempt is not.
+ */
+START_TEST(every_unrecorded_attempt_is_remembered)
+{
+	journal *j = NULL;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ISSUED, 5, 0xE5, 1);
+	step(j, J_INSTALLING, 5, 0xE5, 1);
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ISSUED, 5, 0xE5, 2);
+	step(j, J_INSTALLING, 5, 0xE5, 2);
+	step(j, J_ABANDONED, 5, 0xE5, 2);
+	/* Issued but never installing: the chip cannot hold attempt 3. */
+	step(j, J_BEGIN, 6, 0, 0);
+	step(j, J_ISSUED, 6, 0xE6, 3);
+	step(j, J_ABANDONED, 6, 0xE6, 3);
+	journal_close(&j);
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 1));
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 2));
+	ck_assert(!journal_unrecorded_attempt(j, 5, 0xE5, 3));
+	ck_assert(!journal_unrecorded_attempt(j, 5, 0xE6, 1)); /* another DevEUI */
+	ck_assert(!journal_unrecorded_attempt(j, 6, 0xE6, 3));
+	ck_assert(!journal_unrecorded_attempt(j, 7, 0xE5, 1)); /* unknown chip */
+	ck_assert(!journal_unrecorded_attempt(j, 5, 0xE5, 0));
+	ck_assert_uint_eq(journal_last(j, 5)->counter, 2);
+
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ISSUED, 5, 0xE5, 3);
+	step(j, J_INSTALLING, 5, 0xE5, 3);
+	step(j, J_INSTALLED, 5, 0xE5, 3);
+	step(j, J_CONFIRMED, 5, 0xE5, 3);
+	step(j, J_RECORDED, 5, 0xE5, 3);
+	journal_close(&j);
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert(!journal_unrecorded_attempt(j, 5, 0xE5, 3)); /* recorded: provisioned */
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 1));
+	journal_close(&j);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
@@ -146,6 +193,7 @@ int main(void)
 		TU_CASE(torn_line_cut_and_appending_continues),
 		TU_CASE(corrupt_line_refused),
 		TU_CASE(new_attempt_after_abandon),
+		TU_CASE(every_unrecorded_attempt_is_remembered),
 	};
 
 	return tu_main_fixture("journal", cases, TU_N(cases), setup, teardown);
