@@ -40,38 +40,49 @@ done
 [ -f "$dir/build.ninja" ] || { echo "suite.sh: configure and build $dir/ first" >&2; exit 2; }
 ninja -C "$dir" > /dev/null
 
-# The load, and its end on every exit path. Each load process leads its own process
-# group (set -m) so that its compilers go with it.
+# The load, and its end on every exit path. Each load process leads its own session
+# (setsid: a background job is no group leader, so setsid does not fork and $! is the
+# leader), so that its compilers go with it.
 load_pids=""
 stop_load() {
 	for p in $load_pids; do
-		kill -TERM -- "-$p" 2>/dev/null || true
+		kill -TERM "-$p" 2>/dev/null || true # dash's kill takes no "--"
 	done
+	i=0
 	for p in $load_pids; do
+		while kill -0 "-$p" 2>/dev/null && [ $i -lt 40 ]; do
+			i=$((i + 1))
+			sleep 0.05
+		done
+		kill -KILL "-$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	load_pids=""
+	# A running meson test ends its tests on SIGTERM.
+	[ -z "$test_pid" ] || kill -TERM "$test_pid" 2>/dev/null || true
 }
+test_pid=""
 trap 'stop_load' EXIT
 trap 'stop_load; trap - EXIT; exit 130' INT
 trap 'stop_load; trap - EXIT; exit 143' TERM
 trap 'stop_load; trap - EXIT; exit 129' HUP
 start_load() {
-	set -m
 	case "$load" in
 	build)
 		[ -f build-load/build.ninja ] || meson setup build-load > /dev/null
-		sh -c 'while :; do ninja -C build-load -t clean > /dev/null; ninja -C build-load -j 2 > /dev/null 2>&1 || true; done' &
+		setsid sh -c 'while :; do
+			ninja -C build-load -t clean > /dev/null
+			ninja -C build-load -j 2 > /dev/null 2>&1 || true
+		done' < /dev/null &
 		load_pids="$!"
 		;;
 	spin)
-		sh -c 'while :; do :; done' &
+		setsid sh -c 'while :; do :; done' < /dev/null &
 		load_pids="$!"
-		sh -c 'while :; do :; done' &
+		setsid sh -c 'while :; do :; done' < /dev/null &
 		load_pids="$load_pids $!"
 		;;
 	esac
-	set +m
 }
 [ -z "$load" ] || start_load
 
@@ -86,9 +97,14 @@ while [ $k -lt "$runs" ]; do
 	k=$((k + 1))
 	t0=$(now_ms)
 	rc=0
+	# In the background, so that a signal to this script is handled at once (a trap
+	# waits for a foreground command).
 	# shellcheck disable=SC2086 # $setup is two words or none
-	meson test -C "$dir" $setup --num-processes 2 --no-rebuild "$@" > "$dir/campaign/out.txt" 2>&1 ||
-		rc=$?
+	meson test -C "$dir" $setup --num-processes 2 --no-rebuild "$@" > "$dir/campaign/out.txt" \
+		2>&1 < /dev/null &
+	test_pid=$!
+	wait "$test_pid" || rc=$?
+	test_pid=
 	t=$(( $(now_ms) - t0 ))
 	total_ms=$((total_ms + t))
 	if [ $rc -eq 0 ]; then

@@ -61,6 +61,22 @@ wait $parent 2>/dev/null || true
 wait_gone 20 "$(cat sim.pid)" "$(cat cmd.pid)" || fail "lpa-sim or its command outlived the parent"
 clean "the parent's death"
 
+# ... and when meson's timeout sends SIGTERM to the test's process group, what the
+# command put in a group of its own (timeout(1) does) goes too.
+rm -f grp.pid tmo.pid
+setsid sh -c 'echo $$ > grp.pid; exec "$@"' sh "$LPA_SIM" --fast -- \
+	sh -c 'timeout 300 sleep 300 & echo $! > tmo.pid.tmp; mv tmo.pid.tmp tmo.pid; exec sleep 300' \
+	< /dev/null &
+i=0
+while [ ! -s tmo.pid ]; do
+	[ $i -lt 400 ] || fail "the command never started"
+	i=$((i + 1))
+	sleep 0.05
+done
+kill -TERM "-$(cat grp.pid)"
+wait_gone 20 "$(cat grp.pid)" "$(cat tmo.pid)" || fail "a process outlived SIGTERM to the test's group"
+clean "SIGTERM to the process group"
+
 # What the command sees.
 sim --fast --probes 2 --state st --serial-prefix LOT -- sh -c \
 	'echo "$LPA_SIM_SERIALS|$LPA_SIM_STATE|$LD_PRELOAD"; test -d "$UMOCKDEV_DIR"' > env.out
