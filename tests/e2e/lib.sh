@@ -78,7 +78,7 @@ e2e_cleanup() {
 # e2e_kms_serve [ARGS...]: lpa-kms serve on $WORK/kms in its own group; E2E_KMS_PID.
 e2e_kms_serve() {
 	rm -f "$WORK/kms.pgid"
-	e2e_spawn "$WORK/kms.pgid" "$BUILD/fixtures/kms/lpa-kms" serve --dir "$WORK/kms" "$@" \
+	e2e_spawn "$WORK/kms.pgid" "$BUILD/lpa/kms/lpa-kms" serve --dir "$WORK/kms" "$@" \
 		>>"$WORK/kms.log" 2>&1 &
 	E2E_KMS_PID=$!
 	e2e_track "$WORK/kms.pgid"
