@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-    build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
+    build-essential meson ninja-build pkg-config clang clang-format libclang-rt-14-dev
     libssl-dev openssl
     libcurl4-openssl-dev curl
     libgnutls28-dev

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkpkg: bad chip record %s\n", path);
 		goto out;
 	}
-	if ((f = fopen(argv[2], "r")) == NULL || (kms = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+	if ((f = fopen(argv[2], "r")) == NULL ||
+	    (kms = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
 		fprintf(stderr, "mkpkg: cannot read %s\n", argv[2]);
 		goto out;
 	}

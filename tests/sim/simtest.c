@@ -69,9 +69,9 @@ struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms)
 
 void swd_connect(struct sim_chip *c)
 {
-	static const uint8_t jtag_to_swd[17] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-						 0x9e, 0xe7, 0xff, 0xff, 0xff, 0xff, 0xff,
-						 0xff, 0xff, 0x00 };
+	static const uint8_t jtag_to_swd[17] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						0xff, 0x9e, 0xe7, 0xff, 0xff, 0xff,
+						0xff, 0xff, 0xff, 0xff, 0x00};
 	uint32_t v = 0;
 
 	sim_chip_swj_sequence(c, jtag_to_swd, 136);
@@ -163,8 +163,8 @@ bool ipc_call(struct sim_chip *c, unsigned n, uint32_t data, unsigned polls)
 	return false;
 }
 
-uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in_len,
-		    uint8_t *out, size_t *out_len)
+uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in_len, uint8_t *out,
+		    size_t *out_len)
 {
 	uint32_t blk = sim_map_get(sim_chip_family(c))->agent_block, v;
 
@@ -172,7 +172,7 @@ uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in
 	ck_assert_int_eq(mem_wr(c, 0, blk + 4, 0), SIM_ACK_OK);
 	ck_assert_int_eq(mem_wr(c, 0, blk + 8, (uint32_t)in_len), SIM_ACK_OK);
 	for (size_t i = 0; i < in_len; i += 4) {
-		uint8_t w[4] = { 0 };
+		uint8_t w[4] = {0};
 
 		memcpy(w, in + i, in_len - i < 4 ? in_len - i : 4);
 		ck_assert_int_eq(mem_wr(c, 0, blk + 16 + (uint32_t)i, sim_le32(w)), SIM_ACK_OK);

@@ -13,10 +13,10 @@
 #include "lpa/core/lpa-core.h"
 #include "sim-private.h"
 
-#define DP_R(a) (0x2u | (a))        /* DP read, a = 0x0/0x4/0x8/0xC */
+#define DP_R(a) (0x2u | (a)) /* DP read, a = 0x0/0x4/0x8/0xC */
 #define DP_W(a) (0x0u | (a))
-#define AP_R(a) (0x3u | ((a) & 0xC))
-#define AP_W(a) (0x1u | ((a) & 0xC))
+#define AP_R(a) (0x3u | ((a)&0xC))
+#define AP_W(a) (0x1u | ((a)&0xC))
 
 extern uint64_t test_clock;
 uint64_t test_now(void *ctx);
@@ -37,8 +37,8 @@ void clear_sticky(struct sim_chip *c);
  * within polls reads of LOCK_STATUS. */
 bool ipc_call(struct sim_chip *c, unsigned n, uint32_t data, unsigned polls);
 /* An agent call through IPC_STRUCT8 with a parameter block at the reserved SRAM. */
-uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in_len,
-		    uint8_t *out, size_t *out_len);
+uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in_len, uint8_t *out,
+		    size_t *out_len);
 void cm_halt(struct sim_chip *c, unsigned core);
 void cm_resume(struct sim_chip *c, unsigned core);
 

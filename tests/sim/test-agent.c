@@ -15,8 +15,9 @@ static uint8_t buf[2048];
 static size_t len;
 
 static const uint8_t root_keys[32] = {
-	0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c,
-	0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+	0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15,
+	0x88, 0x09, 0xcf, 0x4f, 0x3c, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+	0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
 };
 
 static void setup(void)
@@ -44,8 +45,8 @@ static lpa_secbuf *keys_for(uint8_t lorawan)
 }
 
 /* An LPK1 for uid wrapped to dik_pub, signed by signer. */
-static void make_pkg(uint8_t out[LPA_LPK1_LEN], uint64_t uid, uint32_t counter,
-		     uint8_t lorawan, const uint8_t *dik_pub, EVP_PKEY *signer)
+static void make_pkg(uint8_t out[LPA_LPK1_LEN], uint64_t uid, uint32_t counter, uint8_t lorawan,
+		     const uint8_t *dik_pub, EVP_PKEY *signer)
 {
 	struct lpa_lpk1_hdr h;
 	EVP_PKEY *dik = NULL;
@@ -88,7 +89,8 @@ START_TEST(agent_get_identity)
 	p = id.cert;
 	ck_assert_ptr_nonnull(x = d2i_X509(NULL, &p, id.cert_len));
 	ck_assert_int_gt(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_serialNumber, sn,
-						   sizeof(sn)), 0);
+						   sizeof(sn)),
+			 0);
 	{
 		char want[17];
 
@@ -206,7 +208,8 @@ START_TEST(agent_prove)
 	ck_assert_uint_eq(agent_call(chip, AGENT_OP_PROVE, in, 24, buf, &len), AGENT_OK);
 	ck_assert_int_eq(lpa_p256_from_public(sim_chip_dik_pub(chip), &dik), LPA_OK);
 	ck_assert_int_eq(lpa_lpp1_verify(buf, len, dik, 0x70B3D57ED0000001ull, sim_chip_uid(chip),
-					 nonce, LPA_LORAWAN_11, k, &pp), LPA_OK);
+					 nonce, LPA_LORAWAN_11, k, &pp),
+			 LPA_OK);
 	lpa_be_put(in, 0x70B3D57ED0000002ull, 8); /* a challenge for another device */
 	ck_assert_uint_eq(agent_call(chip, AGENT_OP_PROVE, in, 24, buf, &len),
 			  AGENT_ERR_WRONG_CHIP);
@@ -220,7 +223,8 @@ START_TEST(agent_busy_after_reset)
 	chip->cfg.latency.agent_boot_us = 3000;
 	ck_assert_int_eq(mem_wr(chip, 1, 0xE000ED0C, 0x05FA0004u), SIM_ACK_OK); /* SYSRESETREQ */
 	swd_connect(chip);
-	ck_assert_uint_eq(agent_call(chip, AGENT_OP_GET_STATUS, NULL, 0, buf, &len), AGENT_ERR_BUSY);
+	ck_assert_uint_eq(agent_call(chip, AGENT_OP_GET_STATUS, NULL, 0, buf, &len),
+			  AGENT_ERR_BUSY);
 	test_clock += 3000 * 1000;
 	ck_assert_uint_eq(agent_call(chip, AGENT_OP_GET_STATUS, NULL, 0, buf, &len), AGENT_OK);
 }

@@ -50,11 +50,11 @@ static size_t cmd(struct sim_probe *p, const uint8_t *c, size_t len)
 /* Connect + JTAG-to-SWD + DPIDR + power-up, as OpenOCD does it. */
 static void dap_attach(struct sim_probe *p)
 {
-	static const uint8_t conn[] = { 0x02, 0x01 };
-	static const uint8_t seq[] = { 0x12, 136, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x9e,
-				       0xe7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00 };
-	static const uint8_t xfer[] = { 0x05, 0, 4, 0x02, 0x00, 0x1E, 0, 0, 0,
-					0x04, 0x00, 0x00, 0x00, 0x50, 0x06 };
+	static const uint8_t conn[] = {0x02, 0x01};
+	static const uint8_t seq[] = {0x12, 136,  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x9e,
+				      0xe7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
+	static const uint8_t xfer[] = {0x05, 0,    4,    0x02, 0x00, 0x1E, 0,   0,
+				       0,    0x04, 0x00, 0x00, 0x00, 0x50, 0x06};
 
 	ck_assert_uint_eq(cmd(p, conn, sizeof(conn)), 2);
 	ck_assert_uint_eq(resp[1], 1);
@@ -68,7 +68,7 @@ static void dap_attach(struct sim_probe *p)
 
 static uint8_t read_dpidr(struct sim_probe *p)
 {
-	static const uint8_t x[] = { 0x05, 0, 1, 0x02 };
+	static const uint8_t x[] = {0x05, 0, 1, 0x02};
 
 	cmd(p, x, sizeof(x));
 	return resp[2];
@@ -76,8 +76,8 @@ static uint8_t read_dpidr(struct sim_probe *p)
 
 START_TEST(probe_info)
 {
-	const uint8_t serial[] = { 0x00, 0x03 }, size[] = { 0x00, 0xFF }, cnt[] = { 0x00, 0xFE };
-	const uint8_t caps[] = { 0x00, 0xF0 }, prod[] = { 0x00, 0x02 }, none[] = { 0x00, 0x42 };
+	const uint8_t serial[] = {0x00, 0x03}, size[] = {0x00, 0xFF}, cnt[] = {0x00, 0xFE};
+	const uint8_t caps[] = {0x00, 0xF0}, prod[] = {0x00, 0x02}, none[] = {0x00, 0x42};
 
 	cmd(probe, serial, 2);
 	ck_assert_str_eq((char *)resp + 2, "TEST0001");
@@ -96,7 +96,7 @@ END_TEST
 
 START_TEST(probe_unknown_commands_answer_ff)
 {
-	const uint8_t vendor[] = { 0x42 }, jtag[] = { 0x14, 1, 0 }, queue[] = { 0x7E, 0 };
+	const uint8_t vendor[] = {0x42}, jtag[] = {0x14, 1, 0}, queue[] = {0x7E, 0};
 
 	ck_assert_uint_eq(cmd(probe, vendor, 1), 1);
 	ck_assert_uint_eq(resp[0], 0xFF);
@@ -109,10 +109,10 @@ END_TEST
 
 START_TEST(probe_simple_commands)
 {
-	const uint8_t host[] = { 0x01, 0, 1 }, delay[] = { 0x09, 10, 0 };
-	const uint8_t clk[] = { 0x11, 0x40, 0x42, 0x0F, 0 }, clk0[] = { 0x11, 0, 0, 0, 0 };
-	const uint8_t swdcfg[] = { 0x13, 0 }, tcfg[] = { 0x04, 0, 64, 0, 0, 0 };
-	const uint8_t pins[] = { 0x10, 0x80, 0x80, 0, 0, 0, 0 }, abort_[] = { 0x07 };
+	const uint8_t host[] = {0x01, 0, 1}, delay[] = {0x09, 10, 0};
+	const uint8_t clk[] = {0x11, 0x40, 0x42, 0x0F, 0}, clk0[] = {0x11, 0, 0, 0, 0};
+	const uint8_t swdcfg[] = {0x13, 0}, tcfg[] = {0x04, 0, 64, 0, 0, 0};
+	const uint8_t pins[] = {0x10, 0x80, 0x80, 0, 0, 0, 0}, abort_[] = {0x07};
 
 	cmd(probe, host, 3);
 	ck_assert_uint_eq(resp[1], 0);
@@ -134,10 +134,10 @@ END_TEST
 
 START_TEST(probe_transfer_block_round_trip)
 {
-	uint8_t w[64] = { 0x06, 0, 4, 0, 0x0D }; /* AP write DRW x4 */
-	const uint8_t setup_ap[] = { 0x05, 0, 3, 0x08, 0, 0, 0, 0, 0x01, 0x12, 0, 0, 0x23,
-				     0x05, 0x00, 0x01, 0x00, 0x08 };
-	const uint8_t r[] = { 0x06, 0, 4, 0, 0x0F };
+	uint8_t w[64] = {0x06, 0, 4, 0, 0x0D}; /* AP write DRW x4 */
+	const uint8_t setup_ap[] = {0x05, 0, 3, 0x08, 0,    0,    0,    0,    0x01,
+				    0x12, 0, 0, 0x23, 0x05, 0x00, 0x01, 0x00, 0x08};
+	const uint8_t r[] = {0x06, 0, 4, 0, 0x0F};
 
 	dap_attach(probe);
 	cmd(probe, setup_ap, sizeof(setup_ap)); /* SELECT 0, CSW 32-bit inc, TAR 0x08000100 */
@@ -157,8 +157,8 @@ END_TEST
 START_TEST(probe_transfer_value_match)
 {
 	/* match mask 0xFFFF0000, then read DPIDR expecting 0x6BA0xxxx, then 0x1234xxxx */
-	const uint8_t ok[] = { 0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0xA0, 0x6B };
-	const uint8_t bad[] = { 0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0x34, 0x12 };
+	const uint8_t ok[] = {0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0xA0, 0x6B};
+	const uint8_t bad[] = {0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0x34, 0x12};
 
 	dap_attach(probe);
 	cmd(probe, ok, sizeof(ok));
@@ -173,7 +173,7 @@ END_TEST
 START_TEST(probe_empty_slot_is_noack)
 {
 	struct sim_probe *p = make_probe(0, NULL);
-	const uint8_t x[] = { 0x05, 0, 1, 0x02 };
+	const uint8_t x[] = {0x05, 0, 1, 0x02};
 
 	cmd(p, x, sizeof(x));
 	ck_assert_uint_eq(resp[1], 0);
@@ -184,7 +184,7 @@ END_TEST
 
 START_TEST(probe_dut_sequence)
 {
-	const uint8_t disc[] = { 0x03 }, host_off[] = { 0x01, 0, 0 }, conn[] = { 0x02, 1 };
+	const uint8_t disc[] = {0x03}, host_off[] = {0x01, 0, 0}, conn[] = {0x02, 1};
 	struct sim_probe_stats st;
 	unsigned idx;
 	uint64_t uid0;
@@ -222,8 +222,8 @@ END_TEST
 START_TEST(probe_wait_storm_and_retry)
 {
 	struct sim_probe *p = make_probe(1, "wait-storm=1000000:3");
-	const uint8_t retry1[] = { 0x04, 0, 1, 0, 0, 0 }, retry9[] = { 0x04, 0, 9, 0, 0, 0 };
-	const uint8_t idr[] = { 0x05, 0, 2, 0x08, 0xF0, 0, 0, 0, 0x0F };
+	const uint8_t retry1[] = {0x04, 0, 1, 0, 0, 0}, retry9[] = {0x04, 0, 9, 0, 0, 0};
+	const uint8_t idr[] = {0x05, 0, 2, 0x08, 0xF0, 0, 0, 0, 0x0F};
 	struct sim_probe_stats st;
 
 	dap_attach(p); /* DP accesses see no WAIT */
@@ -245,11 +245,11 @@ END_TEST
 START_TEST(probe_fault_range)
 {
 	struct sim_probe *p = make_probe(1, "fault=0x08000100-0x080001ff");
-	const uint8_t rd[] = { 0x05, 0, 4, 0x08, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0x23,
-			       0x05, 0x00, 0x01, 0x00, 0x08, 0x0F };
-	const uint8_t rd2[] = { 0x05, 0, 4, 0x08, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0x23,
-				0x05, 0x00, 0x02, 0x00, 0x08, 0x0F };
-	const uint8_t clr[] = { 0x08, 0, 0x1E, 0, 0, 0 };
+	const uint8_t rd[] = {0x05, 0, 4,    0x08, 0,    0,    0,    0,    0x01, 0x02,
+			      0,    0, 0x23, 0x05, 0x00, 0x01, 0x00, 0x08, 0x0F};
+	const uint8_t rd2[] = {0x05, 0, 4,    0x08, 0,    0,    0,    0,    0x01, 0x02,
+			       0,    0, 0x23, 0x05, 0x00, 0x02, 0x00, 0x08, 0x0F};
+	const uint8_t clr[] = {0x08, 0, 0x1E, 0, 0, 0};
 
 	dap_attach(p);
 	cmd(p, rd, sizeof(rd));
@@ -270,7 +270,7 @@ START_TEST(probe_noack_at_pulls_the_dut)
 	struct sim_probe_stats st;
 	unsigned idx;
 
-	dap_attach(p); /* transfers 1..4 */
+	dap_attach(p);                                   /* transfers 1..4 */
 	ck_assert_uint_eq(read_dpidr(p), SIM_ACK_OK);    /* 5 */
 	ck_assert_uint_eq(read_dpidr(p), SIM_ACK_NOACK); /* 6: pulled */
 	ck_assert_ptr_null(sim_probe_current(p, &idx));
@@ -287,7 +287,7 @@ END_TEST
 START_TEST(probe_unplug_at)
 {
 	struct sim_probe *p = make_probe(1, "unplug-at=3");
-	const uint8_t info[] = { 0x00, 0x04 };
+	const uint8_t info[] = {0x00, 0x04};
 
 	ck_assert_uint_gt(cmd(p, info, 2), 0);
 	ck_assert(!sim_probe_unplugged(p));
@@ -301,7 +301,7 @@ END_TEST
 
 START_TEST(probe_reset_target_resets_chip)
 {
-	const uint8_t rst[] = { 0x0A };
+	const uint8_t rst[] = {0x0A};
 
 	dap_attach(probe);
 	ck_assert_uint_eq(cmd(probe, rst, 1), 3);
@@ -315,7 +315,7 @@ END_TEST
 
 START_TEST(probe_counts_commands)
 {
-	const uint8_t info[] = { 0x00, 0x04 };
+	const uint8_t info[] = {0x00, 0x04};
 	struct sim_probe_stats st;
 
 	for (int i = 0; i < 5; i++)
@@ -331,14 +331,15 @@ END_TEST
 
 START_TEST(faults_parse_full_spec)
 {
-	struct sim_faults f = { 0 };
+	struct sim_faults f = {0};
 	char err[128];
 
 	ck_assert_int_eq(sim_faults_parse("seed=7,wait-storm=1000:40,fault=0x10-0x20,"
 					  "noack-at=99,brownout-flash=2,"
 					  "brownout-install=3:after-flip,unplug-at=500,"
 					  "slow-flash=4,slow-agent=2ms,usb-latency=1ms",
-					  0, &f, err, sizeof(err)), SIM_OK);
+					  0, &f, err, sizeof(err)),
+			 SIM_OK);
 	ck_assert_uint_eq(f.seed, 7);
 	ck_assert_uint_eq(f.wait_storm_ppm, 1000);
 	ck_assert_uint_eq(f.wait_storm_len, 40);
@@ -357,13 +358,15 @@ END_TEST
 
 START_TEST(faults_parse_probe_prefix)
 {
-	struct sim_faults f0 = { 0 }, f1 = { 0 };
+	struct sim_faults f0 = {0}, f1 = {0};
 	char err[128];
 
-	ck_assert_int_eq(sim_faults_parse("p1:noack-at=5,usb-latency=250", 0, &f0, err,
-					  sizeof(err)), SIM_OK);
-	ck_assert_int_eq(sim_faults_parse("p1:noack-at=5,usb-latency=250", 1, &f1, err,
-					  sizeof(err)), SIM_OK);
+	ck_assert_int_eq(
+		sim_faults_parse("p1:noack-at=5,usb-latency=250", 0, &f0, err, sizeof(err)),
+		SIM_OK);
+	ck_assert_int_eq(
+		sim_faults_parse("p1:noack-at=5,usb-latency=250", 1, &f1, err, sizeof(err)),
+		SIM_OK);
 	ck_assert_uint_eq(f0.noack_at, 0);
 	ck_assert_uint_eq(f1.noack_at, 5);
 	ck_assert_uint_eq(f0.usb_latency_us, 250);
@@ -374,15 +377,26 @@ END_TEST
 START_TEST(faults_parse_rejects)
 {
 	static const char *bad[] = {
-		"nonsense=1", "noack-at", "noack-at=", "noack-at=-1", "noack-at=12x",
-		"fault=0x20-0x10", "fault=0x10", "wait-storm=5", "wait-storm=2000000:1",
-		"brownout-install=1:sideways", "slow-agent=3s", "p:noack-at=1", "p1noack-at=1",
-		"p0:bogus=1", "usb-latency=99999999",
+		"nonsense=1",
+		"noack-at",
+		"noack-at=",
+		"noack-at=-1",
+		"noack-at=12x",
+		"fault=0x20-0x10",
+		"fault=0x10",
+		"wait-storm=5",
+		"wait-storm=2000000:1",
+		"brownout-install=1:sideways",
+		"slow-agent=3s",
+		"p:noack-at=1",
+		"p1noack-at=1",
+		"p0:bogus=1",
+		"usb-latency=99999999",
 	};
 	char err[128];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct sim_faults f = { 0 };
+		struct sim_faults f = {0};
 
 		err[0] = '\0';
 		ck_assert_msg(sim_faults_parse(bad[i], 0, &f, err, sizeof(err)) == SIM_ERR_INVAL,
