@@ -282,14 +282,16 @@ static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t de
 
 /* Issue, install, confirm, record for an examined and identified chip. */
 static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint8_t *raw,
-			      size_t raw_len, uint64_t uid, struct pipeline_result *res, int depth)
+			      size_t raw_len, uint64_t uid, uint32_t silicon_id,
+			      struct pipeline_result *res, int depth)
 {
 	const struct station_config *cfg = w->shared->cfg;
 	struct kms_issue_req req = {.lot = w->shared->lot,
 				    .join_eui = cfg->join_eui,
 				    .lorawan = cfg->lorawan,
 				    .identity = raw,
-				    .identity_len = raw_len};
+				    .identity_len = raw_len,
+				    .silicon_id = silicon_id};
 	struct kms_issue_resp issued;
 	uint8_t rcpt[LPA_LPR1_LEN];
 	char detail[160], reason[200];
@@ -332,7 +334,8 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 		enum install_state st = pipeline_check_install(w, uid, issued.counter, &again);
 
 		if (st == INSTALL_DONE && depth == 0) {
-			r = pipeline_provision(w, again, raw, raw_len, uid, res, depth + 1);
+			r = pipeline_provision(w, again, raw, raw_len, uid, silicon_id, res,
+					       depth + 1);
 			psoc6_detach(&again);
 			return r;
 		}
@@ -417,7 +420,7 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		goto out;
 	}
 	res->chip_uid = id.chip_uid;
-	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, res, 0);
+	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, exam.silicon_id, res, 0);
 out:
 	psoc6_detach(&chip);
 	prog_link_counters(w->link, &c1);
@@ -437,6 +440,8 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	struct lpa_lpi1 id;
 	psoc6 *chip = NULL;
 	enum install_state st;
+	uint32_t sid;
+	uint8_t prot;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -461,9 +466,10 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	case J_INSTALLING:
 		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip);
 		if (st == INSTALL_DONE &&
-		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK) {
+		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK &&
+		    psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
 			/* Installed, receipt lost: provision once more to get one. */
-			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, res, 1);
+			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, sid, res, 1);
 			psoc6_detach(&chip);
 			res->recovered = true;
 			return r;
