@@ -12,6 +12,7 @@
  *
  *   meson test -C build --benchmark --suite kms -v bench-kms-concurrent
  *   KMS_BENCH_STATIONS="1 4 16 64" KMS_BENCH_DEVICES=N (per level, default 1200)
+ *   KMS_BENCH_FLOOD=0 (no login flood)
  */
 #include <check.h>
 #include <pthread.h>
@@ -347,8 +348,9 @@ START_TEST(concurrent)
 	for (unsigned l = 0; l < nlevels; l++)
 		bench_level(levels[l], devices);
 
-	/* The login flood. */
-	{
+	/* The login flood (KMS_BENCH_FLOOD=0: none, e.g. to count the KMS's CPU time per
+	 * device from two runs). */
+	if (!getenv("KMS_BENCH_FLOOD") || atoi(getenv("KMS_BENCH_FLOOD")) != 0) {
 		pthread_t th[BENCH_FLOODERS];
 		struct bench_station *honest = &stations[BENCH_FLOODERS];
 		double idle, flooded;

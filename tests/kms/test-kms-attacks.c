@@ -7,15 +7,22 @@
  * certificates not meant for client authentication. One TCase per attack; each asserts
  * the attack now fails.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -625,6 +632,133 @@ START_TEST(client_auth_required)
 }
 END_TEST
 
+/* ------------------------------------------------------ connection exhaustion */
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A TCP connection to the KMS from source address src (127.0.0.N), sending nothing. */
+static int idle_socket(const char *src)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	inet_pton(AF_INET, src, &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
+	b.sin_port = htons((uint16_t)kt.port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+	return fd;
+}
+
+/* Whether the server has closed fd (EOF or reset), waiting at most seconds. */
+static bool closed_within(int fd, double seconds)
+{
+	double end = now_s() + seconds;
+	char buf[256];
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)((end - now_s()) * 1000);
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return false;
+		ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+	}
+}
+
+/* An honest station, five times, while the sockets are open: every call answered. */
+static void honest_station_served(void)
+{
+	for (int i = 0; i < 5; i++) {
+		struct kt_resp r;
+		double t0 = now_s();
+
+		kt_http("st1", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+		ck_assert_msg(r.status == 200, "honest call %d: %ld %s", i, r.status, r.body);
+		ck_assert_msg(now_s() - t0 < 5, "honest call %d took %.1f s", i, now_s() - t0);
+		kt_resp_free(&r);
+	}
+}
+
+START_TEST(idle_sockets_same_address)
+{
+	int fds[200];
+
+	/* The attack: idle sockets from the station's own address (a NAT, a shared host)
+	 * used to lock it out at 32. */
+	for (int i = 0; i < 200; i++)
+		fds[i] = idle_socket("127.0.0.1");
+	honest_station_served();
+	/* ...and none of them is kept past the handshake timeout (--handshake-timeout 2). */
+	for (int i = 0; i < 200; i++) {
+		ck_assert_msg(closed_within(fds[i], 6), "idle socket %d still open", i);
+		close(fds[i]);
+	}
+}
+END_TEST
+
+START_TEST(idle_sockets_other_addresses)
+{
+	int fds[128];
+
+	/* The attack: 64 idle sockets from each of two other addresses filled the server's
+	 * connection table. */
+	for (int i = 0; i < 128; i++)
+		fds[i] = idle_socket(i % 2 ? "127.0.0.2" : "127.0.0.3");
+	honest_station_served();
+	for (int i = 0; i < 128; i++)
+		close(fds[i]);
+}
+END_TEST
+
+START_TEST(slow_station_client)
+{
+	char cert[700], key[700], ca[700];
+	const char *req = "GET /v1/keys HTTP/1.1\r\nHost: kms\r\nX-Slow: ";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+	double t0;
+	int fd, sent = 0;
+	bool closed = false;
+
+	/* The attack: a station (a valid certificate) sends its request a byte at a time
+	 * and holds a connection for as long as it likes. */
+	snprintf(cert, sizeof(cert), "%s/st2.pem", kt.certs);
+	snprintf(key, sizeof(key), "%s/st2.key", kt.certs);
+	snprintf(ca, sizeof(ca), "%s/kms-ca.pem", kt.certs);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, ca, NULL), 1);
+	fd = idle_socket("127.0.0.4");
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	ck_assert_int_eq(SSL_connect(ssl), 1);
+	ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+	t0 = now_s();
+	/* One byte every 300 ms: each one used to reset the idle timeout. */
+	while (now_s() - t0 < 15 && !closed) {
+		closed = SSL_write(ssl, "a", 1) != 1 || closed_within(fd, 0.3);
+		sent++;
+	}
+	ck_assert_msg(closed, "a trickling client kept its connection for 15 s");
+	/* --request-timeout 2 */
+	ck_assert_msg(now_s() - t0 < 6, "closed only after %.1f s", now_s() - t0);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+END_TEST
+
 static Suite *attacks_suite(void)
 {
 	Suite *s = suite_create("kms-attacks");
@@ -643,6 +777,9 @@ static Suite *attacks_suite(void)
 		{"chip_silicon_claim", chip_silicon_claim},
 		{"audit_unwritable", audit_unwritable},
 		{"client_auth_required", client_auth_required},
+		{"idle_sockets_same_address", idle_sockets_same_address},
+		{"idle_sockets_other_addresses", idle_sockets_other_addresses},
+		{"slow_station_client", slow_station_client},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -665,6 +802,14 @@ int main(void)
 	kt.serve_args[1] = "2";
 	kt.serve_args[2] = "--challenges-max";
 	kt.serve_args[3] = "8";
+	kt.serve_args[4] = "--handshake-timeout";
+	kt.serve_args[5] = "2";
+	kt.serve_args[6] = "--request-timeout";
+	kt.serve_args[7] = "2";
+	kt.serve_args[8] = "--max-unauthenticated";
+	kt.serve_args[9] = "64";
+	kt.serve_args[10] = "--max-unauthenticated-per-address";
+	kt.serve_args[11] = "8";
 	sr = srunner_create(attacks_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
