@@ -169,16 +169,16 @@ static int call_apply(struct kms_server *s, sqlite3 *db, struct kms_call *c)
 
 	if (!c->apply || !call_pending(c))
 		return KMS_OK;
-	if ((r = db_exec(db, "SAVEPOINT call")) != KMS_OK)
+	if ((r = db_run(db, NULL, "SAVEPOINT call", NULL)) != KMS_OK)
 		return r;
 	c->db = db; /* apply sees the transaction, and what the calls before it wrote */
 	c->apply(s, c);
 	c->db = own;
 	if (call_pending(c))
 		call_fail(c, API_INTERNAL, "the request was not answered");
-	if (c->status >= 500 && (r = db_exec(db, "ROLLBACK TO call")) != KMS_OK)
+	if (c->status >= 500 && (r = db_run(db, NULL, "ROLLBACK TO call", NULL)) != KMS_OK)
 		return r;
-	return db_exec(db, "RELEASE call");
+	return db_run(db, NULL, "RELEASE call", NULL);
 }
 
 void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n)
