@@ -41,7 +41,15 @@ int operator_unlock(sqlite3 *db, const char *name);
 int operator_otpauth_uri(const char *name, enum lpa_totp_alg alg, const lpa_secbuf *secret,
 			 char **uri);
 void operator_base32(const uint8_t *in, size_t len, char *out, size_t out_len);
+/* "*" or a comma list of items; an item may be a glob with * and ? (lots only: an EUI
+ * item is 16 hex digits). Case-insensitive. */
 bool operator_in_scope(const char *list, const char *item);
+/* Whether a scope list is well-formed: "*", or items of [A-Za-z0-9._-*?] (lots) or 16 hex
+ * digits (eui). */
+bool operator_scope_ok(const char *list, bool eui);
+/* The session's operator may act on this lot and JoinEUI; a 403 out_of_scope reply
+ * otherwise. */
+int session_scope(struct kms_call *c, const char *lot, uint64_t join_eui);
 /* POST /v1/sessions */
 void operator_login(struct kms_server *s, struct kms_call *c);
 
@@ -56,7 +64,10 @@ void session_logout(struct kms_server *s, struct kms_call *c);
 /* ------------------------------------------------------------------ rates */
 int rate_new(struct kms_rate **r);
 void rate_free(struct kms_rate **r);
-/* Counts one event for key in the current minute; false when over limit. */
-bool rate_allow(struct kms_rate *r, const char *key, unsigned per_minute, time_t now);
+/* Takes one token from key's bucket (per_minute tokens, refilled at per_minute per 60 s)
+ * at now_ms (a monotonic clock); false, with the seconds until the next token in
+ * *retry_after (may be NULL), when it is empty. Thread-safe. */
+bool rate_allow(struct kms_rate *r, const char *key, unsigned per_minute, uint64_t now_ms,
+		unsigned *retry_after);
 
 #endif /* LPA_KMS_AUTH_H */

@@ -28,7 +28,7 @@ struct kms_paths {
 /* dir and an optional master key path (NULL: DIR/master.key). */
 int kms_paths_init(struct kms_paths *p, const char *dir, const char *master_key);
 
-#define KMS_SCHEMA_VERSION 1
+#define KMS_SCHEMA_VERSION 2
 int db_open(const char *path, bool create, sqlite3 **db);
 void db_close(sqlite3 **db);
 int db_exec(sqlite3 *db, const char *sql);

@@ -38,6 +38,7 @@ enum kms_api_err {
 	API_OUT_OF_SCOPE,        /* 403 lot or JoinEUI outside the operator's scope */
 	API_STATION_UNKNOWN,     /* 403 the client certificate is not a registered station */
 	API_STATION_REVOKED,     /* 403 the station's certificate was revoked */
+	API_OTHER_STATION,       /* 403 the attempt or challenge belongs to another station */
 	API_NOT_FOUND,           /* 404 no such endpoint, device or attempt */
 	API_METHOD_NOT_ALLOWED,  /* 405 */
 	API_ALREADY_PROVISIONED, /* 409 the chip is provisioned; re-provision not authorised */
@@ -53,7 +54,7 @@ enum kms_api_err {
 	API_IDENTITY_MISMATCH,   /* 422 certificate key or serialNumber differs from the record */
 	API_RECEIPT_INVALID,     /* 422 the receipt does not verify */
 	API_PROOF_INVALID,       /* 422 the proof does not verify */
-	API_ACCOUNT_LOCKED,      /* 423 too many failed logins; an admin must unlock */
+	API_ACCOUNT_LOCKED,      /* 423 too many failed logins from this station; back off */
 	API_RATE_LIMITED,        /* 429 */
 	API_INTERNAL,            /* 500 */
 	API_DEV_EUI_EXHAUSTED,   /* 503 the configured DevEUI block is used up */

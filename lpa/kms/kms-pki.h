@@ -14,6 +14,7 @@
 #include "kms-err.h"
 
 typedef struct x509_st X509;
+typedef struct x509_store_st X509_STORE;
 
 /* --------------------------------------------------------------------- PKI */
 int pki_ca_create(EVP_PKEY *key, const char *cn, X509 **cert);
@@ -26,11 +27,13 @@ int pki_cert_pem(X509 *cert, char **pem);
 int pki_key_pem(EVP_PKEY *key, char **pem); /* PKCS#8, unencrypted: the caller wipes it */
 int pki_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /*
- * Checks a DIK certificate against the device-identity CA (PEM): it must chain to the CA,
+ * Checks a DIK certificate against the device-identity CA (store): it must chain to the CA,
  * carry the DIK as its public key and the UID as its subject serialNumber (16 hex digits).
  * Returns KMS_OK, or an API error in *api with a message.
  */
-int pki_check_dik(const char *ca_pem, const struct lpa_lpi1 *id, enum kms_api_err *api, char *msg,
+int pki_check_dik(X509_STORE *store, const struct lpa_lpi1 *id, enum kms_api_err *api, char *msg,
 		  size_t msg_len);
+/* A trust store holding the one CA certificate of ca_pem: built once, shared by threads. */
+int pki_store_from_pem(const char *ca_pem, X509_STORE **store);
 
 #endif /* LPA_KMS_PKI_H */

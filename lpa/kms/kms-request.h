@@ -50,7 +50,8 @@ struct req_login {
 struct req_issue {
 	char lot[REQ_MAX_NAME + 1];
 	uint64_t join_eui;
-	uint8_t lorawan; /* LPA_LORAWAN_10 / _11 */
+	uint8_t lorawan;     /* LPA_LORAWAN_10 / _11 */
+	uint32_t silicon_id; /* from the station's exam */
 	struct lpa_lpi1 id;
 	uint8_t *identity; /* the raw LPI1 */
 	size_t identity_len;

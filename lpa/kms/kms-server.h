@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -24,18 +25,30 @@ struct kms_config {
 	const char *listen;
 	unsigned port;
 	const char *port_file;
-	unsigned session_ttl;   /* seconds */
-	unsigned max_failures;  /* failed logins before lockout */
-	unsigned rate_operator; /* login attempts per minute per operator */
-	unsigned rate_station;  /* login attempts per minute per station */
-	unsigned challenge_ttl; /* seconds */
-	unsigned conn_timeout;  /* seconds of idle connection */
+	unsigned session_ttl;       /* seconds */
+	unsigned max_failures;      /* failed logins (per operator and station) before back-off */
+	unsigned lockout;           /* seconds of the first back-off; doubles with each failure */
+	unsigned lockout_max;       /* seconds: the longest back-off */
+	unsigned rate_operator;     /* login attempts per minute per operator and station */
+	unsigned rate_station;      /* login attempts per minute per station */
+	unsigned challenge_ttl;     /* seconds */
+	unsigned challenges_max;    /* open challenges per station */
+	unsigned conn_timeout;      /* seconds a connection may sit idle between requests */
+	unsigned handshake_timeout; /* seconds from accept to the first request line */
+	unsigned request_timeout;   /* seconds from a request line to the whole request */
+	unsigned max_connections;   /* all connections */
+	unsigned max_unauth;        /* connections not yet shown a station certificate */
+	unsigned max_unauth_per_ip; /* ... from one address */
+	unsigned max_per_station;   /* connections of one station */
+	unsigned workers;           /* request threads */
+	unsigned login_workers;     /* of which at most this many check passwords at once */
 	size_t max_body;
 };
 
 struct kms_rate; /* rate.c */
 
-/* Everything a request handler needs; owned by the server thread. */
+/* Everything a request handler needs: read-only once the server runs, except rate (which
+ * locks itself). */
 struct kms_server {
 	struct kms_config cfg;
 	struct kms_paths paths;
@@ -46,6 +59,7 @@ struct kms_server {
 	EVP_PKEY *record_key;
 	uint32_t record_key_id;
 	char *device_ca_pem;
+	struct x509_store_st *device_ca; /* built from it once; X509_STORE is thread-safe */
 	struct kms_rate *rate;
 };
 
@@ -59,7 +73,8 @@ struct kms_call {
 	int64_t operator_id;
 	char operator[REQ_MAX_NAME + 1];
 	unsigned roles;
-	const char *token; /* Authorization: Bearer, or NULL */
+	char *lots, *join_euis; /* the operator's scope (malloc'd) */
+	const char *token;      /* Authorization: Bearer, or NULL */
 	/* request */
 	const char *method;
 	const char *url;
@@ -71,9 +86,23 @@ struct kms_call {
 	json_t *reply;          /* success body, or NULL */
 	enum kms_api_err error; /* valid when status >= 400 */
 	char message[256];
+	unsigned retry_after; /* seconds, for 423 and 429 */
 	/* audit: what the call did, never a secret */
 	const char *action;
 	json_t *detail;
+	/*
+	 * A handler runs in two phases. The first (the route's function, dispatched by
+	 * call_dispatch) does everything slow or read-only with no transaction open:
+	 * parsing, the checks of certificates, receipts and passwords, signing. When the
+	 * call changes state it leaves the reply unset and names its second phase here;
+	 * apply runs inside the write transaction that also appends the call's audit line,
+	 * re-checks what may have changed since, writes, and sets the reply. It must be
+	 * quick. A failure it reports as 500 undoes its writes; any other reply keeps them
+	 * (a counted login failure, a consumed challenge).
+	 */
+	void (*apply)(struct kms_server *s, struct kms_call *c);
+	void *state; /* the first phase's findings, for apply */
+	void (*state_free)(void *state);
 };
 /* Sets an error reply (and the audit result). Returns -1 for `return call_fail(...)`. */
 int call_fail(struct kms_call *c, enum kms_api_err e, const char *fmt, ...)
@@ -84,11 +113,61 @@ void call_ok(struct kms_call *c, unsigned status, json_t *reply);
 /* Adds a non-secret fact to the audit line. */
 void call_note(struct kms_call *c, const char *key, json_t *value);
 
-int server_run(const struct kms_config *cfg);
-/* Dispatches one complete request (station already identified). */
-void server_dispatch(struct kms_server *s, struct kms_call *c);
+/* Milliseconds of CLOCK_MONOTONIC: rate limits and connection deadlines. */
+static inline uint64_t server_now_ms(void)
+{
+	struct timespec ts;
 
-/* TLS side of a connection: the station certificate's SHA-256 fingerprint. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * The worker pool (pool.c). The thread that accepts connections and speaks TLS and
+ * HTTP only hands complete requests over: workers (each with its own database
+ * connection) run the first phase, at most login_workers of them a slow one (Argon2);
+ * the second phase of whatever calls have gathered runs in one transaction on one of
+ * them, which then hands each back through done.
+ */
+struct kms_job {
+	struct kms_call call;
+	bool slow; /* a login: Argon2 */
+	/* The first phase, on a worker (call.db is the worker's connection). */
+	void (*prepare)(struct kms_server *s, struct kms_job *job);
+	/* After the commit, on the worker that committed: the reply is final. */
+	void (*done)(struct kms_job *job);
+	struct kms_job *next;
+};
+struct kms_pool;
+int pool_start(struct kms_server *s, struct kms_pool **pool);
+void pool_submit(struct kms_pool *pool, struct kms_job *job);
+/* Finishes every job submitted, then stops the threads. */
+void pool_stop(struct kms_pool **pool);
+
+/* A call is pending (its apply still to run) until a reply is set. */
+static inline bool call_pending(const struct kms_call *c)
+{
+	return c->status == 0;
+}
+/* Hands c->state to apply (freed with free_fn after the call). */
+void call_defer(struct kms_call *c, void (*apply)(struct kms_server *, struct kms_call *),
+		void *state, void (*free_fn)(void *));
+
+int server_run(const struct kms_config *cfg);
+/* The first phase of one complete request (station already identified). */
+void call_dispatch(struct kms_server *s, struct kms_call *c);
+/*
+ * The second phase of n calls on the writer's connection db: one transaction in which
+ * each pending call's apply runs (in a savepoint of its own) and each call's audit line
+ * is appended, committed together. If the audit log cannot be written or the commit
+ * fails, nothing of it stays and every call's reply becomes 500.
+ */
+void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n);
+/* Releases what the call holds (not the call itself). */
+void call_free(struct kms_call *c);
+
+/* TLS side of a connection: the station certificate's SHA-256 fingerprint, after
+ * checking its chain and its clientAuth purpose (once per connection: server.c keeps it). */
 struct MHD_Connection;
 int tls_peer_fingerprint(struct MHD_Connection *conn, uint8_t fp[32]);
 void tls_require_client_cert(struct MHD_Connection *conn);

@@ -1042,7 +1042,7 @@ int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req
 {
 	struct kms_reply b = kms_client_reply(c);
 	struct lpa_lpi1 id;
-	char eui[17], *b64 = NULL;
+	char eui[17], sid[9], *b64 = NULL;
 	uint8_t lorawan;
 	int r;
 
@@ -1067,9 +1067,11 @@ int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req
 		return LPA_ERR_NOMEM;
 	lpa_b64url_encode(req->identity, req->identity_len, b64);
 	kms_eui_hex(req->join_eui, eui);
+	snprintf(sid, sizeof(sid), "%08x", (unsigned)req->silicon_id);
 	r = kms_client_call_json(c, KMS_CALL_ISSUE, "/v1/devices/issue", token,
-				 json_pack("{s:s, s:s, s:s, s:s}", "lot", req->lot, "join_eui", eui,
-					   "lorawan", req->lorawan, "identity", b64),
+				 json_pack("{s:s, s:s, s:s, s:s, s:s}", "lot", req->lot, "join_eui",
+					   eui, "lorawan", req->lorawan, "identity", b64,
+					   "silicon_id", sid),
 				 &b, 201);
 	free(b64);
 	if (r == LPA_OK)

@@ -66,6 +66,7 @@ struct kms_issue_req {
 	const char *lorawan;     /* "1.0.4" or "1.1" */
 	const uint8_t *identity; /* LPI1 bytes as the chip gave them */
 	size_t identity_len;
+	uint32_t silicon_id; /* as the exam read it over SWD (the KMS compares the LPI1's) */
 };
 struct kms_issue_resp {
 	uint64_t dev_eui;

@@ -303,14 +303,16 @@ static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t de
 
 /* Issue, install, confirm, record for an examined and identified chip. */
 static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint8_t *raw,
-			      size_t raw_len, uint64_t uid, struct pipeline_result *res, int depth)
+			      size_t raw_len, uint64_t uid, uint32_t silicon_id,
+			      struct pipeline_result *res, int depth)
 {
 	const struct station_config *cfg = w->shared->cfg;
 	struct kms_issue_req req = {.lot = w->shared->lot,
 				    .join_eui = cfg->join_eui,
 				    .lorawan = cfg->lorawan,
 				    .identity = raw,
-				    .identity_len = raw_len};
+				    .identity_len = raw_len,
+				    .silicon_id = silicon_id};
 	struct kms_issue_resp issued;
 	uint8_t rcpt[LPA_LPR1_LEN];
 	char detail[160], reason[200];
@@ -355,7 +357,8 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 			pipeline_check_install(w, uid, issued.counter, &again, &held);
 
 		if (st == INSTALL_DONE && depth == 0) {
-			r = pipeline_provision(w, again, raw, raw_len, uid, res, depth + 1);
+			r = pipeline_provision(w, again, raw, raw_len, uid, silicon_id, res,
+					       depth + 1);
 			psoc6_detach(&again);
 			return r;
 		}
@@ -469,7 +472,7 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		r = LPA_OK;
 		goto out;
 	}
-	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, res, 0);
+	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, exam.silicon_id, res, 0);
 out:
 	psoc6_detach(&chip);
 	prog_link_counters(w->link, &c1);
@@ -489,7 +492,8 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	struct lpa_lpi1 id;
 	psoc6 *chip = NULL;
 	enum install_state st;
-	uint32_t held;
+	uint32_t held, sid;
+	uint8_t prot;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -514,11 +518,12 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	case J_INSTALLING:
 		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip, &held);
 		if (st == INSTALL_DONE &&
-		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK) {
+		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK &&
+		    psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
 			/* Keys of ours without a receipt (this attempt's, or an earlier one's
 			 * when this one never reached the chip): provision once more to get
 			 * one; the new issue supersedes both at the KMS. */
-			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, res, 1);
+			r = pipeline_provision(w, chip, raw, raw_len, e->chip_uid, sid, res, 1);
 			psoc6_detach(&chip);
 			res->recovered = true;
 			return r;

@@ -169,13 +169,14 @@ void kt_start(void)
 	kt_write_pem(path, kt.ca_cert, NULL);
 
 	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "init", "--dir", kt.kms,
-				"--device-ca", path, "--argon2-t", "1", "--argon2-m", "256",
-				"--dev-eui-base", "70b3d57ed0100000", NULL),
+				"--device-ca", path, "--argon2-t", kt.argon2_t ? kt.argon2_t : "1",
+				"--argon2-m", kt.argon2_m ? kt.argon2_m : "256", "--dev-eui-base",
+				"70b3d57ed0100000", NULL),
 			 0);
-	for (int i = 1; i <= 3; i++) {
-		char name[8];
+	for (unsigned i = 1; i <= (kt.stations ? kt.stations : 3); i++) {
+		char name[16];
 
-		snprintf(name, sizeof(name), "st%d", i);
+		snprintf(name, sizeof(name), "st%u", i);
 		ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "add-station", name,
 					"--dir", kt.kms, "--out", kt.certs, NULL),
 				 0);
@@ -194,14 +195,20 @@ void kt_start(void)
 	kt.server_pid = fork();
 	ck_assert_int_ge(kt.server_pid, 0);
 	if (kt.server_pid == 0) {
-		int fd;
+		const char *argv[48] = {kt.bin,           "serve",  "--dir",           kt.kms,
+					"--port",         "0",      "--port-file",     port_file,
+					"--max-failures", "3",      "--rate-operator", "12",
+					"--rate-station", "100000", "--challenge-ttl", "4",
+					"--timeout",      "10"};
+		int fd, n = 18;
 
+		for (int i = 0; i < 16 && kt.serve_args[i]; i++)
+			argv[n++] = kt.serve_args[i];
+		argv[n] = NULL;
 		snprintf(path, sizeof(path), "%s/serve.log", kt.dir);
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0)
 			dup2(fd, 2);
-		execl(kt.bin, kt.bin, "serve", "--dir", kt.kms, "--port", "0", "--port-file",
-		      port_file, "--max-failures", "3", "--rate-operator", "12", "--rate-station",
-		      "100000", "--challenge-ttl", "4", "--timeout", "10", (char *)NULL);
+		execv(kt.bin, (char *const *)argv);
 		_exit(127);
 	}
 	for (int i = 0; i < 300 && kt.port == 0; i++) {
@@ -495,7 +502,7 @@ void kt_chip_new(struct kt_chip *c, bool rogue, uint64_t cert_uid_xor)
 	id.agent_version = 1;
 	id.protection = LPA_PROT_NORMAL;
 	id.chip_uid = c->uid;
-	id.silicon_id = 0xe2072100;
+	id.silicon_id = KT_SILICON_ID;
 	ck_assert_int_eq(lpa_p256_public_bytes(c->dik, id.dik_pub), LPA_OK);
 	id.cert_len = (uint16_t)len;
 	memcpy(id.cert, der, (size_t)len);
@@ -510,17 +517,25 @@ void kt_chip_free(struct kt_chip *c)
 	lpa_secbuf_free(&c->keys);
 }
 
+void kt_issue_body(const struct kt_chip *c, const char *lot, const char *lorawan,
+		   uint32_t silicon_id, char *body, size_t cap)
+{
+	char b64[2048];
+
+	kt_b64(c->lpi1, c->lpi1_len, b64);
+	snprintf(body, cap,
+		 "{\"lot\":\"%s\",\"join_eui\":\"" KT_JOIN_EUI "\",\"lorawan\":\"%s\","
+		 "\"silicon_id\":\"%08x\",\"identity\":\"%s\"}",
+		 lot, lorawan, (unsigned)silicon_id, b64);
+}
+
 long kt_issue(const char *station, const char *token, struct kt_chip *c, const char *lot,
 	      const char *lorawan, uint32_t *counter, uint8_t pkg[LPA_LPK1_LEN], struct kt_resp *r)
 {
-	char b64[2048], body[2600];
+	char body[2600];
 	size_t n;
 
-	kt_b64(c->lpi1, c->lpi1_len, b64);
-	snprintf(body, sizeof(body),
-		 "{\"lot\":\"%s\",\"join_eui\":\"" KT_JOIN_EUI "\",\"lorawan\":\"%s\","
-		 "\"identity\":\"%s\"}",
-		 lot, lorawan, b64);
+	kt_issue_body(c, lot, lorawan, KT_SILICON_ID, body, sizeof(body));
 	kt_http(station, "POST", "/v1/devices/issue", token, NULL, body, strlen(body), r);
 	if (r->status == 201) {
 		const char *p = json_string_value(json_object_get(r->json, "package"));

@@ -15,6 +15,7 @@
 #include "lpa/core/lpa-core.h"
 
 #define KT_JOIN_EUI "70b3d57ed0000000"
+#define KT_SILICON_ID 0xe2072100u /* of every test chip, in its LPI1 and "read by the exam" */
 
 struct kt_env {
 	char dir[512];   /* scratch root */
@@ -24,6 +25,11 @@ struct kt_env {
 	unsigned port;
 	int server_pid;
 	bool reuse; /* keep one connection per station (benchmarks), not one per call */
+	/* Set before kt_start (0/NULL: the defaults): stations st1..stN (3), Argon2 work
+	 * factors ("1", "256": fast tests), extra `serve` arguments (NULL-terminated). */
+	unsigned stations;
+	const char *argon2_t, *argon2_m;
+	const char *serve_args[16];
 	EVP_PKEY *ca_key, *rogue_ca_key;
 	void *ca_cert, *rogue_ca_cert; /* X509 * */
 };
@@ -85,7 +91,10 @@ struct kt_chip {
 void kt_chip_new(struct kt_chip *c, bool rogue, uint64_t cert_uid_xor);
 void kt_chip_free(struct kt_chip *c);
 
-/* Issues a package for chip in lot; fills dev_eui, counter, package. Returns status. */
+/* Issues a package for chip in lot; fills dev_eui, counter, package. Returns status.
+ * kt_issue_body builds the body it sends (silicon_id: the exam's reading). */
+void kt_issue_body(const struct kt_chip *c, const char *lot, const char *lorawan,
+		   uint32_t silicon_id, char *body, size_t cap);
 long kt_issue(const char *station, const char *token, struct kt_chip *c, const char *lot,
 	      const char *lorawan, uint32_t *counter, uint8_t pkg[LPA_LPK1_LEN], struct kt_resp *r);
 /* The chip opens the package (must succeed) and writes its receipt. */

@@ -684,7 +684,7 @@ START_TEST(malformed_requests)
 	kt_resp_free(&r);
 	{
 		const char *b = "{\"lot\":\"A\",\"join_eui\":\"70b3d57ed0000000\",\"lorawan\":"
-				"\"1.1\",\"identity\":\"AAAA\"}";
+				"\"1.1\",\"silicon_id\":\"e2072100\",\"identity\":\"AAAA\"}";
 
 		kt_http("st1", "POST", "/v1/devices/issue", token, NULL, b, strlen(b), &r);
 	}

@@ -92,7 +92,8 @@ static int tk_issue(kms_client *c, const lpa_secbuf *token, const struct kt_chip
 				    .join_eui = TK_JOIN_EUI,
 				    .lorawan = lorawan,
 				    .identity = chip->lpi1,
-				    .identity_len = chip->lpi1_len};
+				    .identity_len = chip->lpi1_len,
+				    .silicon_id = KT_SILICON_ID};
 
 	return kms_issue(c, token, &req, resp);
 }

@@ -1,0 +1,227 @@
+/*
+ * call.c — one request in flight as the handlers see it (struct kms_call): its reply
+ * and audit notes, the dispatch of its first phase by route, and the second phase of a
+ * batch of calls — their writes and audit lines in one transaction (group commit: one
+ * fdatasync of the log and one of the database for every call in the batch).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kms-audit.h"
+#include "kms-auth.h"
+#include "kms-device.h"
+#include "kms-keys.h"
+#include "kms-server.h"
+
+/* -------------------------------------------------------------- call helpers */
+int call_fail(struct kms_call *c, enum kms_api_err e, const char *fmt, ...)
+{
+	char msg[sizeof(c->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	memcpy(c->message, msg, sizeof(msg));
+	c->error = e;
+	c->status = kms_api_status(e);
+	json_decref(c->reply);
+	c->reply = NULL;
+	return -1;
+}
+
+int call_internal(struct kms_call *c, int err)
+{
+	return call_fail(c, API_INTERNAL, "%s", kms_strerror(err));
+}
+
+void call_ok(struct kms_call *c, unsigned status, json_t *reply)
+{
+	if (status != 204 && !reply) {
+		call_fail(c, API_INTERNAL, "out of memory");
+		return;
+	}
+	c->status = status;
+	json_decref(c->reply);
+	c->reply = reply;
+}
+
+void call_note(struct kms_call *c, const char *key, json_t *value)
+{
+	if (!value)
+		return;
+	if (!c->detail && (c->detail = json_object()) == NULL) {
+		json_decref(value);
+		return;
+	}
+	json_object_set_new(c->detail, key, value);
+}
+
+static void call_keys(struct kms_server *s, struct kms_call *c)
+{
+	json_t *jwks;
+
+	(void)s;
+	c->action = "keys";
+	if (keys_jwks(c->db, &jwks) != KMS_OK)
+		call_fail(c, API_INTERNAL, "cannot read the keys");
+	else
+		call_ok(c, 200, jwks);
+}
+
+void call_dispatch(struct kms_server *s, struct kms_call *c)
+{
+	enum kms_api_err api;
+
+	if (req_route(c->method, c->url, &c->target, &api, c->message, sizeof(c->message)) != 0) {
+		c->action = "route";
+		call_fail(c, api, "%s", c->message);
+		return;
+	}
+	switch (c->target.route) {
+	case ROUTE_SESSIONS:
+		operator_login(s, c);
+		break;
+	case ROUTE_SESSION_CURRENT:
+		session_logout(s, c);
+		break;
+	case ROUTE_KEYS:
+		call_keys(s, c);
+		break;
+	case ROUTE_ISSUE:
+		if (session_authenticate(s, c, ROLE_OPERATOR) == 0)
+			device_issue(s, c);
+		break;
+	case ROUTE_CONFIRM:
+		if (session_authenticate(s, c, ROLE_OPERATOR) == 0)
+			device_confirm(s, c);
+		break;
+	case ROUTE_ABANDON:
+		if (session_authenticate(s, c, ROLE_OPERATOR) == 0)
+			device_abandon(s, c);
+		break;
+	case ROUTE_CHALLENGE:
+		if (session_authenticate(s, c, ROLE_QA) == 0)
+			device_challenge(s, c);
+		break;
+	case ROUTE_VERIFY:
+		if (session_authenticate(s, c, ROLE_QA) == 0)
+			device_verify(s, c);
+		break;
+	case ROUTE_RECORDS:
+		if (session_authenticate(s, c, ROLE_QA) == 0)
+			records_lot(s, c);
+		break;
+	case ROUTE_NONE:
+		call_fail(c, API_NOT_FOUND, "no such endpoint");
+		break;
+	}
+}
+
+void call_defer(struct kms_call *c, void (*apply)(struct kms_server *, struct kms_call *),
+		void *state, void (*free_fn)(void *))
+{
+	c->apply = apply;
+	c->state = state;
+	c->state_free = free_fn;
+}
+
+void call_free(struct kms_call *c)
+{
+	if (c->state_free && c->state)
+		c->state_free(c->state);
+	c->state = NULL;
+	free(c->lots);
+	free(c->join_euis);
+	c->lots = c->join_euis = NULL;
+	json_decref(c->reply);
+	json_decref(c->detail);
+	c->reply = NULL;
+	c->detail = NULL;
+}
+
+/* The call's audit line: who, what, and how it ended; never a secret. */
+static json_t *call_audit_entry(const struct kms_call *c)
+{
+	json_t *e = json_pack("{s:s*, s:s*, s:s, s:s, s:s, s:i}", "station",
+			      c->station[0] ? c->station : NULL, "operator",
+			      c->operator[0] ? c->operator : NULL, "method", c->method, "path", c->url,
+			      "action", c->action ? c->action : "none", "status", (int)c->status);
+
+	if (!e)
+		return NULL;
+	if (c->status >= 400) {
+		json_object_set_new(e, "error", json_string(kms_api_code(c->error)));
+		json_object_set_new(e, "message", json_string(c->message));
+	}
+	if (c->detail)
+		json_object_set(e, "detail", c->detail);
+	return e;
+}
+
+/* Runs one call's second phase in a savepoint: a 500 undoes what it wrote. */
+static int call_apply(struct kms_server *s, sqlite3 *db, struct kms_call *c)
+{
+	sqlite3 *own = c->db;
+	int r;
+
+	if (!c->apply || !call_pending(c))
+		return KMS_OK;
+	if ((r = db_run(db, NULL, "SAVEPOINT call", NULL)) != KMS_OK)
+		return r;
+	c->db = db; /* apply sees the transaction, and what the calls before it wrote */
+	c->apply(s, c);
+	c->db = own;
+	if (call_pending(c))
+		call_fail(c, API_INTERNAL, "the request was not answered");
+	if (c->status >= 500 && (r = db_run(db, NULL, "ROLLBACK TO call", NULL)) != KMS_OK)
+		return r;
+	return db_run(db, NULL, "RELEASE call", NULL);
+}
+
+void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n)
+{
+	struct audit_batch *b = NULL;
+	bool committed = false;
+	int r;
+
+	if ((r = db_begin(db)) != KMS_OK)
+		goto fail;
+	if ((r = audit_batch_open(db, s->paths.audit, &b)) != KMS_OK)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e;
+
+		if ((r = call_apply(s, db, calls[i])) != KMS_OK)
+			goto fail;
+		if ((e = call_audit_entry(calls[i])) == NULL) {
+			r = KMS_ERR_NOMEM;
+			goto fail;
+		}
+		r = audit_batch_add(b, e);
+		json_decref(e);
+		if (r != KMS_OK)
+			goto fail;
+	}
+	if ((r = audit_batch_write(b, db)) != KMS_OK || (r = db_commit(db)) != KMS_OK)
+		goto fail;
+	committed = true;
+fail:
+	if (!committed)
+		db_rollback(db);
+	audit_batch_close(&b, committed);
+	if (committed)
+		return;
+	/* An unrecorded decision is not acceptable: nothing of it stays, and the replies
+	 * say so. */
+	fprintf(stderr, "lpa-kms: %zu request(s) failed: cannot record them (%s)\n", n,
+		kms_strerror(r));
+	for (size_t i = 0; i < n; i++) {
+		calls[i]->apply = NULL;
+		call_fail(calls[i], API_INTERNAL, "%s",
+			  r == KMS_ERR_IO ? "the audit log cannot be written"
+					  : "the request could not be recorded");
+	}
+}
