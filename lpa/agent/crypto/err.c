@@ -1,0 +1,2 @@
+/* err.c — to be written (see crypto.h). */
+#include "crypto.h"
