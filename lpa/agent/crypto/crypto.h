@@ -40,6 +40,12 @@ int ct_memcmp(const void *a, const void *b, size_t n);
 void ct_wipe(void *p, size_t n);
 /* The firmware has no libc: these are ours (not constant-time; public data only). */
 void ct_memcpy(void *dst, const void *src, size_t n);
+/* Zeroes the CT_SCRUB_BYTES of stack just below the caller's frame, where the functions
+ * it called left their temporaries and spilled registers. The functions here that
+ * handle secrets call it before returning; it must cover their deepest call (on the
+ * ARMv6-M build tests/agent/check-armv6m.py proves it does). */
+#define CT_SCRUB_BYTES 1024
+void ct_stack_scrub(void);
 
 /* ------------------------------------------------------------ SHA-256 (sha256.c) */
 #define SHA256_LEN 32
@@ -139,24 +145,37 @@ void lorawan_frm_crypt(const uint8_t key[16], uint8_t dir, uint32_t dev_addr, ui
 
 /* ---------------------------------------------------------------- P-256 (p256.c) */
 /* Encodings as docs/protocols.md uses them: public keys uncompressed (0x04 || X || Y,
- * 65 bytes), private keys 32 bytes big-endian, signatures raw r || s (64 bytes). */
+ * 65 bytes), private keys 32 bytes big-endian, signatures raw r || s (64 bytes, each
+ * big-endian). Public keys and signatures arrive with their length, as they do from
+ * the wire: a wrong length is CRYPTO_ERR_LENGTH. Every function is constant-time in
+ * its secret inputs (private key, nonce, shared secret) and wipes its working state. */
 #define P256_PUB_LEN 65
 #define P256_PRIV_LEN 32
 #define P256_SIG_LEN 64
-/* Full validation: encoding, X and Y < p, on the curve (the identity has no encoding). */
-int p256_public_check(const uint8_t pub[P256_PUB_LEN]);
+/* Full validation, in this order: the single byte 0x00 (SEC1's point at infinity) is
+ * CRYPTO_ERR_IDENTITY; a length other than 65 CRYPTO_ERR_LENGTH; a first byte other
+ * than 0x04 CRYPTO_ERR_ENCODING; X or Y >= p CRYPTO_ERR_RANGE; off the curve
+ * CRYPTO_ERR_POINT. */
+int p256_public_check(const uint8_t *pub, size_t len);
 /* Key generation from TRNG bytes by rejection sampling: rnd holds rnd_len bytes, consumed
  * 32 at a time until a candidate in [1, n-1] appears; CRYPTO_ERR_RNG when none does. */
 int p256_keygen(const uint8_t *rnd, size_t rnd_len, uint8_t priv[P256_PRIV_LEN],
 		uint8_t pub[P256_PUB_LEN]);
+/* CRYPTO_ERR_RANGE unless priv is in [1, n-1]. */
 int p256_public_from_private(const uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN]);
-/* ECDH: the x-coordinate of priv * peer, after validating peer. */
-int p256_ecdh(const uint8_t priv[P256_PRIV_LEN], const uint8_t peer[P256_PUB_LEN], uint8_t x[32]);
+/* ECDH: the x-coordinate of priv * peer, after validating peer (errors as
+ * p256_public_check) and priv (CRYPTO_ERR_RANGE). */
+int p256_ecdh(const uint8_t priv[P256_PRIV_LEN], const uint8_t *peer, size_t peer_len,
+	      uint8_t x[32]);
 /* ECDSA over a SHA-256 digest. The nonce is RFC 6979's (HMAC-SHA256); extra (may be NULL)
- * hedges it with TRNG bytes as RFC 6979 §3.6 allows. */
+ * hedges it with TRNG bytes as RFC 6979 §3.6 allows (extra_len 0: the plain RFC 6979
+ * signature, byte for byte). CRYPTO_ERR_RANGE unless priv is in [1, n-1]. */
 int p256_sign(const uint8_t priv[P256_PRIV_LEN], const uint8_t hash[SHA256_LEN],
 	      const uint8_t *extra, size_t extra_len, uint8_t sig[P256_SIG_LEN]);
-int p256_verify(const uint8_t pub[P256_PUB_LEN], const uint8_t hash[SHA256_LEN],
-		const uint8_t sig[P256_SIG_LEN]);
+/* CRYPTO_OK, or in this order: the errors of p256_public_check for pub,
+ * CRYPTO_ERR_LENGTH unless sig_len is 64, CRYPTO_ERR_SIG_RANGE when r or s is 0 or
+ * >= n, CRYPTO_ERR_SIGNATURE when the signature does not verify. */
+int p256_verify(const uint8_t *pub, size_t pub_len, const uint8_t hash[SHA256_LEN],
+		const uint8_t *sig, size_t sig_len);
 
 #endif
