@@ -2,10 +2,11 @@
  * aes.c — AES-128/256 block encryption (FIPS-197) with no table and no branch on
  * secret data. The state is four 32-bit columns, byte r of a column in bits 8r..8r+7,
  * and every step works on the four bytes of a column at once: the S-box is computed as
- * the GF(2^8) inverse x^254 (an addition chain of 11 carry-less byte-lane products made
- * of shifts, masks and XORs) followed by the affine map. Slow next to a table (about
- * 1,400 instructions per column on a Cortex-M0+) but small, and its time depends on
- * nothing but the key length.
+ * the GF(2^8) inverse x^254 (an addition chain of 7 squarings and 4 products on byte
+ * lanes, made of shifts, masks, XORs and multiplications by constants) followed by the
+ * affine map. Slow next to a table but small (about 740 bytes of Thumb), and its time
+ * depends on nothing but the key length: on ARMv6-M about 39,000 instructions per
+ * AES-128 block and 54,000 per AES-256 block (counted in an emulated Cortex-M0).
  */
 #include "crypto.h"
 
@@ -29,19 +30,31 @@ static uint32_t aes_mul(uint32_t a, uint32_t b)
 	return r;
 }
 
+/* Lane-wise square. Squaring is linear in GF(2^8): bits 0..3 spread to the even
+ * positions, and bits 4..7 land on x^8, x^10, x^12, x^14, which reduce to 0x1b, 0x6c,
+ * 0xab and 0x9a. A sixth of the cost of aes_mul(a, a), still without a branch. */
+static uint32_t aes_sq(uint32_t a)
+{
+	uint32_t t = a & 0x0f0f0f0fu, m = 0x01010101u;
+
+	t = (t | t << 2) & 0x33333333u;
+	t = (t | t << 1) & 0x55555555u;
+	return t ^ ((a >> 4) & m) * 0x1bu ^ ((a >> 5) & m) * 0x6cu ^ ((a >> 6) & m) * 0xabu ^
+	       ((a >> 7) & m) * 0x9au;
+}
+
 /* SubBytes on four lanes: x^254 (the inverse, 0 for 0), then the affine map
  * b ^ rotl(b,1) ^ rotl(b,2) ^ rotl(b,3) ^ rotl(b,4) ^ 0x63 in every lane. */
 static uint32_t aes_sub(uint32_t x)
 {
-	uint32_t x2 = aes_mul(x, x), x3 = aes_mul(x2, x), x12, t, s;
+	uint32_t x2 = aes_sq(x), x3 = aes_mul(x2, x), x12, t, s;
 
-	x12 = aes_mul(x3, x3);   /* x^6 */
-	x12 = aes_mul(x12, x12); /* x^12 */
-	t = aes_mul(x12, x3);    /* x^15 */
+	x12 = aes_sq(aes_sq(x3)); /* x^12 */
+	t = aes_mul(x12, x3);     /* x^15 */
 	for (int i = 0; i < 4; i++)
-		t = aes_mul(t, t); /* x^240 */
-	t = aes_mul(t, x12);       /* x^252 */
-	t = aes_mul(t, x2);        /* x^254 */
+		t = aes_sq(t); /* x^240 */
+	t = aes_mul(t, x12);   /* x^252 */
+	t = aes_mul(t, x2);    /* x^254 */
 	s = t ^ 0x63636363u;
 	for (int i = 0; i < 4; i++) {
 		t = ((t << 1) & 0xfefefefeu) | ((t >> 7) & 0x01010101u);

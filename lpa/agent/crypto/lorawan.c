@@ -9,12 +9,18 @@
 
 #define LORAWAN_MAX_FRAME 255
 
-/* n bytes of v, least significant first; v >>= 8 keeps ARMv6-M free of 64-bit
- * variable shifts (a libgcc call). */
-static void lorawan_le(uint8_t *p, uint64_t v, int n)
+/* n bytes of v, least significant first. */
+static void lorawan_le(uint8_t *p, uint32_t v, int n)
 {
 	for (int i = 0; i < n; i++, v >>= 8)
 		p[i] = (uint8_t)v;
+}
+
+/* An EUI: 8 bytes, in 32-bit halves (ARMv6-M has no 64-bit shifts of its own). */
+static void lorawan_eui(uint8_t *p, uint64_t v)
+{
+	lorawan_le(p, (uint32_t)v, 4);
+	lorawan_le(p + 4, (uint32_t)(v >> 32), 4);
 }
 
 /* A zeroed 16-byte block with its first byte set. */
@@ -25,16 +31,19 @@ static void lorawan_block(uint8_t b[16], uint8_t first)
 	b[0] = first;
 }
 
-/* type | JoinNonce(3) | mid (NetID(3) or JoinEUI(8)) | DevNonce(2) | 0-padding. */
-static void lorawan_derive(const struct aes *a, uint8_t type, uint32_t join_nonce, uint64_t mid,
-			   int mid_len, uint16_t dev_nonce, uint8_t out[16])
+/* The derivation block with JoinNonce and DevNonce in place around a mid_len-byte field
+ * (NetID or JoinEUI) the caller fills: type | JoinNonce(3) | mid | DevNonce(2) | 0-pad;
+ * the type byte is set per key. */
+static void lorawan_nonces(uint8_t b[16], uint32_t join_nonce, int mid_len, uint16_t dev_nonce)
 {
-	uint8_t b[16];
-
-	lorawan_block(b, type);
+	lorawan_block(b, 0);
 	lorawan_le(b + 1, join_nonce, 3);
-	lorawan_le(b + 4, mid, mid_len);
 	lorawan_le(b + 4 + mid_len, dev_nonce, 2);
+}
+
+static void lorawan_derive(const struct aes *a, uint8_t b[16], uint8_t type, uint8_t out[16])
+{
+	b[0] = type;
 	aes_encrypt(a, b, out);
 }
 
@@ -42,14 +51,17 @@ int lorawan10_derive(const uint8_t app_key[16], uint32_t join_nonce, uint32_t ne
 		     uint16_t dev_nonce, struct lorawan10_skeys *out)
 {
 	struct aes a;
+	uint8_t b[16];
 
 	if (join_nonce > 0xffffffu || net_id > 0xffffffu) {
 		ct_wipe(out, sizeof(*out));
 		return CRYPTO_ERR_LENGTH;
 	}
+	lorawan_nonces(b, join_nonce, 3, dev_nonce);
+	lorawan_le(b + 4, net_id, 3);
 	(void)aes_setkey(&a, app_key, 16);
-	lorawan_derive(&a, 0x01, join_nonce, net_id, 3, dev_nonce, out->nwk_s_key);
-	lorawan_derive(&a, 0x02, join_nonce, net_id, 3, dev_nonce, out->app_s_key);
+	lorawan_derive(&a, b, 0x01, out->nwk_s_key);
+	lorawan_derive(&a, b, 0x02, out->app_s_key);
 	aes_wipe(&a);
 	return CRYPTO_OK;
 }
@@ -58,18 +70,21 @@ int lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16], uint3
 		     uint64_t join_eui, uint16_t dev_nonce, struct lorawan11_skeys *out)
 {
 	struct aes a;
+	uint8_t b[16];
 
 	if (join_nonce > 0xffffffu) {
 		ct_wipe(out, sizeof(*out));
 		return CRYPTO_ERR_LENGTH;
 	}
+	lorawan_nonces(b, join_nonce, 8, dev_nonce);
+	lorawan_eui(b + 4, join_eui);
 	(void)aes_setkey(&a, nwk_key, 16);
-	lorawan_derive(&a, 0x01, join_nonce, join_eui, 8, dev_nonce, out->f_nwk_s_int_key);
-	lorawan_derive(&a, 0x03, join_nonce, join_eui, 8, dev_nonce, out->s_nwk_s_int_key);
-	lorawan_derive(&a, 0x04, join_nonce, join_eui, 8, dev_nonce, out->nwk_s_enc_key);
+	lorawan_derive(&a, b, 0x01, out->f_nwk_s_int_key);
+	lorawan_derive(&a, b, 0x03, out->s_nwk_s_int_key);
+	lorawan_derive(&a, b, 0x04, out->nwk_s_enc_key);
 	/* AppSKey comes from AppKey alone, so the network's keys never yield it. */
 	(void)aes_setkey(&a, app_key, 16);
-	lorawan_derive(&a, 0x02, join_nonce, join_eui, 8, dev_nonce, out->app_s_key);
+	lorawan_derive(&a, b, 0x02, out->app_s_key);
 	aes_wipe(&a);
 	return CRYPTO_OK;
 }
@@ -82,7 +97,7 @@ void lorawan11_js_keys(const uint8_t nwk_key[16], uint64_t dev_eui, uint8_t js_i
 
 	(void)aes_setkey(&a, nwk_key, 16);
 	lorawan_block(b, 0x06);
-	lorawan_le(b + 1, dev_eui, 8);
+	lorawan_eui(b + 1, dev_eui);
 	aes_encrypt(&a, b, js_int_key);
 	b[0] = 0x05;
 	aes_encrypt(&a, b, js_enc_key);
@@ -105,8 +120,8 @@ void lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join
 	uint8_t m[19];
 
 	m[0] = mhdr;
-	lorawan_le(m + 1, join_eui, 8);
-	lorawan_le(m + 9, dev_eui, 8);
+	lorawan_eui(m + 1, join_eui);
+	lorawan_eui(m + 9, dev_eui);
 	lorawan_le(m + 17, dev_nonce, 2);
 	cmac_aes128_init(&c, key);
 	cmac_aes128_update(&c, m, sizeof(m));
@@ -129,7 +144,7 @@ int lorawan_join_accept_open(const uint8_t dec_key[16], const uint8_t mic_key[16
 	cmac_aes128_init(&c, mic_key);
 	if (opt_neg) {
 		pre[0] = join_req_type;
-		lorawan_le(pre + 1, join_eui, 8);
+		lorawan_eui(pre + 1, join_eui);
 		lorawan_le(pre + 9, dev_nonce, 2);
 		cmac_aes128_update(&c, pre, sizeof(pre));
 	}
