@@ -141,9 +141,11 @@ void lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join
  * *encryption*, as the spec has the server "encrypt" with AES decryption — then checks
  * the MIC: 1.0.x (opt_neg 0) over MHDR|payload with mic_key (AppKey; NwkKey for a 1.1
  * device answered with OptNeg unset); 1.1 (opt_neg 1) over JoinReqType|JoinEUI|DevNonce|
- * MHDR|payload with JSIntKey. dec_key is AppKey (1.0), NwkKey (1.1 join) or JSEncKey
- * (1.1 rejoin). len is 17 or 33 (MHDR + payload + MIC), else CRYPTO_ERR_LENGTH with msg
- * untouched. On CRYPTO_ERR_TAG the decrypted bytes are wiped (msg[0] stays). */
+ * MHDR|payload with JSIntKey (join_req_type: 0xFF answering a JoinRequest, else the
+ * RejoinType; the three are unused with opt_neg 0). dec_key is AppKey (1.0), NwkKey (1.1
+ * join) or JSEncKey (1.1 rejoin). len is 17 or 33 (MHDR + payload + MIC), else
+ * CRYPTO_ERR_LENGTH with msg untouched. On CRYPTO_ERR_TAG the decrypted bytes are wiped
+ * (msg[0] stays). */
 int lorawan_join_accept_open(const uint8_t dec_key[16], const uint8_t mic_key[16], int opt_neg,
 			     uint8_t join_req_type, uint64_t join_eui, uint16_t dev_nonce,
 			     uint8_t *msg, size_t len);

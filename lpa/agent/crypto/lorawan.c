@@ -138,6 +138,7 @@ int lorawan_join_accept_open(const uint8_t dec_key[16], const uint8_t mic_key[16
 
 	if (len != 17 && len != 33)
 		return CRYPTO_ERR_LENGTH;
+	/* c's key schedule decrypts first; cmac_aes128_init then re-keys it for the MIC. */
 	(void)aes_setkey(&c.aes, dec_key, 16);
 	for (size_t i = 1; i < len; i += 16)
 		aes_encrypt(&c.aes, msg + i, msg + i);
