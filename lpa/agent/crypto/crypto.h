@@ -82,66 +82,94 @@ struct aes {
 	uint32_t rk[60]; /* round keys, 4 words per round + 4 */
 	uint32_t rounds; /* 10 (AES-128) or 14 (AES-256) */
 };
-int aes_setkey(struct aes *a, const uint8_t *key, size_t key_len); /* 16 or 32 bytes */
+/* 16 or 32 bytes; any other length is CRYPTO_ERR_LENGTH and leaves a zeroed. */
+int aes_setkey(struct aes *a, const uint8_t *key, size_t key_len);
+/* in may equal out. */
 void aes_encrypt(const struct aes *a, const uint8_t in[AES_BLOCK], uint8_t out[AES_BLOCK]);
 void aes_wipe(struct aes *a);
 
 /* ------------------------------------------------------------- AES-GCM (gcm.c) */
-/* 96-bit IV, 128-bit tag (the only shape docs/protocols.md uses); key 16 or 32 bytes. */
+/* 96-bit IV, 128-bit tag (the only shape docs/protocols.md uses); key 16 or 32 bytes.
+ * Pointers may be NULL when their length is 0. A length beyond SP 800-38D's limits or a
+ * wrong key length is CRYPTO_ERR_LENGTH. ct may equal pt (in place), but not overlap it
+ * otherwise. On failure the tag is zeroed. */
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
 int gcm_seal(const uint8_t *key, size_t key_len, const uint8_t iv[GCM_IV_LEN], const uint8_t *aad,
 	     size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[GCM_TAG_LEN]);
-/* Verifies the tag before any plaintext is written: on CRYPTO_ERR_TAG, pt is all zero.
- * pt may equal ct (in place) — the tag is checked over ct first. */
+/* Verifies the tag before any plaintext is written: on CRYPTO_ERR_TAG (and on a wrong
+ * key length), pt is all zero. pt may equal ct (in place) — the tag is checked over ct
+ * first; in place, a refused ct is therefore zeroed too. */
 int gcm_open(const uint8_t *key, size_t key_len, const uint8_t iv[GCM_IV_LEN], const uint8_t *aad,
 	     size_t aad_len, const uint8_t *ct, size_t len, const uint8_t tag[GCM_TAG_LEN],
 	     uint8_t *pt);
 
 /* ------------------------------------------------------------ AES-CMAC (cmac.c) */
 #define CMAC_LEN 16
+/* Incremental form, for MICs over a header block followed by a message. */
+struct cmac_aes128 {
+	struct aes aes;
+	uint8_t x[CMAC_LEN]; /* chaining value XOR the block in progress */
+	uint32_t fill;       /* bytes of the block in progress (a full one waits for more) */
+};
+void cmac_aes128_init(struct cmac_aes128 *c, const uint8_t key[16]);
+void cmac_aes128_update(struct cmac_aes128 *c, const void *msg, size_t len);
+void cmac_aes128_final(struct cmac_aes128 *c, uint8_t mac[CMAC_LEN]); /* wipes c */
 void cmac_aes128(const uint8_t key[16], const void *msg, size_t len, uint8_t mac[CMAC_LEN]);
-/* Compares the first mac_len (1..16) bytes in constant time: CRYPTO_OK or CRYPTO_ERR_TAG. */
+/* Compares the first mac_len (1..16) bytes in constant time: CRYPTO_OK or CRYPTO_ERR_TAG;
+ * another mac_len is CRYPTO_ERR_LENGTH. */
 int cmac_aes128_verify(const uint8_t key[16], const void *msg, size_t len, const uint8_t *mac,
 		       size_t mac_len);
 
 /* -------------------------------------------------------------- LoRaWAN (lorawan.c) */
 /* The same derivations and MICs as lpa/core (LoRaWAN 1.0.4 §6.2.5, 1.1 §6.1.1.3, §4.4);
- * EUIs and nonces as integers, laid out little-endian on the air as the spec says. */
+ * EUIs, nonces, DevAddr and counters as integers, laid out little-endian on the air as
+ * the spec says. A MIC is the 4 bytes as they go on the air (the first 4 of the CMAC).
+ * 24-bit fields (JoinNonce, NetID) above 0xFFFFFF and frames over 255 bytes (a PHYPayload
+ * cannot be longer) are CRYPTO_ERR_LENGTH, with the outputs zeroed. */
+#define LORAWAN_MIC_LEN 4
 struct lorawan10_skeys {
 	uint8_t nwk_s_key[16], app_s_key[16];
 };
 struct lorawan11_skeys {
 	uint8_t f_nwk_s_int_key[16], s_nwk_s_int_key[16], nwk_s_enc_key[16], app_s_key[16];
 };
-void lorawan10_derive(const uint8_t app_key[16], uint32_t join_nonce, uint32_t net_id,
-		      uint16_t dev_nonce, struct lorawan10_skeys *out);
-void lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16], uint32_t join_nonce,
-		      uint64_t join_eui, uint16_t dev_nonce, struct lorawan11_skeys *out);
+int lorawan10_derive(const uint8_t app_key[16], uint32_t join_nonce, uint32_t net_id,
+		     uint16_t dev_nonce, struct lorawan10_skeys *out);
+int lorawan11_derive(const uint8_t nwk_key[16], const uint8_t app_key[16], uint32_t join_nonce,
+		     uint64_t join_eui, uint16_t dev_nonce, struct lorawan11_skeys *out);
 void lorawan11_js_keys(const uint8_t nwk_key[16], uint64_t dev_eui, uint8_t js_int_key[16],
 		       uint8_t js_enc_key[16]);
 /* MIC of a JoinRequest (MHDR | JoinEUI | DevEUI | DevNonce) under NwkKey (1.1) / AppKey. */
-uint32_t lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join_eui,
-				  uint64_t dev_eui, uint16_t dev_nonce);
-/* Join-accept: decrypts the encrypted part of msg (MHDR kept) in place, then checks the
- * MIC: 1.0.x over MHDR|payload with AppKey; 1.1 (opt_neg) over JoinReqType|JoinEUI|
- * DevNonce|MHDR|payload with JSIntKey. len is 17 or 33 (MHDR + payload + MIC).
- * On CRYPTO_ERR_TAG the decrypted bytes are wiped. */
+void lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join_eui,
+			      uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[LORAWAN_MIC_LEN]);
+/* Join-accept: decrypts the encrypted part of msg (MHDR kept) in place — with AES
+ * *encryption*, as the spec has the server "encrypt" with AES decryption — then checks
+ * the MIC: 1.0.x (opt_neg 0) over MHDR|payload with mic_key (AppKey; NwkKey for a 1.1
+ * device answered with OptNeg unset); 1.1 (opt_neg 1) over JoinReqType|JoinEUI|DevNonce|
+ * MHDR|payload with JSIntKey (join_req_type: 0xFF answering a JoinRequest, else the
+ * RejoinType; the three are unused with opt_neg 0). dec_key is AppKey (1.0), NwkKey (1.1
+ * join) or JSEncKey (1.1 rejoin). len is 17 or 33 (MHDR + payload + MIC), else
+ * CRYPTO_ERR_LENGTH with msg untouched. On CRYPTO_ERR_TAG the decrypted bytes are wiped
+ * (msg[0] stays). */
 int lorawan_join_accept_open(const uint8_t dec_key[16], const uint8_t mic_key[16], int opt_neg,
 			     uint8_t join_req_type, uint64_t join_eui, uint16_t dev_nonce,
 			     uint8_t *msg, size_t len);
-/* Frame MIC (1.0.x: B0 block; 1.1 uplink: the two-key cmacS/cmacF form, conf_fcnt,
- * tx_dr, tx_ch as §4.4 gives them). dir: 0 uplink, 1 downlink. */
-uint32_t lorawan10_frame_mic(const uint8_t nwk_s_key[16], uint8_t dir, uint32_t dev_addr,
-			     uint32_t fcnt, const uint8_t *msg, size_t len);
-uint32_t lorawan11_uplink_mic(const uint8_t s_nwk_s_int_key[16], const uint8_t f_nwk_s_int_key[16],
-			      uint16_t conf_fcnt, uint8_t tx_dr, uint8_t tx_ch, uint32_t dev_addr,
-			      uint32_t fcnt, const uint8_t *msg, size_t len);
-uint32_t lorawan11_downlink_mic(const uint8_t s_nwk_s_int_key[16], uint16_t conf_fcnt,
-				uint32_t dev_addr, uint32_t fcnt, const uint8_t *msg, size_t len);
-/* FRMPayload encryption = decryption (the A-block keystream), in place. */
-void lorawan_frm_crypt(const uint8_t key[16], uint8_t dir, uint32_t dev_addr, uint32_t fcnt,
-		       uint8_t *payload, size_t len);
+/* Frame MIC over msg = MHDR | FHDR | FPort | FRMPayload (1.0.x: the B0 block; 1.1
+ * uplink: the two-key cmacS/cmacF form, conf_fcnt, tx_dr, tx_ch as §4.4 gives them).
+ * dir: 0 uplink, 1 (any nonzero) downlink. */
+int lorawan10_frame_mic(const uint8_t nwk_s_key[16], uint8_t dir, uint32_t dev_addr, uint32_t fcnt,
+			const uint8_t *msg, size_t len, uint8_t mic[LORAWAN_MIC_LEN]);
+int lorawan11_uplink_mic(const uint8_t s_nwk_s_int_key[16], const uint8_t f_nwk_s_int_key[16],
+			 uint16_t conf_fcnt, uint8_t tx_dr, uint8_t tx_ch, uint32_t dev_addr,
+			 uint32_t fcnt, const uint8_t *msg, size_t len,
+			 uint8_t mic[LORAWAN_MIC_LEN]);
+int lorawan11_downlink_mic(const uint8_t s_nwk_s_int_key[16], uint16_t conf_fcnt, uint32_t dev_addr,
+			   uint32_t fcnt, const uint8_t *msg, size_t len,
+			   uint8_t mic[LORAWAN_MIC_LEN]);
+/* FRMPayload encryption = decryption (the A-block keystream), in place; len <= 255. */
+int lorawan_frm_crypt(const uint8_t key[16], uint8_t dir, uint32_t dev_addr, uint32_t fcnt,
+		      uint8_t *payload, size_t len);
 
 /* ---------------------------------------------------------------- P-256 (p256.c) */
 /* Encodings as docs/protocols.md uses them: public keys uncompressed (0x04 || X || Y,
