@@ -44,7 +44,7 @@ void ct_memcpy(void *dst, const void *src, size_t n);
  * it called left their temporaries and spilled registers. The functions here that
  * handle secrets call it before returning; it must cover their deepest call (on the
  * ARMv6-M build tests/agent/check-armv6m.py proves it does). */
-#define CT_SCRUB_BYTES 1024
+#define CT_SCRUB_BYTES 1280
 void ct_stack_scrub(void);
 
 /* ------------------------------------------------------------ SHA-256 (sha256.c) */

@@ -1,18 +1,18 @@
 /* err.c — the one table of messages for every CRYPTO_ERR_* code. */
 #include "crypto.h"
 
-/* Indexed by -code. */
+/* Indexed by -code; short, since they are firmware bytes. */
 static const char *const err_msg[] = {
 	[0] = "success",
-	[-CRYPTO_ERR_LENGTH] = "wrong or unsupported input length",
-	[-CRYPTO_ERR_POINT] = "point is not on the curve",
-	[-CRYPTO_ERR_RANGE] = "coordinate not below p, or private scalar not in [1, n-1]",
-	[-CRYPTO_ERR_IDENTITY] = "point at infinity where a curve point is required",
-	[-CRYPTO_ERR_ENCODING] = "point encoding is not 04 || X || Y",
-	[-CRYPTO_ERR_SIG_RANGE] = "signature r or s is 0 or not below n",
-	[-CRYPTO_ERR_SIGNATURE] = "signature does not verify",
-	[-CRYPTO_ERR_TAG] = "authentication tag mismatch",
-	[-CRYPTO_ERR_RNG] = "random bytes never gave a scalar in range",
+	[-CRYPTO_ERR_LENGTH] = "wrong length",
+	[-CRYPTO_ERR_POINT] = "not a curve point",
+	[-CRYPTO_ERR_RANGE] = "coordinate >= p or scalar not in [1, n-1]",
+	[-CRYPTO_ERR_IDENTITY] = "point at infinity",
+	[-CRYPTO_ERR_ENCODING] = "point not 04 || X || Y",
+	[-CRYPTO_ERR_SIG_RANGE] = "r or s not in [1, n-1]",
+	[-CRYPTO_ERR_SIGNATURE] = "bad signature",
+	[-CRYPTO_ERR_TAG] = "tag mismatch",
+	[-CRYPTO_ERR_RNG] = "no random scalar in range",
 };
 
 const char *crypto_strerror(int err)

@@ -692,25 +692,19 @@ static void p256_derive_public(const uint32_t d[W], uint8_t pub[P256_PUB_LEN])
 /* ------------------------------------------------------------------ the API */
 
 /*
- * Each public function is a thin wrapper: the work runs in a function of its own
- * (noinline, so its frame and its callees' lie below the wrapper's), then
- * ct_stack_scrub() zeroes that stack, spilled registers included.
+ * Each public function that handles a secret is a thin wrapper: the work runs in a
+ * function of its own (noinline, so its frame and its callees' lie below the
+ * wrapper's), then ct_stack_scrub() zeroes that stack, spilled registers included.
+ * Validation and verification see public data only and need no scrub.
  */
 #define P256_WORK __attribute__((noinline))
 
-static P256_WORK int p256_run_public_check(const uint8_t *pub, size_t len)
+/* Public data only: no scrub. */
+int p256_public_check(const uint8_t *pub, size_t len)
 {
 	struct pt a;
 
 	return pt_decode(&a, pub, len);
-}
-
-int p256_public_check(const uint8_t *pub, size_t len)
-{
-	int ret = p256_run_public_check(pub, len);
-
-	ct_stack_scrub();
-	return ret;
 }
 
 static P256_WORK int p256_run_public(const uint8_t priv[P256_PRIV_LEN], uint8_t pub[P256_PUB_LEN])
@@ -929,9 +923,9 @@ static void p256_verify_sum(struct pt *q, const uint32_t u1[W], const uint32_t u
 	pt_cmov(q, &d, same);
 }
 
-static P256_WORK int p256_run_verify(const uint8_t *pub, size_t pub_len,
-				     const uint8_t hash[SHA256_LEN], const uint8_t *sig,
-				     size_t sig_len)
+/* Public data only: no scrub. */
+int p256_verify(const uint8_t *pub, size_t pub_len, const uint8_t hash[SHA256_LEN],
+		const uint8_t *sig, size_t sig_len)
 {
 	struct pt q;
 	uint32_t r[W], s[W], e[W];
@@ -971,13 +965,4 @@ static P256_WORK int p256_run_verify(const uint8_t *pub, size_t pub_len,
 			return CRYPTO_OK;
 	}
 	return CRYPTO_ERR_SIGNATURE;
-}
-
-int p256_verify(const uint8_t *pub, size_t pub_len, const uint8_t hash[SHA256_LEN],
-		const uint8_t *sig, size_t sig_len)
-{
-	int ret = p256_run_verify(pub, pub_len, hash, sig, sig_len);
-
-	ct_stack_scrub();
-	return ret;
 }

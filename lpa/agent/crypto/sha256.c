@@ -98,14 +98,14 @@ void sha256_final(struct sha256 *c, uint8_t out[SHA256_LEN])
 
 	/* §5.1.1: a one bit, zeros to 56 mod 64, the length in bits big-endian. */
 	c->buf[c->fill++] = 0x80;
-	if (c->fill > SHA256_BLOCK - 8) {
-		while (c->fill < SHA256_BLOCK)
+	while (c->fill != SHA256_BLOCK - 8) {
+		if (c->fill == SHA256_BLOCK) {
+			sha256_compress(c->h, c->buf);
+			c->fill = 0;
+		} else {
 			c->buf[c->fill++] = 0;
-		sha256_compress(c->h, c->buf);
-		c->fill = 0;
+		}
 	}
-	while (c->fill < SHA256_BLOCK - 8)
-		c->buf[c->fill++] = 0;
 	ct_store_be32(c->buf + 56, (uint32_t)(bits >> 32));
 	ct_store_be32(c->buf + 60, (uint32_t)bits);
 	sha256_compress(c->h, c->buf);
