@@ -34,7 +34,8 @@ enum crypto_err {
 const char *crypto_strerror(int err);
 
 /* ------------------------------------------------ constant-time helpers (ct.c) */
-/* 0 when equal, nonzero otherwise; time depends on n only. */
+/* 0 when equal, 1 otherwise; time depends on n only. The verdict is public (see
+ * CT_PUBLIC in ct-private.h), where the bytes differ is not. */
 int ct_memcmp(const void *a, const void *b, size_t n);
 /* Zeroes n bytes in a way the compiler cannot drop. */
 void ct_wipe(void *p, size_t n);

@@ -10,10 +10,15 @@ int ct_memcmp(const void *a, const void *b, size_t n)
 	const uint8_t *x = a, *y = b;
 	uint32_t d = 0;
 
+	int r;
+
 	for (size_t i = 0; i < n; i++)
 		d |= (uint32_t)(x[i] ^ y[i]);
-	/* 0 or 1, without a branch on the difference. */
-	return (int)(ct_mask_nonzero(d) & 1);
+	/* 0 or 1, without a branch on the difference. Whether two tags are equal is what
+	 * the caller asks and then acts on: public. Which bytes differ stays secret. */
+	r = (int)(ct_mask_nonzero(d) & 1);
+	CT_PUBLIC(&r, sizeof(r));
+	return r;
 }
 
 void ct_wipe(void *p, size_t n)
