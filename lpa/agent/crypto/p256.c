@@ -146,15 +146,17 @@ static inline __attribute__((always_inline)) uint32_t mac32(uint32_t al, uint32_
 	return lo;
 }
 
-/* t[i..i+8] += a * b (a one word, b eight), for the schoolbook rows below. */
-static inline __attribute__((always_inline)) void u256_mul_row(uint32_t *t, uint32_t a,
-							       const uint32_t *b, unsigned n)
+/* t[0..n) += a * b[0..n) for one word a; returns the carry out of t[n-1]. One row of
+ * the schoolbook products and of the Montgomery reduction: a function of its own,
+ * called 8 times per product, so mac32 is inlined once for all of them. */
+static __attribute__((noinline)) uint32_t u256_mul_row(uint32_t *t, uint32_t a, const uint32_t *b,
+						       unsigned n)
 {
 	uint32_t al = a & 0xffff, ah = a >> 16, c = 0;
 
 	for (unsigned j = 0; j < n; j++)
 		t[j] = mac32(al, ah, b[j], t[j], c, &c);
-	t[n] = c;
+	return c;
 }
 
 /* t = a * b, 512 bits (schoolbook, operand scanning). */
@@ -163,7 +165,7 @@ static void u256_mul(uint32_t t[2 * W], const uint32_t a[W], const uint32_t b[W]
 	for (unsigned i = 0; i < W; i++)
 		t[i] = 0;
 	for (unsigned i = 0; i < W; i++)
-		u256_mul_row(t + i, a[i], b, W);
+		t[i + W] = u256_mul_row(t + i, a[i], b, W);
 }
 
 /* t = a^2: the 28 products a_i a_j (i < j) once, doubled, plus the 8 squares. */
@@ -174,7 +176,7 @@ static void u256_sqr(uint32_t t[2 * W], const uint32_t a[W])
 	for (unsigned i = 0; i < 2 * W; i++)
 		t[i] = 0;
 	for (unsigned i = 0; i < W - 1; i++)
-		u256_mul_row(t + 2 * i + 1, a[i], a + i + 1, W - 1 - i);
+		t[i + W] = u256_mul_row(t + 2 * i + 1, a[i], a + i + 1, W - 1 - i);
 	c = 0;
 	for (unsigned i = 0; i < 2 * W; i++) {
 		uint32_t v = t[i];
@@ -344,11 +346,9 @@ static void fn_redc(uint32_t r[W], uint32_t t[2 * W])
 	/* Row by row, add the multiple of n that zeroes the lowest word; the carry out of
 	 * each row's top word rides into the next row's top word. */
 	for (unsigned i = 0; i < W; i++) {
-		uint32_t m = t[i] * P256_N_INV, c = 0, s;
+		uint32_t c = u256_mul_row(t + i, t[i] * P256_N_INV, p256_n, W);
+		uint32_t s = t[i + W] + c;
 
-		for (unsigned j = 0; j < W; j++)
-			t[i + j] = mac32(m & 0xffff, m >> 16, p256_n[j], t[i + j], c, &c);
-		s = t[i + W] + c;
 		c = s < c;
 		t[i + W] = s + hi;
 		hi = c + (t[i + W] < s);
