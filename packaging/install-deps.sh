@@ -20,6 +20,7 @@ PACKAGES="
     umockdev libumockdev-dev libglib2.0-dev
     openocd
     valgrind
+    gcc-arm-none-eabi libunicorn-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then
