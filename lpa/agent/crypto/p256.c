@@ -22,8 +22,9 @@
  * Secrets never choose a branch or an address. Where a value derived from a secret is
  * public by design (whether a candidate scalar was rejected, a signature's r and s),
  * CT_PUBLIC says so before the code branches on it. The field arithmetic does not wipe
- * its temporaries; every public function ends with ct_stack_scrub(), which zeroes the
- * stack its work used (tests/agent check this on the ARMv6-M build).
+ * its temporaries; every public function that handles a secret ends with
+ * ct_stack_scrub(), which zeroes the stack its work used (tests/agent check on the
+ * ARMv6-M build that it covers it all).
  */
 #include "ct-private.h"
 
