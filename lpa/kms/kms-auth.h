@@ -37,6 +37,12 @@ int operator_add(sqlite3 *db, const lpa_secbuf *master, const struct operator_ne
 int operator_reset_totp(sqlite3 *db, const lpa_secbuf *master, const char *name,
 			enum lpa_totp_alg alg, lpa_secbuf **totp_secret);
 int operator_unlock(sqlite3 *db, const char *name);
+/* Lifecycle (admin): each ends the operator's sessions where that follows. */
+int operator_set_password(sqlite3 *db, const char *name, const char *password);
+int operator_set_disabled(sqlite3 *db, const char *name, bool disabled);
+int operator_remove(sqlite3 *db, const char *name);
+/* NULL keeps a list; a malformed one is KMS_ERR_INVAL. */
+int operator_set_scope(sqlite3 *db, const char *name, const char *lots, const char *join_euis);
 /* The otpauth:// URI for a secret. */
 int operator_otpauth_uri(const char *name, enum lpa_totp_alg alg, const lpa_secbuf *secret,
 			 char **uri);

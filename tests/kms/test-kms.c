@@ -811,6 +811,212 @@ START_TEST(db_has_no_plaintext_keys)
 }
 END_TEST
 
+/* ------------------------------------------------------- operator lifecycle */
+/* `lpa-kms admin CMD NAME [more...]` with a password on fd 3; its exit status. */
+static int admin_pw(const char *cmd, const char *name, const char *password)
+{
+	char out[1024];
+	int p[2], rc;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], password, strlen(password)), (ssize_t)strlen(password));
+	ck_assert_int_eq(write(p[1], "\n", 1), 1);
+	close(p[1]);
+	rc = kt_run(p[0], -1, out, sizeof(out), "admin", cmd, name, "--dir", kt.kms,
+		    "--password-fd", "3", NULL);
+	close(p[0]);
+	return rc;
+}
+
+static int admin_cmd(const char *cmd, const char *name)
+{
+	char out[4096];
+
+	return kt_run(-1, -1, out, sizeof(out), "admin", cmd, name, "--dir", kt.kms, NULL);
+}
+
+static long records(const char *token)
+{
+	struct kt_resp r;
+	long st;
+
+	kt_http("st1", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	st = r.status;
+	kt_resp_free(&r);
+	return st;
+}
+
+START_TEST(operator_password)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64];
+
+	logged_in(&op, token);
+	ck_assert_int_eq(admin_pw("set-password", op.name, "a new password"), 0);
+	ck_assert_int_eq(records(token), 401); /* the old password's session ended */
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 1, NULL, &r), 401);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_login(&op, "st1", "a new password", 1, NULL, &r), 201);
+	kt_resp_free(&r);
+	ck_assert_int_ne(admin_pw("set-password", op.name, "short"), 0);
+}
+END_TEST
+
+START_TEST(operator_disable_remove)
+{
+	struct kt_op op, gone;
+	struct kt_resp r;
+	char token[64], t2[64], out[16384];
+
+	logged_in(&op, token);
+	ck_assert_int_eq(admin_cmd("disable-operator", op.name), 0);
+	ck_assert_int_eq(records(token), 401);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 1, NULL, &r), 401);
+	ck_assert_str_eq(kt_error(&r), "login_failed");
+	kt_resp_free(&r);
+	ck_assert_int_eq(admin_cmd("enable-operator", op.name), 0);
+	ck_assert_int_eq(kt_login(&op, "st1", NULL, 1, NULL, &r), 201);
+	kt_resp_free(&r);
+	/* Removed: its session ends, its name logs in no more, list forgets it. */
+	logged_in(&gone, t2);
+	ck_assert_int_eq(admin_cmd("remove-operator", gone.name), 0);
+	ck_assert_int_eq(records(t2), 401);
+	ck_assert_int_eq(kt_login(&gone, "st1", NULL, 1, NULL, &r), 401);
+	kt_resp_free(&r);
+	ck_assert_int_eq(admin_cmd("remove-operator", gone.name), 3); /* not found */
+	ck_assert_int_eq(
+		kt_run(-1, -1, out, sizeof(out), "admin", "list", "--json", "--dir", kt.kms, NULL),
+		0);
+	ck_assert_ptr_null(strstr(out, gone.name));
+	ck_assert_ptr_nonnull(strstr(out, op.name));
+}
+END_TEST
+
+START_TEST(list_json_and_show_device)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
+	uint32_t counter;
+	char token[64], out[16384], eui[17], uid[17];
+	json_t *j, *a;
+
+	logged_in(&op, token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	kt_chip_install(&chip, pkg, rc);
+	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(
+		kt_run(-1, -1, out, sizeof(out), "admin", "list", "--json", "--dir", kt.kms, NULL),
+		0);
+	j = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_ge(
+		json_integer_value(json_object_get(json_object_get(j, "dev_euis"), "allocated")),
+		1);
+	ck_assert_int_ge(
+		json_integer_value(json_object_get(json_object_get(j, "attempts"), "confirmed")),
+		1);
+	ck_assert_int_ge(json_array_size(json_object_get(j, "stations")), 3);
+	json_decref(j);
+	/* By DevEUI and by chip UID: the same device, its attempt confirmed at st1. */
+	snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)chip.dev_eui);
+	snprintf(uid, sizeof(uid), "%016llx", (unsigned long long)chip.uid);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "show-device",
+					i ? uid : eui, "--dir", kt.kms, NULL),
+				 0);
+		j = json_loads(out, 0, NULL);
+		ck_assert_ptr_nonnull(j);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "dev_eui")), eui);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "chip_uid")), uid);
+		a = json_array_get(json_object_get(j, "attempts"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(a, "state")), "confirmed");
+		ck_assert_str_eq(json_string_value(json_object_get(a, "station")), "st1");
+		ck_assert_str_eq(json_string_value(json_object_get(a, "operator")), op.name);
+		json_decref(j);
+	}
+	ck_assert_int_eq(admin_cmd("show-device", "0123456789abcdef"), 3);
+	kt_chip_free(&chip);
+}
+END_TEST
+
+START_TEST(renew_station)
+{
+	struct kt_op op;
+	struct kt_resp r;
+	char token[64], out[2048], cmd[4096];
+
+	/* The old credentials, kept aside as a thief would. */
+	snprintf(cmd, sizeof(cmd),
+		 "cp '%s/st2.pem' '%s/st2-old.pem' && cp '%s/st2.key' '%s/st2-old.key'", kt.certs,
+		 kt.certs, kt.certs, kt.certs);
+	ck_assert_int_eq(system(cmd), 0);
+	kt_operator(&op, "renew", "operator,qa", NULL, NULL, NULL);
+	kt_login_ok(&op, "st2", token);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "renew-station", "st2", "--dir",
+				kt.kms, "--out", kt.certs, NULL),
+			 0);
+	kt_http("st2-old", "GET", "/v1/keys", NULL, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 403);
+	ck_assert_str_eq(kt_error(&r), "station_unknown");
+	kt_resp_free(&r);
+	/* The new certificate is st2, with st2's session. */
+	kt_http("st2", "GET", "/v1/lots/" LOT "/records", token, NULL, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "renew-station", "nosuch",
+				"--dir", kt.kms, "--out", kt.certs, NULL),
+			 3);
+}
+END_TEST
+
+START_TEST(scope_globs)
+{
+	struct kt_op op, bad;
+	struct kt_resp r;
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN];
+	uint32_t counter;
+	char token[64], out[1024];
+	int p[2], rc;
+
+	kt_operator(&op, "glob", "operator", NULL, "--lots", "LOT-2026-*,SPARE-?");
+	kt_login_ok(&op, "st1", token);
+	kt_chip_new(&chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "LOT-2027-01", "1.1", &counter, pkg, &r),
+			 403);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "SPARE-12", "1.1", &counter, pkg, &r), 403);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "lot-2026-07", "1.1", &counter, pkg, &r),
+			 201);
+	kt_resp_free(&r);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "SPARE-1", "1.1", &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	/* A pattern the KMS does not match is refused, not taken literally. */
+	(void)bad;
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(write(p[1], "correct horse battery\n", 22), 22);
+	close(p[1]);
+	rc = kt_run(p[0], -1, out, sizeof(out), "admin", "add-operator", "brackets", "--dir",
+		    kt.kms, "--role", "operator", "--lots", "LOT-[12]", "--password-fd", "3", NULL);
+	close(p[0]);
+	ck_assert_int_eq(rc, 2);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "set-scope", op.name, "--dir",
+				kt.kms, "--lots", "OTHER", NULL),
+			 0);
+	ck_assert_int_eq(kt_issue("st1", token, &chip, "lot-2026-07", "1.1", &counter, pkg, &r),
+			 403);
+	kt_resp_free(&r);
+	kt_chip_free(&chip);
+}
+END_TEST
+
 static Suite *kms_suite(void)
 {
 	Suite *s = suite_create("kms");
@@ -845,6 +1051,11 @@ static Suite *kms_suite(void)
 		{"malformed_requests", malformed_requests},
 		{"db_has_no_plaintext_keys", db_has_no_plaintext_keys},
 		{"audit_chain", audit_chain},
+		{"operator_password", operator_password},
+		{"operator_disable_remove", operator_disable_remove},
+		{"list_json_and_show_device", list_json_and_show_device},
+		{"renew_station", renew_station},
+		{"scope_globs", scope_globs},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
