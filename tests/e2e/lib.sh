@@ -53,8 +53,9 @@ e2e_track() {
 e2e_kill_group() {
 	[ -s "$1" ] || return 0
 	g=$(cat "$1")
-	kill -CONT -"$g" 2>/dev/null
-	kill -KILL -"$g" 2>/dev/null
+	# A group that already ended is fine (and must not end a `set -e` caller: the demo).
+	kill -CONT -"$g" 2>/dev/null || true
+	kill -KILL -"$g" 2>/dev/null || true
 	rm -f "$1"
 }
 
@@ -63,7 +64,7 @@ e2e_kill_group() {
 e2e_cleanup() {
 	trap - HUP INT TERM
 	if [ -n "${E2E_KMS_PID:-}" ] && [ -s "$WORK/kms.pgid" ]; then
-		kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null
+		kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null || true
 		e2e_station logout >/dev/null 2>&1
 	fi
 	if [ -f "$WORK/pgids" ]; then
@@ -145,8 +146,8 @@ CONF
 e2e_kms_stop() {
 	if [ -n "${E2E_KMS_PID:-}" ]; then
 		if [ -s "$WORK/kms.pgid" ]; then
-			kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null
-			kill -TERM -"$(cat "$WORK/kms.pgid")" 2>/dev/null
+			kill -CONT -"$(cat "$WORK/kms.pgid")" 2>/dev/null || true
+			kill -TERM -"$(cat "$WORK/kms.pgid")" 2>/dev/null || true
 		fi
 		wait "$E2E_KMS_PID" 2>/dev/null
 		rm -f "$WORK/kms.pgid"
