@@ -29,10 +29,11 @@ int pki_write_file(const char *path, const void *data, size_t len, unsigned mode
 /*
  * Checks a DIK certificate against the device-identity CA (store): it must chain to the CA,
  * carry the DIK as its public key and the UID as its subject serialNumber (16 hex digits).
- * Returns KMS_OK, or an API error in *api with a message.
+ * Returns KMS_OK with the DIK in *dik (the caller frees it), or an API error in *api with
+ * a message.
  */
-int pki_check_dik(X509_STORE *store, const struct lpa_lpi1 *id, enum kms_api_err *api, char *msg,
-		  size_t msg_len);
+int pki_check_dik(X509_STORE *store, const struct lpa_lpi1 *id, EVP_PKEY **dik,
+		  enum kms_api_err *api, char *msg, size_t msg_len);
 /* A trust store holding the one CA certificate of ca_pem: built once, shared by threads. */
 int pki_store_from_pem(const char *ca_pem, X509_STORE **store);
 

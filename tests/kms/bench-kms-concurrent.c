@@ -16,6 +16,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ struct bench_station {
 };
 
 static EVP_PKEY *bench_pkg_key;
-static volatile int bench_stop;
+static atomic_int bench_stop;
 
 static double bench_now(void)
 {
@@ -287,7 +288,7 @@ static void *bench_flood_run(void *arg)
 	char body[256];
 	unsigned i = 0;
 
-	while (!bench_stop) {
+	while (!atomic_load(&bench_stop)) {
 		snprintf(body, sizeof(body),
 			 "{\"operator\":\"nobody-%u-%u\",\"password\":\"guess %u\",\"totp\":"
 			 "\"123456\"}",
@@ -356,12 +357,12 @@ START_TEST(concurrent)
 		double idle, flooded;
 
 		idle = bench_keys_median(honest, 20);
-		bench_stop = 0;
+		atomic_store(&bench_stop, 0);
 		for (unsigned i = 0; i < BENCH_FLOODERS; i++)
 			ck_assert_int_eq(
 				pthread_create(&th[i], NULL, bench_flood_run, &stations[i]), 0);
 		flooded = bench_keys_median(honest, 20);
-		bench_stop = 1;
+		atomic_store(&bench_stop, 1);
 		for (unsigned i = 0; i < BENCH_FLOODERS; i++)
 			pthread_join(th[i], NULL);
 		printf("GET /v1/keys median: %.1f ms idle, %.1f ms while %d stations flood "
