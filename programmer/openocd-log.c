@@ -35,17 +35,6 @@ const char *openocd_log_msg(const char *line, bool *is_error)
 	return p;
 }
 
-static int openocd_log_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "0x" and 1..8 hex digits that end there: the address OpenOCD printed, or false. */
 static bool openocd_log_addr(const char *s, uint32_t *addr)
 {
@@ -54,7 +43,7 @@ static bool openocd_log_addr(const char *s, uint32_t *addr)
 
 	if (s[0] != '0' || s[1] != 'x')
 		return false;
-	for (i = 0; i < 9 && (d = openocd_log_hexval(s[2 + i])) >= 0; i++)
+	for (i = 0; i < 9 && (d = lpa_hex_digit(s[2 + i])) >= 0; i++)
 		v = v << 4 | (uint32_t)d;
 	if (i == 0 || i > 8)
 		return false;

@@ -256,17 +256,6 @@ static bool tcl_rpc_isspace(char c)
 	return c == ' ' || c == '\t' || c == '\n';
 }
 
-static int tcl_rpc_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One number at text[*i..]; advances *i past it. */
 static int tcl_rpc_parse_one(const char *text, size_t len, size_t *i, uint32_t max, uint32_t *val)
 {
@@ -276,7 +265,7 @@ static int tcl_rpc_parse_one(const char *text, size_t len, size_t *i, uint32_t m
 	if (p + 1 < len && text[p] == '0' && (text[p + 1] == 'x' || text[p + 1] == 'X')) {
 		int h;
 
-		for (p += 2; p < len && (h = tcl_rpc_hexval(text[p])) >= 0; p++, n++) {
+		for (p += 2; p < len && (h = lpa_hex_digit(text[p])) >= 0; p++, n++) {
 			if (n == 8)
 				return LPA_ERR_PROTOCOL;
 			v = v << 4 | (uint64_t)h;

@@ -16,7 +16,7 @@ void lpa_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int encoding_hexval(char c)
+int lpa_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -32,8 +32,8 @@ int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len)
 	if (in_len != 2 * out_len)
 		return LPA_ERR_LENGTH;
 	for (size_t i = 0; i < out_len; i++) {
-		int hi = encoding_hexval(in[2 * i]);
-		int lo = encoding_hexval(in[2 * i + 1]);
+		int hi = lpa_hex_digit(in[2 * i]);
+		int lo = lpa_hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return LPA_ERR_ENCODING;

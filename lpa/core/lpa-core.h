@@ -106,6 +106,8 @@ int lpa_ct_memcmp(const void *a, const void *b, size_t len);
 void lpa_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Exactly 2*out_len hex digits (either case) into out; LPA_ERR_ENCODING otherwise. */
 int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
+/* The value of one hex digit (either case), or -1 for any other character. */
+int lpa_hex_digit(char c);
 /* base64url without padding (RFC 4648 §5). out must hold lpa_b64url_len(len)+1. */
 size_t lpa_b64url_len(size_t len);
 void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
