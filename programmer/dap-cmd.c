@@ -412,8 +412,11 @@ int dap_cmd_run_check(const struct dap_run *run, uint8_t *buf, uint32_t *fault_a
 			ok = rep.done > hdr ? rep.done - hdr : 0;
 			if (!run->write && ok > rep.words)
 				ok = rep.words;
-			if (ok > run->nwords[i])
-				ok = run->nwords[i];
+			/* Every data word acknowledged and still a failure: a posted access
+			 * reports its fault on the access after it, so the last word is the
+			 * one at fault (and a run ending at 4 GiB names no address past it). */
+			if (ok >= run->nwords[i])
+				ok = run->nwords[i] ? run->nwords[i] - 1 : 0;
 			if (!run->write)
 				memcpy(buf + off, rep.data, 4 * (size_t)ok);
 		}

@@ -8,7 +8,7 @@
  * (raw) a 16-bit length and that many response bytes, or (mutated) three bytes
  * [cut, position, xor] applied to the well-formed response of that command.
  * Checks: the result is one the checker documents; a malformed response has a reason;
- * the fault address lies in the run; a run that succeeds returns exactly the data of its
+ * the fault address is a word of the run; a run that succeeds returns exactly the data of its
  * responses.
  */
 #include <endian.h>
@@ -163,7 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((r == LPA_ERR_PROTOCOL) != (why != DAP_BAD_NONE) || why >= DAP_BAD_LAST ||
 		    dap_cmd_bad_str(why)[0] == '\0')
 			abort();
-		if (failed >= run.n || fault < addr || (uint64_t)fault > (uint64_t)addr + len)
+		if (failed >= run.n || fault < addr ||
+		    (uint64_t)fault >= (uint64_t)addr + (len ? len : 1))
 			abort();
 		break;
 	default:

@@ -282,6 +282,30 @@ START_TEST(run_check_names_the_failing_word)
 }
 END_TEST
 
+/* Found by fuzz-dap-reply: a write run ending at 4 GiB whose every word was acknowledged
+ * but whose transfer still failed named address 0, outside the run. A posted access
+ * reports its fault on the access after it: the last word is the one at fault. */
+START_TEST(run_check_fault_after_last_word_stays_in_run)
+{
+	struct dap_adi adi = {0};
+	struct dap_run run;
+	uint8_t buf[16] = {0};
+	uint32_t fault = 0;
+	size_t failed;
+	enum dap_bad why;
+
+	ck_assert_int_eq(
+		dap_cmd_run_build(&run, &adi, 64, true, 0, 0xFFFFFFF0, 4, buf, 16, 0x23000002),
+		LPA_OK);
+	ck_assert_uint_eq(run.n, 1);
+	answer(&run, 0, run.cmds[0].out[2], 4, 0); /* all done, then FAULT */
+	ck_assert_int_eq(dap_cmd_run_check(&run, buf, &fault, &failed, &why), LPA_ERR_FAULT);
+	ck_assert_uint_eq(failed, 0);
+	ck_assert_uint_eq(fault, 0xFFFFFFFC);
+	dap_cmd_run_free(&run);
+}
+END_TEST
+
 START_TEST(byte_run_uses_lanes)
 {
 	struct dap_adi adi = {0};
@@ -323,6 +347,7 @@ int main(void)
 		TU_CASE(run_layout_across_a_page),
 		TU_CASE(run_build_refuses_impossible_runs),
 		TU_CASE(run_check_names_the_failing_word),
+		TU_CASE(run_check_fault_after_last_word_stays_in_run),
 		TU_CASE(byte_run_uses_lanes),
 	};
 
