@@ -361,14 +361,20 @@ brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	;;
 kms-restart)
 	# The KMS stops mid-batch and comes back: confirms that could not be sent wait in
-	# the journal, and --resume finishes the lot.
+	# the journal, and --resume finishes the lot. The outage is placed by an event, not a
+	# clock: the KMS is killed as soon as the first device has passed (a JSON line per
+	# device is written as it ends), so the lot is always cut in the middle.
 	check "login" 'e2e_login >/dev/null'
 	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- sh -c '
 		"$1" --config "$2" batch --lot L1 --count 8 --chip-timeout 3 >"$3" 2>&1 &
 		pid=$!
-		sleep 0.6
+		n=0
+		until grep -q "\"result\":\"pass\"" "$3"; do
+			n=$((n + 1))
+			[ $n -lt 1200 ] && kill -0 $pid 2>/dev/null || break
+			sleep 0.05
+		done
 		kill -KILL "$4"
-		sleep 1.5
 		wait $pid
 		echo "first exit $?" >>"$3"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
 		"$WORK/batch1.jsonl" "$(e2e_kms_pid)"
