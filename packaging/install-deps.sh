@@ -21,6 +21,7 @@ PACKAGES="
     openocd
     valgrind
     gcc-arm-none-eabi libunicorn-dev
+    libncurses-dev tmux
 "
 
 if [ "$(id -u)" -ne 0 ]; then

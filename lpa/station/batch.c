@@ -6,8 +6,11 @@
  *   provision  one device, weighted progress on a terminal
  *   batch      line scripts: one JSON object per device on stdout, a summary, exit 0 only
  *              when every device passed
- *   run        the operator's shift: a PASS/FAIL banner per device, running counters,
- *              Ctrl-C finishes the devices in flight, then stops
+ *   run        the operator's shift: on a terminal the operator screen (screen.c: a
+ *              tile per probe, a FAIL held until acknowledged), else a PASS/FAIL banner
+ *              per device; a KMS outage pauses the line until the KMS answers again, a
+ *              probe unplugged comes back when it is plugged in; Ctrl-C finishes the
+ *              devices in flight, then stops
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +27,7 @@
 
 #include "auth/auth.h"
 #include "pipeline.h"
+#include "screen.h"
 #include "station.h"
 
 #define BATCH_MAX_PROBES 32
@@ -50,8 +54,10 @@ struct batch {
 	EVP_PKEY *station_key;
 	struct prog_probe_info *probes;
 	size_t n_probes;
-	const struct journal_entry *unfinished;
+	struct journal_entry *unfinished; /* a copy: the journal's own list moves */
 	size_t n_unfinished;
+	struct screen *screen; /* run on a terminal */
+	time_t session_expires;
 	bool limited;        /* --count given */
 	unsigned done;       /* --resume: records the lot's manifest already held */
 	unsigned remaining;  /* when limited: devices this run may take (count - done) */
@@ -66,7 +72,8 @@ struct batch {
 struct batch_worker {
 	struct batch *b;
 	const struct prog_probe_info *probe;
-	int err; /* why the worker stopped early */
+	size_t slot; /* index among b->probes: the operator screen's tile */
+	int err;     /* why the worker stopped early */
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -136,8 +143,21 @@ static void batch_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The screen tile of a probe; SIZE_MAX for a probe this run does not drive. */
+static size_t batch_slot_of(const struct batch *b, const char *probe)
+{
+	for (size_t i = 0; i < b->n_probes; i++)
+		if (strcmp(b->probes[i].serial, probe) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
 static void batch_report(struct batch *b, const char *probe, const struct pipeline_result *r)
 {
+	if (b->screen != NULL) {
+		screen_result(b->screen, batch_slot_of(b, probe), r);
+		return;
+	}
 	pthread_mutex_lock(&b->out_lock);
 	if (b->o.mode == MODE_RUN && !b->o.json) {
 		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
@@ -175,6 +195,7 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 struct batch_progress {
 	struct batch *b;
 	const char *probe;
+	size_t slot;
 };
 
 static void batch_on_progress(void *ctx, const char *step, unsigned pct)
@@ -182,6 +203,10 @@ static void batch_on_progress(void *ctx, const char *step, unsigned pct)
 	struct batch_progress *p = ctx;
 	static const char bar[] = "##############################";
 
+	if (p->b->screen != NULL) {
+		screen_progress(p->b->screen, p->slot, step, pct);
+		return;
+	}
 	if (!p->b->tty)
 		return;
 	pthread_mutex_lock(&p->b->out_lock);
@@ -268,6 +293,124 @@ static bool batch_hand_back(struct batch_worker *bw, prog_link *link, uint64_t u
 	return batch_wait_next(link, uid, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, err);
 }
 
+/* Sleeps up to ms, less when the shift stops. */
+static void batch_pause_ms(unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !batch_stop; t += 50)
+		usleep(50000);
+}
+
+/* A line-wide condition: the screen's banner, else a line on stderr (NULL: it ended). */
+static void batch_line_event(struct batch *b, const char *msg)
+{
+	if (b->screen != NULL)
+		screen_banner(b->screen, msg);
+	else if (msg != NULL)
+		fprintf(stderr, "lpa-station: %s\n", msg);
+}
+
+/* The journal's unfinished devices of one probe, copied (the journal's list moves as
+ * other workers write). */
+static size_t batch_unfinished_of(struct batch *b, const char *probe, struct journal_entry **out)
+{
+	const struct journal_entry *all;
+	size_t n, k = 0;
+
+	pthread_mutex_lock(&b->shared.lock);
+	n = journal_unfinished(b->shared.journal, &all);
+	*out = calloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; *out != NULL && i < n; i++)
+		if (strcmp(all[i].probe, probe) == 0)
+			(*out)[k++] = all[i];
+	pthread_mutex_unlock(&b->shared.lock);
+	return k;
+}
+
+/* Finishes what the journal holds unfinished for this probe (an earlier run's devices at
+ * start; in a shift, the devices a KMS outage cut). The chip last recovered is noted so a
+ * provision run does not take it again. */
+static void batch_reconcile_probe(struct batch_worker *bw, struct pipeline_worker *w,
+				  uint64_t *recovered_uid)
+{
+	struct batch *b = bw->b;
+	struct journal_entry *mine;
+	struct pipeline_result res;
+	size_t n = batch_unfinished_of(b, bw->probe->serial, &mine);
+
+	for (size_t i = 0; mine != NULL && i < n; i++) {
+		pipeline_reconcile(w, &mine[i], &res);
+		if (res.cls == PC_PASS) {
+			batch_recovered(b, &res);
+			*recovered_uid = res.chip_uid;
+			batch_report(b, bw->probe->serial, &res);
+		} else if (res.err != LPA_ERR_MISMATCH) {
+			batch_report(b, bw->probe->serial, &res);
+		}
+	}
+	free(mine);
+}
+
+/* run: the line waits for the KMS (false: the shift stopped first). Asking for its
+ * public keys needs no session and changes nothing. */
+static bool batch_wait_kms(struct batch *b, kms_client *kms)
+{
+	batch_line_event(b, "the KMS cannot be reached: the line is paused and resumes by "
+			    "itself when the KMS answers");
+	while (!batch_stop) {
+		char *jwks = NULL;
+
+		if (kms_keys(kms, &jwks) == LPA_OK) {
+			free(jwks);
+			batch_line_event(b, NULL);
+			if (b->screen == NULL)
+				fprintf(stderr,
+					"lpa-station: the KMS answers again; the line goes on\n");
+			return true;
+		}
+		batch_pause_ms(1000);
+	}
+	return false;
+}
+
+/* run: the probe disappeared; its slot waits until it is plugged in again and answers
+ * (false: the shift stopped first). */
+static bool batch_wait_probe(struct batch_worker *bw, const struct prog_link_opts *lo,
+			     prog_link **link)
+{
+	struct batch *b = bw->b;
+
+	if (b->screen != NULL)
+		screen_disconnected(b->screen, bw->slot, true);
+	else
+		fprintf(stderr,
+			"lpa-station: probe %s disconnected; its slot waits until it is plugged "
+			"in again\n",
+			bw->probe->serial);
+	prog_link_close(link);
+	while (!batch_stop) {
+		batch_pause_ms(500);
+		if (prog_link_open(lo, link) != LPA_OK)
+			continue;
+		int r = prog_link_target_present(*link);
+
+		if (r != LPA_ERR_PROBE_GONE && r != LPA_ERR_NOT_FOUND) {
+			if (b->screen != NULL)
+				screen_disconnected(b->screen, bw->slot, false);
+			else
+				fprintf(stderr, "lpa-station: probe %s is back\n",
+					bw->probe->serial);
+			return true;
+		}
+		prog_link_close(link);
+	}
+	return false;
+}
+
+static bool batch_probe_gone(int err)
+{
+	return err == LPA_ERR_PROBE_GONE || err == LPA_ERR_NOT_FOUND;
+}
+
 static void *batch_worker_main(void *arg)
 {
 	struct batch_worker *bw = arg;
@@ -277,7 +420,7 @@ static void *batch_worker_main(void *arg)
 				    .clock_khz = b->cfg.clock_khz,
 				    .openocd_path = b->cfg.openocd,
 				    .openocd_adapter = b->cfg.openocd_adapter};
-	struct batch_progress prog = {b, bw->probe->serial};
+	struct batch_progress prog = {b, bw->probe->serial, bw->slot};
 	struct pipeline_worker w = {.shared = &b->shared,
 				    .probe_serial = bw->probe->serial,
 				    .probe_firmware = bw->probe->firmware,
@@ -287,6 +430,7 @@ static void *batch_worker_main(void *arg)
 				    .claim_ctx = b};
 	struct pipeline_result res;
 	uint64_t recovered_uid = 0;
+	bool shift = b->o.mode == MODE_RUN;
 	int r, werr;
 
 	if ((r = prog_link_open(&lo, &w.link)) != LPA_OK ||
@@ -295,28 +439,18 @@ static void *batch_worker_main(void *arg)
 		goto out;
 	}
 	/* Finish what an earlier run left on this probe before taking new chips. */
-	for (size_t i = 0; i < b->n_unfinished; i++) {
-		const struct journal_entry *e = &b->unfinished[i];
-
-		if (strcmp(e->probe, bw->probe->serial) != 0)
-			continue;
-		pipeline_reconcile(&w, e, &res);
-		if (res.cls == PC_PASS) {
-			batch_recovered(b, &res);
-			recovered_uid = res.chip_uid;
-			batch_report(b, bw->probe->serial, &res);
-		} else if (res.err != LPA_ERR_MISMATCH) {
-			batch_report(b, bw->probe->serial, &res);
-		}
-	}
+	batch_reconcile_probe(bw, &w, &recovered_uid);
 	for (;;) {
 		if (batch_stop)
 			break;
 		/* The lot is complete once every slot is taken: do not wait for a chip. */
 		if (batch_is_full(b))
 			break;
-		if (!batch_wait_chip(w.link, true, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
-				     &werr)) {
+		if (b->screen != NULL)
+			screen_waiting(b->screen, bw->slot);
+		if (!batch_wait_chip(w.link, true, shift ? 0 : b->o.chip_timeout_s, &werr)) {
+			if (shift && batch_probe_gone(werr) && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = werr;
 			break;
 		}
@@ -335,6 +469,9 @@ static void *batch_worker_main(void *arg)
 				 b->o.lot, (unsigned long long)res.dev_eui);
 		} else if (res.skip == PS_RECORDED) {
 			if (!batch_hand_back(bw, w.link, res.chip_uid, &werr)) {
+				if (shift && batch_probe_gone(werr) &&
+				    batch_wait_probe(bw, &lo, &w.link))
+					continue;
 				bw->err = werr;
 				break;
 			}
@@ -345,6 +482,15 @@ static void *batch_worker_main(void *arg)
 		else
 			atomic_fetch_add(&b->failed, 1);
 		batch_report(b, bw->probe->serial, &res);
+		if (shift && res.cls == PC_KMS_UNREACHABLE) {
+			/* A shift waits out an outage: the chip in the socket got no keys, or
+			 * its attempt is journaled and settled as soon as the KMS is back;
+			 * then the same socket is tried again. */
+			if (!batch_wait_kms(b, w.kms))
+				break;
+			batch_reconcile_probe(bw, &w, &recovered_uid);
+			continue;
+		}
 		if (res.cls == PC_AUTH || res.cls == PC_STATE || res.cls == PC_KMS_UNREACHABLE) {
 			/* Every further device would fail the same way: stop the line rather
 			 * than run chips through it (a KMS outage would burn the lot). */
@@ -353,6 +499,8 @@ static void *batch_worker_main(void *arg)
 			break;
 		}
 		if (res.cls == PC_PROBE_GONE) {
+			if (shift && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = res.err;
 			break;
 		}
@@ -360,9 +508,15 @@ static void *batch_worker_main(void *arg)
 		(void)prog_link_disconnect(w.link);
 		if (b->o.mode == MODE_PROVISION || batch_is_full(b))
 			break;
+		/* On the screen a FAIL holds its slot until the operator has seen it. */
+		if (b->screen != NULL && res.cls != PC_PASS &&
+		    !screen_acknowledge(b->screen, bw->slot))
+			break;
 		usleep(100000);
-		if (!batch_wait_next(w.link, res.chip_uid,
-				     b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, &werr)) {
+		if (!batch_wait_next(w.link, res.chip_uid, shift ? 0 : b->o.chip_timeout_s,
+				     &werr)) {
+			if (shift && batch_probe_gone(werr) && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = werr;
 			break;
 		}
@@ -518,6 +672,7 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "not logged in (or the session expired): lpa-station login");
 		return STATION_EXIT_AUTH;
 	}
+	b->session_expires = sess.expires_at;
 	if ((r = batch_load_station_key(b)) != LPA_OK) {
 		snprintf(why, why_len, "cannot read the station key %.300s", b->cfg.tls_key);
 		return STATION_EXIT_STATE;
@@ -537,7 +692,16 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "manifest %.300s: %s", path, lpa_strerror(r));
 		return STATION_EXIT_STATE;
 	}
-	b->n_unfinished = journal_unfinished(b->shared.journal, &b->unfinished);
+	{
+		const struct journal_entry *u;
+
+		b->n_unfinished = journal_unfinished(b->shared.journal, &u);
+		if ((b->unfinished = calloc(b->n_unfinished + 1, sizeof(*u))) == NULL) {
+			snprintf(why, why_len, "out of memory");
+			return STATION_EXIT_STATE;
+		}
+		memcpy(b->unfinished, u, b->n_unfinished * sizeof(*u));
+	}
 	if (b->o.mode == MODE_BATCH && !b->o.resume &&
 	    (manifest_count(b->shared.manifest) > 0 || b->n_unfinished > 0)) {
 		snprintf(why, why_len,
@@ -643,13 +807,22 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	b->t0 = batch_now();
+	if (mode == MODE_RUN && !b->o.json && screen_usable()) {
+		const char *serials[BATCH_MAX_PROBES];
+
+		for (size_t i = 0; i < b->n_probes; i++)
+			serials[i] = b->probes[i].serial;
+		/* No screen (a terminal ncurses cannot drive): the plain lines. */
+		if (screen_open(&b->screen, b->o.lot, serials, b->n_probes, &batch_stop) == LPA_OK)
+			screen_session_expiry(b->screen, b->session_expires);
+	}
 	batch_reconcile_orphans(b);
-	if (mode == MODE_RUN && !b->o.json)
+	if (mode == MODE_RUN && !b->o.json && b->screen == NULL)
 		printf("lpa-station: lot %s, %zu probe(s); Ctrl-C stops after the devices in "
 		       "flight\n",
 		       b->o.lot, b->n_probes);
 	for (size_t i = 0; i < b->n_probes; i++) {
-		workers[i] = (struct batch_worker){.b = b, .probe = &b->probes[i]};
+		workers[i] = (struct batch_worker){.b = b, .probe = &b->probes[i], .slot = i};
 		pthread_create(&threads[i], NULL, batch_worker_main, &workers[i]);
 	}
 	for (size_t i = 0; i < b->n_probes; i++) {
@@ -657,6 +830,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 		if (workers[i].err != LPA_OK && worker_err == LPA_OK)
 			worker_err = workers[i].err;
 	}
+	screen_close(&b->screen);
 	/* Close the batch: the trailer makes a truncated manifest detectable. */
 	pthread_mutex_lock(&b->shared.lock);
 	if (manifest_count(b->shared.manifest) > 0 &&
@@ -706,6 +880,7 @@ out:
 	manifest_close(&b->shared.manifest);
 	journal_close(&b->shared.journal);
 	free(b->probes);
+	free(b->unfinished);
 	pthread_mutex_destroy(&b->out_lock);
 	pthread_mutex_destroy(&b->shared.lock);
 	free(b);

@@ -308,6 +308,66 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+screen)
+	# The operator screen, as the operator sees it: `run` in a real terminal (tmux, 110x42,
+	# UTF-8), read back with capture-pane (-e: with its colours). Probe 2's first chip
+	# fails its install (flash-fail): its tile turns red and holds the slot until key 2
+	# is pressed, while probe 1 goes on. Ctrl-C answers at once and ends the shift.
+	check "login" 'e2e_login >/dev/null'
+	sock=$WORK/tmux.sock
+	cat >"$WORK/screen.sh" <<SCRIPT
+#!/bin/sh
+"$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" --probes 2 \
+	--chips 4 --state "$WORK/sim" --faults 'p1:brownout-install=1:flash-fail' -- \
+	"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" run --lot L1 \
+	2>"$WORK/screen.err"
+echo "run exit \$?" >"$WORK/screen.rc"
+exec cat
+SCRIPT
+	# The tmux server is a process group of its own; cleanup ends it with the others.
+	e2e_track "$WORK/tmux.pgid"
+	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$WORK/tmux.pgid" \
+		env LANG=C.UTF-8 TERM=xterm-256color tmux -u -S "$sock" -f /dev/null \
+		new-session -d -s shift -x 110 -y 42 "sh $WORK/screen.sh"
+	pane() { tmux -S "$sock" capture-pane -p -t shift "$@" 2>/dev/null; }
+	# until_screen PATTERN [capture options]: waits (at most 60 s) for PATTERN on screen.
+	until_screen() {
+		i=0
+		while ! pane ${2:-} | grep -q -- "$1"; do
+			i=$((i + 1))
+			[ $i -lt 600 ] || return 1
+			sleep 0.1
+		done
+	}
+	check "a tile per probe" 'until_screen "\[1\] SIM0000001" && until_screen "\[2\] SIM0000002"'
+	check "probe 2's FAIL asks for its key" 'until_screen "press 2 to acknowledge"'
+	check "the FAIL says what happened and what to do" 'pane | grep -q "FAIL  install:" && pane | grep -q "do: "'
+	check "PASS on probe 1 with its DevEUI" 'until_screen "PASS  DevEUI 70b3d57ed01"'
+	check "PASS and FAIL drawn large in blocks" 'pane | grep -q "█████"'
+	check "PASS green, FAIL red" 'pane -e | grep -q "42m" && pane -e | grep -q "41m"'
+	# Probe 1 goes on while probe 2's slot is held: all of probe 1's four chips pass.
+	check "probe 1 passes its four chips while slot 2 is held" 'until_screen "pass 4  fail 0  yield 100%"'
+	check "slot 2 still held" 'pane | grep -q "press 2 to acknowledge"'
+	held=$(grep -ls "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)
+	check "no chip of probe 2 was provisioned while held ($held with keys)" '[ "$held" -eq 4 ]'
+	echo "--- the operator's screen, slot 2 held:"
+	pane
+	tmux -S "$sock" send-keys -t shift 2
+	check "key 2 frees the slot: probe 2 goes on" 'until_screen "pass 3  fail 1  yield 75%"'
+	check "shift counters with yield" 'pane | grep -q "pass 7  fail 1  yield 88%"'
+	echo "--- the operator's screen, all chips done:"
+	pane
+	tmux -S "$sock" send-keys -t shift C-c
+	check "Ctrl-C ends the shift" 'i=0; while [ ! -s "$WORK/screen.rc" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; grep -q "run exit 0" "$WORK/screen.rc"'
+	check "the summary is on the terminal after the screen" 'until_screen "shift ended: pass 7, fail 1"'
+	check "messages printed during the shift kept" '[ -f "$WORK/screen.err" ]'
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "7 records in the manifest" '[ "$recs" -eq 7 ]'
+	echo "--- the terminal after the shift:"
+	pane
+	cat "$WORK/screen.rc" "$WORK/screen.err" 2>/dev/null
+	tmux -S "$sock" kill-server 2>/dev/null
+	;;
 brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	# Faults on the line: whatever happens, every device ends recorded or abandoned,
 	# and the KMS, the manifest and the chips agree.
