@@ -477,20 +477,22 @@ static void *batch_worker_main(void *arg)
 			}
 			continue;
 		}
-		if (res.cls == PC_PASS)
-			atomic_fetch_add(&b->passed, 1);
-		else
-			atomic_fetch_add(&b->failed, 1);
-		batch_report(b, bw->probe->serial, &res);
 		if (shift && res.cls == PC_KMS_UNREACHABLE) {
-			/* A shift waits out an outage: the chip in the socket got no keys, or
-			 * its attempt is journaled and settled as soon as the KMS is back;
-			 * then the same socket is tried again. */
+			/* A shift waits out an outage, and it is no verdict on the chip: the
+			 * chip in the socket got no keys, or its attempt is journaled and
+			 * settled as soon as the KMS is back; then the socket is tried again. */
+			if (b->screen != NULL)
+				screen_waiting(b->screen, bw->slot);
 			if (!batch_wait_kms(b, w.kms))
 				break;
 			batch_reconcile_probe(bw, &w, &recovered_uid);
 			continue;
 		}
+		if (res.cls == PC_PASS)
+			atomic_fetch_add(&b->passed, 1);
+		else
+			atomic_fetch_add(&b->failed, 1);
+		batch_report(b, bw->probe->serial, &res);
 		if (res.cls == PC_AUTH || res.cls == PC_STATE || res.cls == PC_KMS_UNREACHABLE) {
 			/* Every further device would fail the same way: stop the line rather
 			 * than run chips through it (a KMS outage would burn the lot). */
@@ -861,7 +863,11 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 		bool complete =
 			b->limited && manifest_count(b->shared.manifest) - b->base >= b->o.count;
 
-		if (f > 0 || un > 0)
+		if (mode == MODE_RUN)
+			/* A shift ends when the operator ends it; its FAILs were each shown
+			 * and acknowledged. Only a line stopped by an error says so. */
+			rc = worker_err == LPA_OK ? STATION_EXIT_OK : station_exit_for(worker_err);
+		else if (f > 0 || un > 0)
 			rc = STATION_EXIT_INCOMPLETE;
 		else if (complete)
 			rc = STATION_EXIT_OK;

@@ -28,6 +28,7 @@
 #define SCREEN_KEEP 64 /* message lines printed again when the screen closes */
 #define SCREEN_TILE_MIN_W 34
 #define SCREEN_TILE_MIN_H 11
+#define SCREEN_TILE_MAX_H 16
 
 enum slot_state { SLOT_WAITING, SLOT_WORKING, SLOT_PASS, SLOT_FAIL, SLOT_GONE };
 
@@ -74,23 +75,31 @@ static const char screen_keys[] = "123456789ABCDEFGHIJKLMNOPRSTUVWX";
 enum { PAIR_PASS = 1, PAIR_FAIL, PAIR_BANNER, PAIR_WORK, PAIR_GONE, PAIR_ACK };
 
 /* 5x5 glyphs for the words PASS and FAIL: '#' is a block. */
-static const char *screen_glyph(char c)
+static const char *const *screen_glyph(char c)
 {
+	static const char *const p[5] = {"#### ", "#   #", "#### ", "#    ", "#    "};
+	static const char *const a[5] = {" ### ", "#   #", "#####", "#   #", "#   #"};
+	static const char *const s[5] = {" ####", "#    ", " ### ", "    #", "#### "};
+	static const char *const f[5] = {"#####", "#    ", "#### ", "#    ", "#    "};
+	static const char *const i[5] = {" ### ", "  #  ", "  #  ", "  #  ", " ### "};
+	static const char *const l[5] = {"#    ", "#    ", "#    ", "#    ", "#####"};
+	static const char *const blank[5] = {"     ", "     ", "     ", "     ", "     "};
+
 	switch (c) {
 	case 'P':
-		return "#### #   ##### #    #    ";
+		return p;
 	case 'A':
-		return " ### #   ########   ##   #";
+		return a;
 	case 'S':
-		return " #####     ###     ##### ";
+		return s;
 	case 'F':
-		return "######    #### #    #    ";
+		return f;
 	case 'I':
-		return " ###   #    #    #   ### ";
+		return i;
 	case 'L':
-		return "#    #    #    #    #####";
+		return l;
 	default:
-		return "                         ";
+		return blank;
 	}
 }
 
@@ -145,10 +154,10 @@ static void screen_word(const struct screen *s, int y, int x, const char *word, 
 	for (int row = 0; row < 5; row++) {
 		move(y + row, x);
 		for (const char *c = word; *c; c++) {
-			const char *g = screen_glyph(*c);
+			const char *g = screen_glyph(*c)[row];
 
 			for (int col = 0; col < 5; col++) {
-				if (g[row * 5 + col] != '#') {
+				if (g[col] != '#') {
 					addch(' ' | COLOR_PAIR(pair));
 				} else if (s->utf8) {
 					attron(COLOR_PAIR(pair) | A_BOLD);
@@ -187,6 +196,37 @@ static void screen_fill(int y, int x, int w, int pair)
 	move(y, x);
 	for (int i = 0; i < w; i++)
 		addch(' ' | COLOR_PAIR(pair));
+}
+
+/* Text from (y, x) in lines of at most w columns, broken at spaces, at most max lines;
+ * returns the lines used. */
+static int screen_wrap(int y, int x, int w, int max, attr_t attr, const char *lead,
+		       const char *text)
+{
+	char buf[512];
+	const char *p = buf;
+	int used = 0;
+
+	snprintf(buf, sizeof(buf), "%s%s", lead, text);
+	while (*p && used < max && w > 0) {
+		size_t len = strlen(p), cut = len;
+
+		if ((int)len > w) {
+			cut = (size_t)w;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = (size_t)w;
+		}
+		attron(attr);
+		mvaddnstr(y + used, x, p, (int)cut);
+		attroff(attr);
+		used++;
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+	return used;
 }
 
 static void screen_yield(char *buf, size_t len, unsigned pass, unsigned fail)
@@ -251,23 +291,28 @@ static void screen_tile(const struct screen *s, size_t i, int y, int x, int h, i
 		if (h >= SCREEN_TILE_MIN_H)
 			screen_word(s, y + 3, wx > x + 2 ? wx : x + 2, pass ? "PASS" : "FAIL",
 				    pair);
-		if (pass)
+		if (pass) {
 			screen_text(y + 9, x + 2, inner, A_BOLD, "PASS  DevEUI %016llx%s",
 				    (unsigned long long)sl->dev_eui,
 				    sl->recovered ? " (recovered)" : "");
-		else
-			screen_text(y + 9, x + 2, inner, COLOR_PAIR(PAIR_GONE) | A_BOLD,
-				    "FAIL  %s: %s", sl->cls, sl->reason);
+		} else {
+			int row = y + 10;
+
+			screen_text(y + 9, x + 2, inner, COLOR_PAIR(PAIR_GONE) | A_BOLD, "FAIL  %s",
+				    sl->cls);
+			row += screen_wrap(row, x + 2, inner, y + h - 2 - row, A_NORMAL, "",
+					   sl->reason);
+			if (sl->need_ack)
+				screen_wrap(row, x + 2, inner, y + h - 2 - row, A_BOLD,
+					    "do: ", sl->advice);
+		}
 	}
-	if (sl->need_ack) {
-		screen_text(y + h - 3, x + 2, inner, A_BOLD, "do: %s", sl->advice);
-		screen_text(y + h - 2, x + 2, inner, COLOR_PAIR(PAIR_ACK) | A_BOLD | A_BLINK,
+	if (sl->need_ack)
+		screen_text(y + 1, x + 2, inner, COLOR_PAIR(PAIR_ACK) | A_BOLD | A_BLINK,
 			    "press %c to acknowledge", screen_keys[i]);
-	} else {
-		screen_yield(yield, sizeof(yield), sl->pass, sl->fail);
-		screen_text(y + h - 2, x + 2, inner, A_NORMAL, "pass %u  fail %u  %s", sl->pass,
-			    sl->fail, yield);
-	}
+	screen_yield(yield, sizeof(yield), sl->pass, sl->fail);
+	screen_text(y + h - 2, x + 2, inner, A_NORMAL, "pass %u  fail %u  %s", sl->pass, sl->fail,
+		    yield);
 }
 
 /* Terminals too small for tiles: one line per slot. */
@@ -350,8 +395,8 @@ static void screen_draw(struct screen *s)
 	int th = rows > 0 ? avail_h / rows : 0, tw = COLS / cols;
 
 	if (th >= SCREEN_TILE_MIN_H && tw >= SCREEN_TILE_MIN_W) {
-		if (th > SCREEN_TILE_MIN_H + 2)
-			th = SCREEN_TILE_MIN_H + 2;
+		if (th > SCREEN_TILE_MAX_H)
+			th = SCREEN_TILE_MAX_H;
 		for (size_t i = 0; i < s->n; i++)
 			screen_tile(s, i, top + (int)(i / (size_t)cols) * th,
 				    (int)(i % (size_t)cols) * tw, th, tw);
@@ -571,8 +616,7 @@ void screen_result(struct screen *s, size_t slot, const struct pipeline_result *
 	snprintf(sl->cls, sizeof(sl->cls), "%s", pass ? "pass" : pipeline_class_name(r->cls));
 	snprintf(sl->reason, sizeof(sl->reason), "%.*s", (int)sizeof(sl->reason) - 1, r->reason);
 	snprintf(sl->advice, sizeof(sl->advice), "%s", pipeline_class_advice(r->cls));
-	/* A KMS outage is the line's, not the chip's: the slot tries it again by itself. */
-	sl->need_ack = !pass && r->cls != PC_KMS_UNREACHABLE;
+	sl->need_ack = !pass;
 	if (pass)
 		sl->pass++;
 	else

@@ -308,17 +308,24 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
-screen)
+screen | screen-outage)
 	# The operator screen, as the operator sees it: `run` in a real terminal (tmux, 110x42,
-	# UTF-8), read back with capture-pane (-e: with its colours). Probe 2's first chip
-	# fails its install (flash-fail): its tile turns red and holds the slot until key 2
-	# is pressed, while probe 1 goes on. Ctrl-C answers at once and ends the shift.
+	# UTF-8), read back with capture-pane (-e: with its colours).
 	check "login" 'e2e_login >/dev/null'
 	sock=$WORK/tmux.sock
+	if [ "$scenario" = screen ]; then
+		# Probe 2's first chip fails its install (flash-fail): its tile turns red and
+		# holds the slot until key 2 is pressed, while probe 1 goes on.
+		sim_args="--probes 2 --chips 4 --faults p1:brownout-install=1:flash-fail"
+	else
+		sim_args="--probes 1 --chips 6"
+	fi
+	# (The script's shell must outlive Ctrl-C to note the exit status: it traps INT.)
 	cat >"$WORK/screen.sh" <<SCRIPT
 #!/bin/sh
-"$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" --probes 2 \
-	--chips 4 --state "$WORK/sim" --faults 'p1:brownout-install=1:flash-fail' -- \
+trap : INT
+"$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" $sim_args \
+	--state "$WORK/sim" -- \
 	"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" run --lot L1 \
 	2>"$WORK/screen.err"
 echo "run exit \$?" >"$WORK/screen.rc"
@@ -339,9 +346,41 @@ SCRIPT
 			sleep 0.1
 		done
 	}
+	# end_shift: Ctrl-C, then the exit status the script noted.
+	end_shift() {
+		tmux -S "$sock" send-keys -t shift C-c
+		i=0
+		while [ ! -s "$WORK/screen.rc" ] && [ $i -lt 300 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+		grep -q "run exit 0" "$WORK/screen.rc"
+	}
+	if [ "$scenario" = screen-outage ]; then
+		# The KMS dies after the first PASS: the line pauses under a banner, and
+		# resumes by itself once the KMS is back on its port; no FAIL is held.
+		check "first PASS" 'until_screen "pass 1  fail 0"'
+		kill -KILL "$(e2e_kms_pid)"
+		wait "$E2E_KMS_PID" 2>/dev/null
+		check "the outage banner" 'until_screen "the KMS cannot be reached: the line is paused"'
+		echo "--- the operator's screen during the outage:"
+		pane
+		e2e_kms_serve --port "$E2E_KMS_PORT" --port-file "$WORK/kms.port2"
+		e2e_kms_wait_port "$WORK/kms.port2"
+		check "the line resumes by itself: six chips pass, none failed" 'until_screen "pass 6  fail 0  yield 100%"'
+		check "the banner is gone" '! pane | grep -q "cannot be reached"'
+		check "no slot waits for an acknowledgement" '! pane | grep -q "to acknowledge"'
+		check "Ctrl-C ends the shift (exit 0)" 'end_shift'
+		recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+		confirmed=$(kms_confirmed)
+		check "6 records, as many confirmed by the KMS ($confirmed)" '[ "$recs" -eq 6 ] && [ "$confirmed" -eq 6 ]'
+		check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+		tmux -S "$sock" kill-server 2>/dev/null
+		finish "$scenario"
+	fi
 	check "a tile per probe" 'until_screen "\[1\] SIM0000001" && until_screen "\[2\] SIM0000002"'
 	check "probe 2's FAIL asks for its key" 'until_screen "press 2 to acknowledge"'
-	check "the FAIL says what happened and what to do" 'pane | grep -q "FAIL  install:" && pane | grep -q "do: "'
+	check "the FAIL says what happened and what to do" 'pane | grep -q "FAIL  install_rejected" && pane | grep -q "do: set the chip aside"'
 	check "PASS on probe 1 with its DevEUI" 'until_screen "PASS  DevEUI 70b3d57ed01"'
 	check "PASS and FAIL drawn large in blocks" 'pane | grep -q "█████"'
 	check "PASS green, FAIL red" 'pane -e | grep -q "42m" && pane -e | grep -q "41m"'
@@ -357,8 +396,7 @@ SCRIPT
 	check "shift counters with yield" 'pane | grep -q "pass 7  fail 1  yield 88%"'
 	echo "--- the operator's screen, all chips done:"
 	pane
-	tmux -S "$sock" send-keys -t shift C-c
-	check "Ctrl-C ends the shift" 'i=0; while [ ! -s "$WORK/screen.rc" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done; grep -q "run exit 0" "$WORK/screen.rc"'
+	check "Ctrl-C ends the shift (exit 0: each FAIL was acknowledged)" 'end_shift'
 	check "the summary is on the terminal after the screen" 'until_screen "shift ended: pass 7, fail 1"'
 	check "messages printed during the shift kept" '[ -f "$WORK/screen.err" ]'
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
