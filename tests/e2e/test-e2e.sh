@@ -179,7 +179,7 @@ crash)
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "manifest records ($recs) == provisioned chips ($chips)" '[ "$recs" -eq "$chips" ]'
 	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
-	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
 crash-reinstall)
@@ -268,7 +268,7 @@ torn-record)
 		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
 	rc=$?
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
-	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "the third chip is provisioned: 3 records" '[ "$recs" -eq 3 ] && [ "$(chips_with_keys)" -eq 3 ] && [ "$(kms_confirmed)" -eq 3 ]'
 	check "the resumed batch exits 0" '[ $rc -eq 0 ]'
 	;;
@@ -328,7 +328,7 @@ brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	check "the journal holds no unfinished device" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
 	check "KMS confirmed (${confirmed:-?}) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
 	check "every recorded DevEUI is a chip that holds its keys" 'for e in $(grep -o "\"dev_eui\":\"[0-9a-f]*\",\"counter\":[0-9]*,\"result\":\"pass\"" "$WORK/batch.jsonl" | cut -d\" -f4); do grep -qi "^dev_eui $e" "$WORK"/sim/chips/*/keys || exit 1; done'
-	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	case "$scenario" in
 	brownout-after-flip)
 		# The chip's keys went in but the receipt was lost: the station asks the chip and
