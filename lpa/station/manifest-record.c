@@ -73,17 +73,14 @@ static int keys_add_record(struct manifest_keys *k, json_t *jwk, size_t i, const
 	return LPA_OK;
 }
 
-int manifest_keys_load_jwks(const char *path, struct manifest_keys *k, char *err, size_t err_len)
+/* Takes root (a parsed JWKS) and frees it. */
+static int manifest_keys_from_json(json_t *root, const char *path, struct manifest_keys *k,
+				   char *err, size_t err_len)
 {
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *keys, *jwk;
+	json_t *keys, *jwk;
 	size_t i;
 	int r = LPA_ERR_KEY;
 
-	memset(k, 0, sizeof(*k));
-	if (root == NULL)
-		return record_err(err, err_len, LPA_ERR_ENCODING, "%s: %s (line %d)", path, je.text,
-				  je.line);
 	keys = json_object_get(root, "keys");
 	if (!json_is_object(root) || !json_is_array(keys)) {
 		record_err(err, err_len, r, "%s: no \"keys\" array", path);
@@ -245,4 +242,29 @@ int manifest_record_check(const struct manifest_keys *k, const char *jws,
 		return record_err(err, err_len, LPA_ERR_KMS_RECORD, "%s",
 				  "record names another package than the chip got");
 	return LPA_OK;
+}
+
+int manifest_keys_load_jwks(const char *path, struct manifest_keys *k, char *err, size_t err_len)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+
+	memset(k, 0, sizeof(*k));
+	if (root == NULL)
+		return record_err(err, err_len, LPA_ERR_ENCODING, "%s: %s (line %d)", path, je.text,
+				  je.line);
+	return manifest_keys_from_json(root, path, k, err, err_len);
+}
+
+int manifest_keys_parse_jwks(const char *text, size_t len, struct manifest_keys *k, char *err,
+			     size_t err_len)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
+	memset(k, 0, sizeof(*k));
+	if (root == NULL)
+		return record_err(err, err_len, LPA_ERR_ENCODING, "JWKS: %s (line %d)", je.text,
+				  je.line);
+	return manifest_keys_from_json(root, "JWKS", k, err, err_len);
 }

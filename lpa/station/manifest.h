@@ -53,6 +53,9 @@ struct manifest_keys {
  * Every key must say its "purpose"; those whose purpose is "record" are the record keys
  * and must carry a distinct "kid" (a record names the key that signed it). */
 int manifest_keys_load_jwks(const char *path, struct manifest_keys *k, char *err, size_t err_len);
+/* The same from text (the fuzz target's entry). */
+int manifest_keys_parse_jwks(const char *text, size_t len, struct manifest_keys *k, char *err,
+			     size_t err_len);
 void manifest_keys_free(struct manifest_keys *k);
 
 /* ---- records (manifest-record.c) ---- */
