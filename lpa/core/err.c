@@ -54,6 +54,8 @@ static const struct err_entry err_table[] = {
 	[43] = {"LPA_ERR_KMS_REFUSED", "KMS refused the request"},
 	[44] = {"LPA_ERR_KMS_SERVER", "KMS failed (server error)"},
 	[45] = {"LPA_ERR_KMS_PROTOCOL", "malformed reply from the KMS"},
+	[46] = {"LPA_ERR_KMS_RECORD",
+		"KMS record fails the pinned record keys or is not this device's"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,

@@ -95,6 +95,9 @@ static int jws_header(const char *h64, size_t len, char **kid)
 	k = json_object_get(hdr, "kid");
 	if (k != NULL && !json_is_string(k))
 		goto fail;
+	/* typ is informational (RFC 7515 4.1.9), but a non-string is malformed. */
+	if (json_object_get(hdr, "typ") != NULL && !json_is_string(json_object_get(hdr, "typ")))
+		goto fail;
 	if (kid != NULL) {
 		*kid = k != NULL ? strdup(json_string_value(k)) : NULL;
 		if (k != NULL && *kid == NULL) {
@@ -106,6 +109,18 @@ static int jws_header(const char *h64, size_t len, char **kid)
 fail:
 	json_decref(hdr);
 	return r;
+}
+
+int lpa_jws_kid(const char *jws, char **kid)
+{
+	const char *d1;
+
+	*kid = NULL;
+	if (jws == NULL)
+		return LPA_ERR_INVAL;
+	if ((d1 = strchr(jws, '.')) == NULL)
+		return LPA_ERR_ENCODING;
+	return jws_header(jws, (size_t)(d1 - jws), kid);
 }
 
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,

@@ -9,6 +9,7 @@
 #ifndef LPA_CORE_H
 #define LPA_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -66,7 +67,9 @@ enum lpa_err {
 	LPA_ERR_KMS_REFUSED = -43,     /* the KMS refused the request */
 	LPA_ERR_KMS_SERVER = -44,      /* the KMS failed (5xx) */
 	LPA_ERR_KMS_PROTOCOL = -45,    /* a reply from the KMS that does not follow the API */
-	LPA_ERR_LAST = -46
+	LPA_ERR_KMS_RECORD =
+		-46, /* a KMS record that fails the pinned keys or names another device */
+	LPA_ERR_LAST = -47
 };
 
 /* A fixed English message for every code; never NULL. */
@@ -108,6 +111,10 @@ void lpa_hex_encode(const uint8_t *in, size_t len, char *out);
 int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 /* The value of one hex digit (either case), or -1 for any other character. */
 int lpa_hex_digit(char c);
+/* Names (lot, station, operator, probe serial): 1..max of A-Z a-z 0-9 . _ - — the KMS's
+ * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
+#define LPA_NAME_MAX 64
+bool lpa_name_valid(const char *s, size_t max);
 /* base64url without padding (RFC 4648 §5). out must hold lpa_b64url_len(len)+1. */
 size_t lpa_b64url_len(size_t len);
 void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
@@ -216,6 +223,10 @@ int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len
  * *kid (malloc'd, or NULL when absent) the header's kid, when kid is not NULL. */
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
 		   size_t *payload_len);
+/* The protected header's kid without verifying anything (to pick the key that must
+ * verify): *kid malloc'd, or NULL when the header names none. Header errors as for
+ * lpa_jws_verify. */
+int lpa_jws_kid(const char *jws, char **kid);
 /* A P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":...,"y":...[,"kid":...]} */
 int lpa_jwk_from_p256(const EVP_PKEY *key, const char *kid, char **json);
 int lpa_jwk_to_p256(const char *json, EVP_PKEY **key);

@@ -52,6 +52,7 @@ struct batch {
 	struct pipeline_shared shared;
 	lpa_secbuf *token;
 	EVP_PKEY *station_key;
+	struct manifest_keys record_keys;
 	struct prog_probe_info *probes;
 	size_t n_probes;
 	struct journal_entry *unfinished; /* a copy: the journal's own list moves */
@@ -329,7 +330,7 @@ static size_t batch_unfinished_of(struct batch *b, const char *probe, struct jou
 /* Finishes what the journal holds unfinished for this probe (an earlier run's devices at
  * start; in a shift, the devices a KMS outage cut). The chip last recovered is noted so a
  * provision run does not take it again. */
-static void batch_reconcile_probe(struct batch_worker *bw, struct pipeline_worker *w,
+static bool batch_reconcile_probe(struct batch_worker *bw, struct pipeline_worker *w,
 				  uint64_t *recovered_uid)
 {
 	struct batch *b = bw->b;
@@ -346,8 +347,15 @@ static void batch_reconcile_probe(struct batch_worker *bw, struct pipeline_worke
 		} else if (res.err != LPA_ERR_MISMATCH) {
 			batch_report(b, bw->probe->serial, &res);
 		}
+		if (res.cls == PC_KMS_RECORD) {
+			/* The KMS cannot be trusted: take no new chip. */
+			bw->err = res.err;
+			batch_stop = 1;
+			break;
+		}
 	}
 	free(mine);
+	return !batch_stop;
 }
 
 /* run: the line waits for the KMS (false: the shift stopped first). Asking for its
@@ -439,7 +447,8 @@ static void *batch_worker_main(void *arg)
 		goto out;
 	}
 	/* Finish what an earlier run left on this probe before taking new chips. */
-	batch_reconcile_probe(bw, &w, &recovered_uid);
+	if (!batch_reconcile_probe(bw, &w, &recovered_uid))
+		goto out;
 	for (;;) {
 		if (batch_stop)
 			break;
@@ -483,9 +492,9 @@ static void *batch_worker_main(void *arg)
 			 * settled as soon as the KMS is back; then the socket is tried again. */
 			if (b->screen != NULL)
 				screen_waiting(b->screen, bw->slot);
-			if (!batch_wait_kms(b, w.kms))
+			if (!batch_wait_kms(b, w.kms) ||
+			    !batch_reconcile_probe(bw, &w, &recovered_uid))
 				break;
-			batch_reconcile_probe(bw, &w, &recovered_uid);
 			continue;
 		}
 		if (res.cls == PC_PASS)
@@ -493,7 +502,7 @@ static void *batch_worker_main(void *arg)
 		else
 			atomic_fetch_add(&b->failed, 1);
 		batch_report(b, bw->probe->serial, &res);
-		if (res.cls == PC_AUTH || res.cls == PC_STATE || res.cls == PC_KMS_UNREACHABLE) {
+		if (pipeline_class_stops_line(res.cls)) {
 			/* Every further device would fail the same way: stop the line rather
 			 * than run chips through it (a KMS outage would burn the lot). */
 			bw->err = res.err;
@@ -666,6 +675,13 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "no lot: give --lot or [provision] lot in station.conf");
 		return STATION_EXIT_USAGE;
 	}
+	/* The lot names the manifest file: a name, never a path. */
+	if (!lpa_name_valid(b->o.lot, LPA_NAME_MAX)) {
+		snprintf(why, why_len,
+			 "--lot '%.80s' is not a lot name: 1..%d of A-Z a-z 0-9 . _ - expected",
+			 b->o.lot, LPA_NAME_MAX);
+		return STATION_EXIT_USAGE;
+	}
 	if (!b->cfg.have_join_eui) {
 		snprintf(why, why_len, "no JoinEUI: set [provision] join_eui in station.conf");
 		return STATION_EXIT_USAGE;
@@ -679,6 +695,15 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "cannot read the station key %.300s", b->cfg.tls_key);
 		return STATION_EXIT_STATE;
 	}
+	/* Every record the KMS returns is checked against these before it is journaled. */
+	if (manifest_keys_load_jwks(b->cfg.record_keys, &b->record_keys, why, why_len) != LPA_OK) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, why_len - n,
+			 " ([kms] record_keys: the KMS's JWKS, lpa-kms admin export-keys)");
+		return STATION_EXIT_STATE;
+	}
+	b->shared.record_keys = &b->record_keys;
 	snprintf(path, sizeof(path), "%s/manifests", b->cfg.state_dir);
 	if (batch_mkdir(b->cfg.state_dir) != LPA_OK || batch_mkdir(path) != LPA_OK) {
 		snprintf(why, why_len, "cannot create %.300s", path);
@@ -772,6 +797,10 @@ static void batch_reconcile_orphans(struct batch *b)
 			batch_recovered(b, &res);
 		if (res.cls == PC_PASS || res.err != LPA_ERR_MISMATCH)
 			batch_report(b, e->probe, &res);
+		if (res.cls == PC_KMS_RECORD) {
+			batch_stop = 1;
+			break;
+		}
 	}
 	kms_client_free(&w.kms);
 }
@@ -835,7 +864,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	screen_close(&b->screen);
 	/* Close the batch: the trailer makes a truncated manifest detectable. */
 	pthread_mutex_lock(&b->shared.lock);
-	if (manifest_count(b->shared.manifest) > 0 &&
+	if (manifest_open_records(b->shared.manifest) > 0 &&
 	    manifest_append_trailer(b->shared.manifest, b->o.lot, b->station_key,
 				    b->cfg.name[0] ? b->cfg.name : "station") != LPA_OK)
 		fprintf(stderr, "lpa-station: cannot write the manifest trailer\n");
@@ -883,6 +912,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 out:
 	lpa_secbuf_free(&b->token);
 	lpa_pkey_free(&b->station_key);
+	manifest_keys_free(&b->record_keys);
 	manifest_close(&b->shared.manifest);
 	journal_close(&b->shared.journal);
 	free(b->probes);

@@ -63,6 +63,7 @@ void config_defaults(struct station_config *c)
 	snprintf(c->kms_ca, sizeof(c->kms_ca), "/etc/lpa/kms-ca.pem");
 	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/lpa/station.pem");
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/lpa/station.key");
+	snprintf(c->record_keys, sizeof(c->record_keys), "/etc/lpa/kms-keys.json");
 	c->kms_timeout_s = 10;
 	c->kms_retries = 3;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/lpa");
@@ -162,16 +163,15 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 		return config_str(v, c->tls_cert, sizeof(c->tls_cert));
 	if (IS("kms", "key"))
 		return config_str(v, c->tls_key, sizeof(c->tls_key));
+	if (IS("kms", "record_keys"))
+		return v[0] ? config_str(v, c->record_keys, sizeof(c->record_keys)) : -1;
 	if (IS("kms", "timeout"))
 		return config_uint(v, 1, 600, &c->kms_timeout_s);
 	if (IS("kms", "retries"))
 		return config_uint(v, 0, 10, &c->kms_retries);
-	if (IS("station", "name")) {
-		for (const char *p = v; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-				return -1;
-		return v[0] ? config_str(v, c->name, sizeof(c->name)) : -1;
-	}
+	if (IS("station", "name"))
+		return lpa_name_valid(v, LPA_NAME_MAX) ? config_str(v, c->name, sizeof(c->name))
+						       : -1;
 	if (IS("station", "state_dir"))
 		return config_str(v, c->state_dir, sizeof(c->state_dir));
 	if (IS("station", "backend")) {
@@ -190,7 +190,7 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 	if (IS("station", "clock_khz"))
 		return config_uint(v, 10, 50000, &c->clock_khz);
 	if (IS("provision", "lot"))
-		return v[0] ? config_str(v, c->lot, sizeof(c->lot)) : -1;
+		return lpa_name_valid(v, LPA_NAME_MAX) ? config_str(v, c->lot, sizeof(c->lot)) : -1;
 	if (IS("provision", "join_eui")) {
 		if (lpa_hex_decode(v, strlen(v), eui, 8) != LPA_OK)
 			return -1;

@@ -51,7 +51,9 @@ int station_exit_for(int err)
 	case LPA_ERR_MISMATCH:
 		return STATION_EXIT_EXAM;
 	default:
-		if (err <= LPA_ERR_AGENT_REQUEST && err > LPA_ERR_LAST)
+		/* Only the agent's statuses: the KMS codes after them (refused, protocol,
+		 * record) are documented as 1. */
+		if (err <= LPA_ERR_AGENT_REQUEST && err >= LPA_ERR_AGENT_UNKNOWN)
 			return STATION_EXIT_AGENT;
 		return STATION_EXIT_FAILURE;
 	}

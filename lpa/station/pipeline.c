@@ -14,6 +14,9 @@
 #include "pipeline.h"
 #include "station.h"
 
+/* Where LPR1 names the package (docs/protocols.md): the first 16 bytes of its SHA-256. */
+#define PIPELINE_RCPT_PKG_HASH 24
+
 static const struct {
 	const char *name;
 	const char *advice;
@@ -31,6 +34,11 @@ static const struct {
 	[PC_RECEIPT] = {"receipt_refused", "set the chip aside; the KMS attempt was abandoned"},
 	[PC_KMS_REFUSED] = {"kms_refused", "call the line supervisor (see the reason)"},
 	[PC_STATE] = {"state_error", "stop the line: the station cannot write its records"},
+	[PC_IDENTITY] = {"identity_mismatch",
+			 "quarantine the chip: its agent reports another chip's identity"},
+	[PC_KMS_RECORD] = {"kms_record_invalid",
+			   "stop the line: the KMS's record fails the pinned keys; call the KMS "
+			   "administrator, then resume the lot"},
 };
 
 const char *pipeline_class_name(enum pipeline_class c)
@@ -74,6 +82,8 @@ enum pipeline_class pipeline_classify(int err)
 	case LPA_ERR_KMS_REFUSED:
 	case LPA_ERR_KMS_PROTOCOL:
 		return PC_KMS_REFUSED;
+	case LPA_ERR_KMS_RECORD:
+		return PC_KMS_RECORD;
 	case LPA_ERR_SYSTEM:
 		return PC_STATE;
 	default:
@@ -84,6 +94,22 @@ enum pipeline_class pipeline_classify(int err)
 			return PC_INSTALL;
 		return PC_TARGET;
 	}
+}
+
+bool pipeline_class_stops_line(enum pipeline_class c)
+{
+	return c == PC_AUTH || c == PC_STATE || c == PC_KMS_UNREACHABLE || c == PC_KMS_RECORD;
+}
+
+int pipeline_identity_check(uint64_t sflash_uid, const struct lpa_lpi1 *id, char *why,
+			    size_t why_len)
+{
+	if (id->chip_uid == sflash_uid)
+		return LPA_OK;
+	snprintf(why, why_len,
+		 "the agent's identity names chip UID %016llx, the SFlash holds %016llx",
+		 (unsigned long long)id->chip_uid, (unsigned long long)sflash_uid);
+	return LPA_ERR_MISMATCH;
 }
 
 static bool pipeline_is_agent_refusal(int err)
@@ -238,6 +264,30 @@ out:
 	return s;
 }
 
+/* The record the KMS returned for this device: signed by a pinned record key, for this
+ * DevEUI, chip, attempt, lot and package. Checked before it is journaled or appended. */
+static int pipeline_check_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
+				 uint32_t counter, const char *record, const uint8_t *pkg_hash,
+				 size_t pkg_hash_len, struct pipeline_result *res)
+{
+	struct manifest_record_expect x = {.dev_eui = dev_eui,
+					   .chip_uid = uid,
+					   .counter = counter,
+					   .lot = w->shared->lot,
+					   .package_hash = pkg_hash,
+					   .package_hash_len = pkg_hash_len};
+	char err[200];
+	int r;
+
+	if (w->shared->record_keys == NULL)
+		return pipeline_fail(res, PC_STATE, LPA_ERR_KEY, "%s",
+				     "no pinned KMS record keys ([kms] record_keys)");
+	r = manifest_record_check(w->shared->record_keys, record, &x, err, sizeof(err));
+	if (r != LPA_OK)
+		return pipeline_fail(res, pipeline_classify(r), r, "KMS record refused: %s", err);
+	return LPA_OK;
+}
+
 static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
 			   uint32_t counter, const char *record, struct pipeline_result *res)
 {
@@ -268,6 +318,7 @@ static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev
 /* Confirm a receipt (first time or on resume), then record. */
 static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
 			    uint32_t counter, const uint8_t rcpt[LPA_LPR1_LEN],
+			    const uint8_t *pkg_hash, size_t pkg_hash_len,
 			    struct pipeline_result *res)
 {
 	char *record = NULL, b64[JOURNAL_RECEIPT_B64], detail[160];
@@ -291,6 +342,14 @@ static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t de
 		pipeline_kms_detail(w, r, detail, sizeof(detail));
 		return pipeline_fail(res, pipeline_classify(r), r,
 				     "confirm pending (resume the lot): %s", detail);
+	}
+	/* A record that fails is never journaled: the device stays `confirming`, and a
+	 * --resume against the real KMS gets the stored record again (confirm is
+	 * idempotent for the same receipt). */
+	if ((r = pipeline_check_record(w, uid, dev_eui, counter, record, pkg_hash, pkg_hash_len,
+				       res)) != LPA_OK) {
+		free(record);
+		return r;
 	}
 	r = pipeline_log(w, J_CONFIRMED, uid, dev_eui, counter, NULL, record, NULL);
 	if (r == LPA_OK)
@@ -389,7 +448,13 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 			return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
 					     lpa_strerror(r));
 	}
-	return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, res);
+	{
+		uint8_t h[32];
+
+		lpa_sha256(issued.package, sizeof(issued.package), h);
+		return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, h, sizeof(h),
+					res);
+	}
 }
 
 /* Whether the keys on an "already provisioned" chip are from an attempt this station
@@ -466,7 +531,13 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 			      lpa_strerror(r));
 		goto out;
 	}
-	res->chip_uid = id.chip_uid;
+	res->chip_uid = exam.uid;
+	if ((r = pipeline_identity_check(exam.uid, &id, res->reason, sizeof(res->reason))) !=
+	    LPA_OK) {
+		res->cls = PC_IDENTITY;
+		res->err = r;
+		goto out;
+	}
 	if (w->claim != NULL && !w->claim(w->claim_ctx)) {
 		res->skip = PS_NO_SLOT;
 		r = LPA_OK;
@@ -519,7 +590,7 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip, &held);
 		if (st == INSTALL_DONE &&
 		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK &&
-		    psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
+		    id.chip_uid == e->chip_uid && psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
 			/* Keys of ours without a receipt (this attempt's, or an earlier one's
 			 * when this one never reached the chip): provision once more to get
 			 * one; the new issue supersedes both at the KMS. */
@@ -544,8 +615,22 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 		    n != LPA_LPR1_LEN)
 			return pipeline_fail(res, PC_STATE, LPA_ERR_ENCODING, "%s",
 					     "journal holds no usable receipt");
-		return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt, res);
+		/* The package itself is not journaled; the receipt names its hash as the
+		 * chip computed it (the first 16 bytes of SHA-256). */
+		return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt,
+					rcpt + PIPELINE_RCPT_PKG_HASH, 16, res);
 	case J_CONFIRMED:
+		if (lpa_b64url_decode(e->receipt, strlen(e->receipt), rcpt, sizeof(rcpt), &n) !=
+			    LPA_OK ||
+		    n != LPA_LPR1_LEN)
+			return pipeline_fail(res, PC_STATE, LPA_ERR_ENCODING, "%s",
+					     "journal holds no usable receipt");
+		/* A journaled record is checked again (the journal is a file); one that
+		 * fails is fetched again from the KMS with the receipt. */
+		if (pipeline_check_record(w, e->chip_uid, e->dev_eui, e->counter, e->record,
+					  rcpt + PIPELINE_RCPT_PKG_HASH, 16, res) != LPA_OK)
+			return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt,
+						rcpt + PIPELINE_RCPT_PKG_HASH, 16, res);
 		return pipeline_record(w, e->chip_uid, e->dev_eui, e->counter, e->record, res);
 	default:
 		return LPA_OK;

@@ -128,6 +128,7 @@ url = https://127.0.0.1:$E2E_KMS_PORT
 ca = $WORK/certs/kms-ca.pem
 cert = $WORK/certs/st1.pem
 key = $WORK/certs/st1.key
+record_keys = $WORK/keys/kms-keys.json
 timeout = 10
 retries = 3
 

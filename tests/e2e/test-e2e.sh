@@ -179,7 +179,7 @@ crash)
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "manifest records ($recs) == provisioned chips ($chips)" '[ "$recs" -eq "$chips" ]'
 	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
-	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
 crash-reinstall)
@@ -268,7 +268,7 @@ torn-record)
 		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
 	rc=$?
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
-	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "the third chip is provisioned: 3 records" '[ "$recs" -eq 3 ] && [ "$(chips_with_keys)" -eq 3 ] && [ "$(kms_confirmed)" -eq 3 ]'
 	check "the resumed batch exits 0" '[ $rc -eq 0 ]'
 	;;
@@ -426,7 +426,7 @@ brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	check "the journal holds no unfinished device" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
 	check "KMS confirmed (${confirmed:-?}) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
 	check "every recorded DevEUI is a chip that holds its keys" 'for e in $(grep -o "\"dev_eui\":\"[0-9a-f]*\",\"counter\":[0-9]*,\"result\":\"pass\"" "$WORK/batch.jsonl" | cut -d\" -f4); do grep -qi "^dev_eui $e" "$WORK"/sim/chips/*/keys || exit 1; done'
-	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	case "$scenario" in
 	brownout-after-flip)
 		# The chip's keys went in but the receipt was lost: the station asks the chip and
@@ -501,6 +501,90 @@ kms-restart)
 	rv=$(grep -c '"recovered":true' "$WORK/batch2.jsonl")
 	check "the $first chips recorded before the outage (+$rv recovered) were handed back, $((8 - first)) passed" '[ "$(grep -c "already recorded in lot L1" "$WORK/batch2.jsonl")" -eq $((first + rv)) ] && [ "$(count_result pass "$WORK/batch2.jsonl")" -eq $((8 - first)) ]'
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	;;
+red-kms-sig | red-kms-payload | red-kms-none | red-kms-other)
+	# Red team, attack 1: the station talks to a malicious KMS (tests/e2e/evil-kms.py,
+	# trusted as the KMS: an intercepted or impersonated one) that relays to the real
+	# KMS and tampers with the record of each confirm. The station must check every
+	# record against the pinned record keys and the device before journaling it: the
+	# device fails as kms_record_invalid, the line stops, nothing bad reaches the
+	# manifest; --resume against the real KMS then records the device properly.
+	mode=${scenario#red-kms-}
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$WORK/evil.key" -out "$WORK/evil.pem" -subj "/CN=evil KMS" -days 2 \
+		-addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+	rm -f "$WORK/evil.port"
+	e2e_spawn "$WORK/evil.pgid" python3 "$(dirname "$0")/evil-kms.py" "$mode" \
+		"$WORK/evil.port" "$E2E_KMS_PORT" "$WORK/certs/kms-ca.pem" "$WORK/certs/st1.pem" \
+		"$WORK/certs/st1.key" "$WORK/evil.pem" "$WORK/evil.key" 2>"$WORK/evil.log" &
+	evil_pid=$!
+	e2e_track "$WORK/evil.pgid"
+	i=0
+	while [ ! -s "$WORK/evil.port" ] && kill -0 $evil_pid 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	check "the malicious KMS listens" '[ -s "$WORK/evil.port" ]'
+	sed -i "s|^url = .*|url = https://127.0.0.1:$(cat "$WORK/evil.port")|; s|^ca = .*|ca = $WORK/evil.pem|" \
+		"$WORK/station.conf"
+	check "login (through the malicious KMS)" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 --chip-timeout 3 \
+		>"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	cat "$WORK/evil.log" | grep tampered
+	check "the malicious KMS tampered with a record" 'grep -q "tampered" "$WORK/evil.log"'
+	bad=1
+	[ "$mode" = other ] && bad=2 # the first device's record is genuine: it passes
+	check "batch exits 14 (not every device passed)" '[ $rc -eq 14 ]'
+	check "the tampered device fails as kms_record_invalid" '[ "$(grep -c "\"class\":\"kms_record_invalid\"" "$WORK/batch.jsonl")" -eq 1 ] && grep "kms_record_invalid" "$WORK/batch.jsonl" | grep -q "KMS record refused"'
+	check "no device passed on a tampered record" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq $((bad - 1)) ]'
+	check "the line stopped: no chip after it was provisioned" '[ "$(chips_with_keys)" -eq $bad ] && grep -q "\"stopped\":\"LPA_ERR_KMS_RECORD\"" "$WORK/batch.jsonl"'
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null)
+	check "the manifest holds only genuine records (${recs:-0})" '[ "${recs:-0}" -eq $((bad - 1)) ]'
+	check "the device is left unfinished (confirming) for --resume" 'grep -q "\"unfinished\":1" "$WORK/batch.jsonl"'
+	# The attack ends (the relay stops tampering; the session opened through it stays):
+	# --resume confirms the device again (the KMS returns its stored record for the
+	# same receipt), records it, and provisions the rest of the lot.
+	touch "$WORK/evil.port.honest"
+	sim_station --probes 1 --chips 2 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 --resume --chip-timeout 3 \
+		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	rc=$?
+	check "--resume with the KMS's own records exits 0" '[ $rc -eq 0 ]'
+	check "  and recovers the refused device" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ]'
+	check "the manifest verifies, compared with the KMS" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" --kms >"$WORK/verify.out"'
+	check "  2 records, as the KMS holds" 'grep -q "KMS: 2 record(s) of station st1; 0 missing" "$WORK/verify.out"'
+	;;
+red-manifest)
+	# Red team, attacks 2 and 4: a manifest cut back to an earlier trailer passed, even
+	# with the station key pinned; manifest verify ran unpinned by default; --lot took a
+	# path. Two batches make two trailers; the file is cut after the first.
+	check "login" 'e2e_login >/dev/null'
+	m=$WORK/station/manifests/L1.jsonl
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 >/dev/null 2>&1
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 3 --resume --chip-timeout 3 \
+		>/dev/null 2>&1
+	check "two batches: 3 records, 2 trailers" '[ "$(grep -c "\"record\"" "$m")" -eq 3 ] && [ "$(grep -c "\"trailer\"" "$m")" -eq 2 ]'
+	check "the whole file verifies against the KMS" 'station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" --kms >/dev/null'
+	head -n 3 "$m" >"$WORK/cut.jsonl"
+	check "the cut file still holds a good prefix (offline verify passes, as documented)" 'station manifest verify "$WORK/cut.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >"$WORK/cut.out"; [ $? -eq 0 ] && grep -q "not compared with the KMS" "$WORK/cut.out"'
+	station manifest verify "$WORK/cut.jsonl" --kms-keys "$WORK/keys/kms-keys.json" \
+		--station-cert "$WORK/certs/st1.pem" --kms --json >"$WORK/cut.json" 2>&1
+	rc=$?
+	check "--kms: the cut manifest fails (exit 8)" '[ $rc -eq 8 ]'
+	check "  naming the record the file lacks" 'python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[\"ok\"] is False and r[\"kms\"][\"missing\"] == 1 and \"lacks\" in r[\"error\"] else 1)" "$WORK/cut.json"'
+	station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null 2>"$WORK/err"
+	rc=$?
+	check "verify without a pinned station key is refused (exit 2)" '[ $rc -eq 2 ] && grep -q "unpinned" "$WORK/err"'
+	check "  unless --unpinned is given" 'station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --unpinned | grep -q "NOT pinned"'
+	mkdir -p "$WORK/outside"
+	station batch --lot ../../outside/pwned --count 1 >/dev/null 2>"$WORK/err"
+	rc=$?
+	check "batch --lot ../../outside/pwned: exit 2" '[ $rc -eq 2 ] && grep -q "is not a lot name" "$WORK/err"'
+	check "  and no file outside the state directory" '[ -z "$(ls -A "$WORK/outside")" ] && ! find "$WORK" -name "pwned*" | grep -q .'
 	;;
 *)
 	echo "unknown scenario $scenario"

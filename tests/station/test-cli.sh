@@ -29,6 +29,12 @@ expect 2 "unknown option is a usage error" "$st" selftest --bogus
 expect 2 "manifest without verify is a usage error" "$st" manifest
 expect 2 "manifest verify needs --kms-keys" "$st" manifest verify /dev/null
 expect 2 "manifest verify with unreadable keys" "$st" manifest verify /dev/null --kms-keys /nonexistent
+printf '{"keys":[]}' >/tmp/lpa-cli-keys.$$
+expect 2 "manifest verify names neither --station-cert nor --unpinned" "$st" manifest verify /dev/null --kms-keys /tmp/lpa-cli-keys.$$
+grep -q "unpinned" /tmp/lpa-cli.$$ || { echo "FAIL: unpinned message"; fail=$((fail + 1)); }
+rm -f /tmp/lpa-cli-keys.$$
+expect 2 "batch --lot with a path" "$st" --config /dev/null batch --lot ../../outside/pwned
+grep -q "is not a lot name" /tmp/lpa-cli.$$ || { echo "FAIL: lot message"; fail=$((fail + 1)); }
 expect 0 "--help" "$st" --help
 expect 0 "version" "$st" version
 rm -f /tmp/lpa-cli.$$
