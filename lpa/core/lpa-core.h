@@ -115,6 +115,9 @@ int lpa_hex_digit(char c);
  * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
 #define LPA_NAME_MAX 64
 bool lpa_name_valid(const char *s, size_t max);
+/* The word of words[0..n) closest to word (a typo away: one edit, two for words of six
+ * letters or more), or NULL: for "did you mean" on commands, options and config keys. */
+const char *lpa_suggest(const char *word, const char *const *words, size_t n);
 /* base64url without padding (RFC 4648 §5). out must hold lpa_b64url_len(len)+1. */
 size_t lpa_b64url_len(size_t len);
 void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);

@@ -28,6 +28,7 @@
 #include "auth/auth.h"
 #include "pipeline.h"
 #include "screen.h"
+#include "cli.h"
 #include "station.h"
 
 #define BATCH_MAX_PROBES 32
@@ -604,7 +605,7 @@ static int batch_parse(int argc, char **argv, struct batch_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'l':
 			o->lot = optarg;
@@ -660,13 +661,10 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 	struct prog_probe_info *all = NULL;
 	size_t n_all = 0;
 	char path[CONFIG_PATH_MAX + 128];
-	bool missing;
 	int r;
 
-	config_defaults(&b->cfg);
-	r = config_load(station_config_path(), &b->cfg, &missing, why, why_len);
-	if (r != LPA_OK && !(missing && !station_config_explicit()))
-		return STATION_EXIT_USAGE;
+	if ((r = station_load_config(&b->cfg, NULL, true, why, why_len)) != STATION_EXIT_OK)
+		return r;
 	if (b->o.have_backend)
 		b->cfg.backend = b->o.backend;
 	if (b->o.lot == NULL && b->cfg.lot[0])
@@ -691,6 +689,8 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		return STATION_EXIT_AUTH;
 	}
 	b->session_expires = sess.expires_at;
+	if ((r = station_key_private(b->cfg.tls_key, why, why_len)) != STATION_EXIT_OK)
+		return r;
 	if ((r = batch_load_station_key(b)) != LPA_OK) {
 		snprintf(why, why_len, "cannot read the station key %.300s", b->cfg.tls_key);
 		return STATION_EXIT_STATE;

@@ -71,15 +71,17 @@ static const struct station_cmd station_cmds[] = {
 	{"verify", verify_main, "QA: prove a chip holds the keys the KMS issued"},
 	{"manifest", manifest_main, "verify a lot manifest (QA, offline)"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
-	{"version", version_main, "print the version"},
+	{"version", version_main, "print the version (also --version)"},
 };
+
+#define STATION_N_CMDS (sizeof(station_cmds) / sizeof(station_cmds[0]))
 
 static void station_usage(FILE *f)
 {
 	fprintf(f, "usage: lpa-station [--config FILE] [-v] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", station_cmds[i].name, station_cmds[i].summary);
-	fprintf(f, "\n'lpa-station COMMAND --help' describes a command.\n");
+	fprintf(f, "\n'lpa-station help COMMAND' (or COMMAND --help) describes a command.\n");
 }
 
 int main(int argc, char **argv)
@@ -110,14 +112,42 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		station_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? STATION_EXIT_USAGE : STATION_EXIT_OK;
+	if (argc < 2) {
+		station_usage(stderr);
+		return STATION_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    (strcmp(argv[1], "help") == 0 && argc == 2)) {
+		station_usage(stdout);
+		return STATION_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		return version_main(argc - 1, argv + 1);
+	/* `help COMMAND` is `COMMAND --help`. */
+	if (strcmp(argv[1], "help") == 0 && argc == 3) {
+		static char help_opt[] = "--help";
+		char *help_argv[] = {argv[2], help_opt, NULL};
+
+		for (size_t i = 0; i < STATION_N_CMDS; i++)
+			if (strcmp(argv[2], station_cmds[i].name) == 0)
+				return station_cmds[i].run(2, help_argv);
+		argv++;
+		argc--;
+	}
+	for (size_t i = 0; i < STATION_N_CMDS; i++)
 		if (strcmp(argv[1], station_cmds[i].name) == 0)
 			return station_cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "lpa-station: unknown command '%s'\n\n", argv[1]);
+	{
+		const char *names[STATION_N_CMDS], *s;
+
+		for (size_t i = 0; i < STATION_N_CMDS; i++)
+			names[i] = station_cmds[i].name;
+		if ((s = lpa_suggest(argv[1], names, STATION_N_CMDS)) != NULL)
+			fprintf(stderr, "lpa-station: unknown command '%s'; did you mean '%s'?\n\n",
+				argv[1], s);
+		else
+			fprintf(stderr, "lpa-station: unknown command '%s'\n\n", argv[1]);
+	}
 	station_usage(stderr);
 	return STATION_EXIT_USAGE;
 }

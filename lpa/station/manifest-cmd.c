@@ -20,6 +20,7 @@
 #include "config.h"
 #include "kms-client.h"
 #include "manifest.h"
+#include "cli.h"
 #include "station.h"
 
 static const char manifest_usage[] =
@@ -132,15 +133,14 @@ static int manifest_compare_kms(struct manifest_kms *k, const struct manifest_ke
 	size_t n_at = 0;
 	lpa_secbuf *token = NULL;
 	kms_client *c = NULL;
-	bool missing_cfg;
 	char err[256];
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	config_defaults(&cfg);
-	r = config_load(station_config_path(), &cfg, &missing_cfg, why, why_len);
-	if (r != LPA_OK && !(missing_cfg && !station_config_explicit()))
+	if (station_load_config(&cfg, NULL, true, why, why_len) != STATION_EXIT_OK)
 		return LPA_ERR_INVAL;
+	if (station_key_private(cfg.tls_key, why, why_len) != STATION_EXIT_OK)
+		return LPA_ERR_KEY;
 	if (auth_session_load(cfg.kms_url, &token, &sess) != LPA_OK) {
 		snprintf(why, why_len, "--kms needs a session with the qa role: lpa-station login");
 		return LPA_ERR_KMS_AUTH;
@@ -313,7 +313,7 @@ int manifest_main(int argc, char **argv)
 	}
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'k':
 			keys_path = optarg;

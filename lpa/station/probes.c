@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "programmer/programmer.h"
+#include "cli.h"
 #include "station.h"
 
 struct probes_opts {
@@ -28,7 +29,7 @@ static int probes_parse(int argc, char **argv, struct probes_opts *o, const char
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hp:b:", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "hp:b:", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;

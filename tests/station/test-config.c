@@ -55,9 +55,18 @@ START_TEST(mistakes_named_with_line)
 	char err[256];
 
 	ck_assert_int_eq(parse("[kms]\nurl = http://plain\n", &c, err), LPA_ERR_INVAL);
-	ck_assert_str_eq(err, "line 2: bad value for 'url' in [kms]");
+	/* Each refusal says what the key takes, and a typo gets its suggestion. */
+	ck_assert_str_eq(err, "line 2: bad value 'http://plain' for 'url' in [kms]: expected an "
+			      "https:// URL of the KMS");
+	ck_assert_int_eq(parse("[kms]\ntimeout = 0\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "line 2: bad value '0' for 'timeout' in [kms]: expected seconds per "
+			      "request, 1..600");
 	ck_assert_int_eq(parse("[kms]\nurll = https://x\n", &c, err), LPA_ERR_NOT_FOUND);
-	ck_assert_str_eq(err, "line 2: unknown key 'urll' in [kms]");
+	ck_assert_str_eq(err, "line 2: unknown key 'urll' in [kms]; did you mean 'url'?");
+	ck_assert_int_eq(parse("[station]\nbakend = openocd\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'bakend' in [station]; did you mean 'backend'?");
+	ck_assert_int_eq(parse("[kms]\nbanana = 1\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'banana' in [kms]");
 	ck_assert_int_eq(parse("[kmss]\n", &c, err), LPA_ERR_NOT_FOUND);
 	ck_assert_int_eq(parse("url = https://x\n", &c, err), LPA_ERR_ENCODING);
 	ck_assert_int_eq(parse("[kms\n", &c, err), LPA_ERR_ENCODING);
