@@ -21,6 +21,7 @@ PACKAGES="
     openocd
     valgrind
     gcc-arm-none-eabi libunicorn-dev
+    softhsm2 libp11-kit-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then
