@@ -23,6 +23,18 @@
 
 #define P11_POOL 16
 
+/*
+ * The module, once per process: PKCS#11 initialises a library once (a second C_Initialize
+ * is CKR_CRYPTOKI_ALREADY_INITIALIZED) and its login is the application's, not a
+ * session's. Handles share it; the last one to close logs out and finalises.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char path[4096];
+	CK_FUNCTION_LIST *f;
+	unsigned refs;
+} p11_lib = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 struct p11 {
 	CK_FUNCTION_LIST *f;
 	CK_SLOT_ID slot;
@@ -82,43 +94,94 @@ static int p11_find_slot(struct p11 *t, const char *token)
 	return r;
 }
 
-int p11_open(const char *module, const char *token, const lpa_secbuf *pin, struct p11 **out)
+/* The process's module: loaded and initialised by the first caller, shared after. */
+static int p11_lib_get(const char *module, CK_FUNCTION_LIST **f)
 {
 	CK_C_INITIALIZE_ARGS init = {.flags = CKF_OS_LOCKING_OK};
 	CK_C_GetFunctionList get;
-	struct p11 *t;
 	void *lib;
 	CK_RV rv;
-	int r;
+	int r = KMS_OK;
 
-	*out = NULL;
+	pthread_mutex_lock(&p11_lib.lock);
+	if (p11_lib.refs) {
+		if (strcmp(p11_lib.path, module) != 0) {
+			fprintf(stderr, "lpa-kms: PKCS#11 module %s is in use; not loading %s\n",
+				p11_lib.path, module);
+			r = KMS_ERR_TOKEN;
+		}
+		goto out;
+	}
+	if (strlen(module) >= sizeof(p11_lib.path)) {
+		r = KMS_ERR_INVAL;
+		goto out;
+	}
 	/* RTLD_NODELETE: modules register atexit handlers and threads of their own; a module
 	 * unloaded under them would crash the exit. */
 	if ((lib = dlopen(module, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)) == NULL) {
 		fprintf(stderr, "lpa-kms: cannot load PKCS#11 module %s: %s\n", module, dlerror());
-		return KMS_ERR_TOKEN;
+		r = KMS_ERR_TOKEN;
+		goto out;
 	}
-	if ((get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList")) == NULL) {
+	get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList");
+	dlclose(lib); /* the NODELETE mapping stays */
+	if (!get) {
 		fprintf(stderr, "lpa-kms: %s is no PKCS#11 module (no C_GetFunctionList)\n",
 			module);
-		dlclose(lib);
-		return KMS_ERR_TOKEN;
+		r = KMS_ERR_TOKEN;
+		goto out;
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		dlclose(lib);
+	if ((rv = get(&p11_lib.f)) != CKR_OK) {
+		r = p11_fail("C_GetFunctionList", rv);
+		goto out;
+	}
+	if ((rv = p11_lib.f->C_Initialize(&init)) != CKR_OK) {
+		r = p11_fail("C_Initialize", rv);
+		goto out;
+	}
+	strcpy(p11_lib.path, module);
+out:
+	if (r == KMS_OK) {
+		p11_lib.refs++;
+		*f = p11_lib.f;
+	}
+	pthread_mutex_unlock(&p11_lib.lock);
+	return r;
+}
+
+/* Releases the module with a handle's login session: the last user logs out and
+ * finalises (which closes every session); others only close theirs, the sessions of the
+ * handles still open keep the login. */
+static void p11_lib_put(CK_SESSION_HANDLE login)
+{
+	pthread_mutex_lock(&p11_lib.lock);
+	if (--p11_lib.refs == 0) {
+		if (login != CK_INVALID_HANDLE)
+			p11_lib.f->C_Logout(login);
+		p11_lib.f->C_Finalize(NULL);
+		p11_lib.f = NULL;
+		p11_lib.path[0] = '\0';
+	} else if (login != CK_INVALID_HANDLE) {
+		p11_lib.f->C_CloseSession(login);
+	}
+	pthread_mutex_unlock(&p11_lib.lock);
+}
+
+int p11_open(const char *module, const char *token, const lpa_secbuf *pin, struct p11 **out)
+{
+	struct p11 *t;
+	CK_RV rv;
+	int r;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return KMS_ERR_NOMEM;
-	}
 	t->login = CK_INVALID_HANDLE;
 	pthread_mutex_init(&t->lock, NULL);
-	dlclose(lib); /* the NODELETE mapping stays; our reference is not needed */
-	if ((rv = get(&t->f)) != CKR_OK) {
+	if ((r = p11_lib_get(module, &t->f)) != KMS_OK) {
+		pthread_mutex_destroy(&t->lock);
 		free(t);
-		return p11_fail("C_GetFunctionList", rv);
-	}
-	if ((rv = t->f->C_Initialize(&init)) != CKR_OK) {
-		t->f = NULL;
-		p11_close(&t);
-		return p11_fail("C_Initialize", rv);
+		return r;
 	}
 	if ((r = p11_find_slot(t, token)) != KMS_OK)
 		goto fail;
@@ -128,6 +191,7 @@ int p11_open(const char *module, const char *token, const lpa_secbuf *pin, struc
 		r = p11_fail("C_OpenSession", rv);
 		goto fail;
 	}
+	/* Already logged in: this process opened the token before, with the right PIN. */
 	rv = t->f->C_Login(t->login, CKU_USER, (CK_UTF8CHAR_PTR)lpa_secbuf_cdata(pin),
 			   (CK_ULONG)lpa_secbuf_len(pin));
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
@@ -149,15 +213,9 @@ void p11_close(struct p11 **tp)
 
 	if (!t)
 		return;
-	if (t->f) {
-		for (size_t i = 0; i < t->n_idle; i++)
-			t->f->C_CloseSession(t->idle[i]);
-		if (t->login != CK_INVALID_HANDLE) {
-			t->f->C_Logout(t->login);
-			t->f->C_CloseSession(t->login);
-		}
-		t->f->C_Finalize(NULL);
-	}
+	for (size_t i = 0; i < t->n_idle; i++)
+		t->f->C_CloseSession(t->idle[i]);
+	p11_lib_put(t->login);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 	*tp = NULL;
@@ -334,25 +392,39 @@ int p11_gcm_open(struct p11 *t, p11_handle key, const uint8_t nonce[12], const u
 {
 	CK_GCM_PARAMS gcm;
 	CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
-	CK_ULONG pt_len = (CK_ULONG)in_len - 16;
+	CK_ULONG pt_len = (CK_ULONG)in_len;
 	CK_SESSION_HANDLE s;
+	lpa_secbuf *tmp = NULL;
 	CK_RV rv;
 	int r;
 
 	if (in_len < 16)
 		return KMS_ERR_SEALED;
+	/* SoftHSM wants room for the whole input (CKR_BUFFER_TOO_SMALL otherwise): the plain
+	 * text lands in secure memory of that size and only its own bytes are copied out. */
+	if ((tmp = lpa_secbuf_new(in_len)) == NULL)
+		return KMS_ERR_NOMEM;
 	p11_gcm_params(&gcm, nonce, aad, aad_len);
 	if ((r = p11_get(t, &s)) != KMS_OK)
-		return r;
+		goto fail;
 	if ((rv = t->f->C_DecryptInit(s, &mech, key)) == CKR_OK)
-		rv = t->f->C_Decrypt(s, (CK_BYTE_PTR)in, (CK_ULONG)in_len, pt, &pt_len);
+		rv = t->f->C_Decrypt(s, (CK_BYTE_PTR)in, (CK_ULONG)in_len, lpa_secbuf_data(tmp),
+				     &pt_len);
 	p11_put(t, s, rv == CKR_OK);
-	/* A wrong tag is the sealed blob's fault, not the token's. */
-	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
-		return KMS_ERR_SEALED;
-	if (rv != CKR_OK)
-		return p11_fail("C_Decrypt(CKM_AES_GCM)", rv);
-	return pt_len == in_len - 16 ? KMS_OK : KMS_ERR_TOKEN;
+	/* A wrong tag is the sealed blob's fault, not the token's. SoftHSM 2.6.1 reports it
+	 * as CKR_GENERAL_ERROR, which a blob that opens never gets. */
+	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+	    rv == CKR_GENERAL_ERROR)
+		r = KMS_ERR_SEALED;
+	else if (rv != CKR_OK)
+		r = p11_fail("C_Decrypt(CKM_AES_GCM)", rv);
+	else if (pt_len != in_len - 16)
+		r = KMS_ERR_TOKEN;
+	else
+		memcpy(pt, lpa_secbuf_cdata(tmp), pt_len);
+fail:
+	lpa_secbuf_free(&tmp);
+	return r;
 }
 
 /* SEC1 uncompressed from CKA_EC_POINT, which is a DER OCTET STRING around it. */
