@@ -79,6 +79,8 @@ int keys_store(sqlite3 *db, const struct vault *v, const char *purpose, uint32_t
 int keys_load(sqlite3 *db, const struct vault *v, const char *purpose, EVP_PKEY **key,
 	      uint32_t *key_id, uint8_t **cert_der, size_t *cert_len);
 int keys_load_public(sqlite3 *db, const char *purpose, EVP_PKEY **key, uint32_t *key_id);
+/* The certificate of a key's row (malloc'd DER); KMS_ERR_NOT_FOUND when it has none. */
+int keys_load_cert(sqlite3 *db, const char *purpose, uint8_t **der, size_t *len);
 
 /*
  * Signing keys (package, record) wherever the vault keeps them: a token object (the row's
