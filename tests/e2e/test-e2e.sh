@@ -106,6 +106,14 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 	done
 	check "no root key in any station file" 'no_keys_in_station_files'
 	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	if [ "$scenario" = happy-cmsis-dap ] && [ "$(id -u)" -eq 0 ]; then
+		# The control for happy-softhsm's scan: a key-file KMS holds the package key's
+		# scalar in memory, and the scan finds it.
+		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
+		python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+		scan=$?
+		check "a key-file KMS's memory holds the package key (the scan sees it)" '[ $scan -eq 1 ] && grep -q "hits" "$WORK/kms-scan.txt" && ! grep -q " 0 hits" "$WORK/kms-scan.txt"'
+	fi
 	if [ "$scenario" = happy-softhsm ]; then
 		"$BUILD/lpa/kms/lpa-kms" admin show-keys --dir "$WORK/kms" --json >"$WORK/show-keys.json"
 		check "KMS has no master key file" '[ ! -e "$WORK/kms/master.key" ]'
