@@ -115,8 +115,14 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 		check "a key-file KMS's memory holds the package key (the scan sees it)" '[ $scan -eq 1 ] && grep -q "hits" "$WORK/kms-scan.txt" && ! grep -q " 0 hits" "$WORK/kms-scan.txt"'
 	fi
 	if [ "$scenario" = happy-softhsm ]; then
-		"$BUILD/lpa/kms/lpa-kms" admin show-keys --dir "$WORK/kms" --json >"$WORK/show-keys.json"
 		check "KMS has no master key file" '[ ! -e "$WORK/kms/master.key" ]'
+		# A second KMS on the same token is refused, and its undo leaves the first's keys.
+		# shellcheck disable=SC2086
+		"$BUILD/lpa/kms/lpa-kms" admin init --dir "$WORK/kms2" --device-ca "$BUILD/fixtures/pki/device-ca.pem" \
+			$E2E_KMS_INIT_ARGS >"$WORK/init2.log" 2>&1
+		rc=$?
+		check "a second init on the token is refused" '[ $rc -ne 0 ] && grep -q "already holds \"lpa-kms sealing\"" "$WORK/init2.log" && [ ! -e "$WORK/kms2/kms.db" ]'
+		"$BUILD/lpa/kms/lpa-kms" admin show-keys --dir "$WORK/kms" --json >"$WORK/show-keys.json"
 		check "sealing, package and record keys are token objects" '[ "$(grep -o "\"where\":\"token\"" "$WORK/show-keys.json" | wc -l)" -eq 3 ]'
 		check "the token refuses to reveal any of them (CKA_VALUE)" '[ "$(grep -o "\"value_refused\":true" "$WORK/show-keys.json" | wc -l)" -eq 3 ] && ! grep -q "\"extractable\":true" "$WORK/show-keys.json"'
 		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
