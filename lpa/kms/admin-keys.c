@@ -47,9 +47,10 @@ static const char *admin_yes(bool b)
 }
 
 /* One key: where it is, and for a token object its flags and the refused value read. */
-static int admin_key_entry(struct admin_ctx *a, const char *kid, const char *label, bool secret,
-			   json_t *arr, bool print)
+static int admin_key_entry(struct admin_ctx *a, const char *kid, bool retired, const char *label,
+			   bool secret, json_t *arr, bool print)
 {
+	const char *state = retired ? "(retired) " : "";
 	struct p11 *t = vault_token(a->master);
 	struct p11_key_info info;
 	p11_handle h;
@@ -58,9 +59,9 @@ static int admin_key_entry(struct admin_ctx *a, const char *kid, const char *lab
 
 	if (!label) {
 		if (print)
-			printf("%-16s sealed in the database under %s\n", kid,
+			printf("%-16s %ssealed in the database under %s\n", kid, state,
 			       t ? "the token's sealing key" : "the master key file");
-		e = json_pack("{s:s, s:s}", "kid", kid, "where", "sealed");
+		e = json_pack("{s:s, s:b, s:s}", "kid", kid, "retired", retired, "where", "sealed");
 		return e && json_array_append_new(arr, e) == 0 ? KMS_OK : KMS_ERR_NOMEM;
 	}
 	if (!t) {
@@ -76,16 +77,16 @@ static int admin_key_entry(struct admin_ctx *a, const char *kid, const char *lab
 		return r;
 	}
 	if (print)
-		printf("%-16s token object \"%s\": sensitive %s, extractable %s, always sensitive"
+		printf("%-16s %stoken object \"%s\": sensitive %s, extractable %s, always sensitive"
 		       " %s, never extractable %s, CKA_VALUE %s (CK_RV 0x%lx)\n",
-		       kid, label, admin_yes(info.sensitive), admin_yes(info.extractable),
+		       kid, state, label, admin_yes(info.sensitive), admin_yes(info.extractable),
 		       admin_yes(info.always_sensitive), admin_yes(info.never_extractable),
 		       info.value_refused ? "refused" : "READABLE", info.value_rv);
-	e = json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:I}", "kid", kid, "where", "token",
-		      "label", label, "sensitive", info.sensitive, "extractable", info.extractable,
-		      "always_sensitive", info.always_sensitive, "never_extractable",
-		      info.never_extractable, "value_refused", info.value_refused, "value_rv",
-		      (json_int_t)info.value_rv);
+	e = json_pack("{s:s, s:b, s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:I}", "kid", kid, "retired",
+		      retired, "where", "token", "label", label, "sensitive", info.sensitive,
+		      "extractable", info.extractable, "always_sensitive", info.always_sensitive,
+		      "never_extractable", info.never_extractable, "value_refused",
+		      info.value_refused, "value_rv", (json_int_t)info.value_rv);
 	return e && json_array_append_new(arr, e) == 0 ? KMS_OK : KMS_ERR_NOMEM;
 }
 
@@ -104,8 +105,8 @@ int admin_keys_show(const struct admin_opts *o)
 		return r;
 	}
 	if (vault_token(a.master)) {
-		if ((r = admin_key_entry(&a, "sealing", P11_LABEL_SEALING, true, arr, !o->json)) !=
-		    KMS_OK)
+		if ((r = admin_key_entry(&a, "sealing", false, P11_LABEL_SEALING, true, arr,
+					 !o->json)) != KMS_OK)
 			goto fail;
 	} else if (!o->json) {
 		printf("%-16s the key file %s\n", "sealing", a.paths.master_key);
@@ -118,18 +119,18 @@ int admin_keys_show(const struct admin_opts *o)
 		size_t n = (size_t)sqlite3_column_bytes(st, 2), ref = strlen(KEYS_TOKEN_REF);
 		bool in_token = n > ref && n - ref <= P11_LABEL_MAX &&
 				memcmp(sealed, KEYS_TOKEN_REF, ref) == 0;
+		/* "record/N" rows are record keys too, replaced ones: their kid is record-N. */
+		bool retired =
+			strncmp(purpose, KEY_RECORD_RETIRED, strlen(KEY_RECORD_RETIRED)) == 0;
 
-		/* "record/N" rows are record keys too: their kid is record-N. */
-		keys_kid(strncmp(purpose, KEY_RECORD_RETIRED, strlen(KEY_RECORD_RETIRED)) == 0
-				 ? KEY_RECORD
-				 : purpose,
-			 (uint32_t)sqlite3_column_int64(st, 1), kid);
+		keys_kid(retired ? KEY_RECORD : purpose, (uint32_t)sqlite3_column_int64(st, 1),
+			 kid);
 		if (in_token) {
 			memcpy(label, sealed + ref, n - ref);
 			label[n - ref] = '\0';
 		}
-		if ((r = admin_key_entry(&a, kid, in_token ? label : NULL, false, arr, !o->json)) !=
-		    KMS_OK)
+		if ((r = admin_key_entry(&a, kid, retired, in_token ? label : NULL, false, arr,
+					 !o->json)) != KMS_OK)
 			break;
 	}
 	db_done(&st);

@@ -78,8 +78,9 @@ static int pin_read_credential(const char *name, lpa_secbuf **pin)
 	*pin = NULL;
 	if (!dir || !*dir) {
 		fprintf(stderr,
-			"lpa-kms: the token needs its PIN: --pin-fd N, or a systemd"
-			" credential (LoadCredential=%s:FILE)\n",
+			"lpa-kms: the token needs its PIN: --pin-fd N, or the systemd"
+			" credential %s (--pin-credential NAME), but $CREDENTIALS_DIRECTORY"
+			" is not set\n",
 			name);
 		return KMS_ERR_INVAL;
 	}
