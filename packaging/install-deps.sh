@@ -22,6 +22,7 @@ PACKAGES="
     valgrind
     gcc-arm-none-eabi libunicorn-dev
     libncurses-dev tmux
+    softhsm2 libp11-kit-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -169,6 +169,12 @@ int lpa_ecdsa_raw_to_der(const uint8_t raw[LPA_P256_SIG_LEN], uint8_t *der, size
 			 size_t *der_len);
 int lpa_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[LPA_P256_SIG_LEN]);
 void lpa_pkey_free(EVP_PKEY **key);
+/*
+ * A signer for keys that are no EVP_PKEY (the KMS's keys in a PKCS#11 token): ECDSA-SHA256
+ * over msg, raw r||s, like lpa_p256_sign. Returns LPA_OK or an LPA_ERR_* code.
+ */
+typedef int (*lpa_p256_signer)(void *ctx, const void *msg, size_t len,
+			       uint8_t sig[LPA_P256_SIG_LEN]);
 
 /* ------------------------------------------------------------------ LoRaWAN */
 /* Values are given as numbers (EUIs and nonces MSB-first as printed); the
@@ -221,6 +227,9 @@ int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size
 /* JWS compact serialisation with ES256 (RFC 7515/7518): header {"alg":"ES256","kid":kid}
  * (kid omitted when NULL), payload bytes as given. *jws is malloc'd, NUL-terminated. */
 int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len, char **jws);
+/* The same with a signer of the caller's (sign(ctx, signing input, ...)). */
+int lpa_jws_sign_with(lpa_p256_signer sign, void *ctx, const char *kid, const void *payload,
+		      size_t len, char **jws);
 /* Verifies a compact ES256 JWS. Rejects any alg but ES256, malformed parts, bad base64url.
  * On success *payload (malloc'd, NUL-terminated) and *payload_len hold the payload;
  * *kid (malloc'd, or NULL when absent) the header's kid, when kid is not NULL. */
@@ -268,6 +277,10 @@ struct lpa_lpk1_hdr {
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
 		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
 		   uint8_t out[LPA_LPK1_LEN]);
+/* The same with a signer of the caller's for the KMS signature over bytes [0,173). */
+int lpa_lpk1_build_with(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
+			lpa_p256_signer sign, void *sign_ctx, EVP_PKEY *eph, const uint8_t *nonce,
+			uint8_t out[LPA_LPK1_LEN]);
 /* Station side: length, magic, version, LoRaWAN version, reserved; no crypto. */
 int lpa_lpk1_parse(const uint8_t *buf, size_t len, struct lpa_lpk1_hdr *hdr);
 /* Verifies the KMS signature only (after lpa_lpk1_parse). */

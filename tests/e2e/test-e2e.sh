@@ -63,10 +63,24 @@ no_keys_in_station_files() {
 scenario=$1
 backend=cmsis-dap
 [ "$scenario" = happy-openocd ] && backend=openocd
+[ "$scenario" = happy-softhsm ] && e2e_softhsm_init "$(dirname "$0")/../kms/softhsm-token.sh"
 e2e_kms_start "$backend"
 
+# A JWS's first part for a record signed with kid (the KMS writes this header, compact).
+jws_header() {
+	printf '{"alg":"ES256","kid":"%s"}' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+# The private scalar of a PEM key as hex, and byte-reversed (a BIGNUM's limbs in memory).
+key_scalar() {
+	openssl pkey -in "$1" -text -noout 2>/dev/null |
+		awk '/^priv:/ {p = 1; next} /^pub:/ {p = 0} p' | tr -d ' :\n' | sed 's/^00//'
+}
+reverse_hex() {
+	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
+}
+
 case "$scenario" in
-happy-cmsis-dap | happy-openocd)
+happy-cmsis-dap | happy-openocd | happy-softhsm)
 	if [ "$scenario" = happy-openocd ]; then
 		sed -i 's/^lorawan = 1.1/lorawan = 1.0.4/' "$WORK/station.conf"
 	fi
@@ -92,6 +106,67 @@ happy-cmsis-dap | happy-openocd)
 	done
 	check "no root key in any station file" 'no_keys_in_station_files'
 	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	if [ "$scenario" = happy-cmsis-dap ] && [ "$(id -u)" -eq 0 ]; then
+		# The control for happy-softhsm's scan: a key-file KMS holds the package key's
+		# scalar in memory, and the scan finds it.
+		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
+		python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+		scan=$?
+		check "a key-file KMS's memory holds the package key (the scan sees it)" '[ $scan -eq 1 ] && grep -q "hits" "$WORK/kms-scan.txt" && ! grep -q " 0 hits" "$WORK/kms-scan.txt"'
+	fi
+	if [ "$scenario" = happy-softhsm ]; then
+		check "KMS has no master key file" '[ ! -e "$WORK/kms/master.key" ]'
+		# A second KMS on the same token is refused, and its undo leaves the first's keys.
+		# shellcheck disable=SC2086
+		"$BUILD/lpa/kms/lpa-kms" admin init --dir "$WORK/kms2" --device-ca "$BUILD/fixtures/pki/device-ca.pem" \
+			$E2E_KMS_INIT_ARGS >"$WORK/init2.log" 2>&1
+		rc=$?
+		check "a second init on the token is refused" '[ $rc -ne 0 ] && grep -q "already holds \"lpa-kms sealing\"" "$WORK/init2.log" && [ ! -e "$WORK/kms2/kms.db" ]'
+		"$BUILD/lpa/kms/lpa-kms" admin show-keys --dir "$WORK/kms" --json >"$WORK/show-keys.json"
+		check "sealing, package and record keys are token objects" '[ "$(grep -o "\"where\":\"token\"" "$WORK/show-keys.json" | wc -l)" -eq 3 ]'
+		check "the token refuses to reveal any of them (CKA_VALUE)" '[ "$(grep -o "\"value_refused\":true" "$WORK/show-keys.json" | wc -l)" -eq 3 ] && ! grep -q "\"extractable\":true" "$WORK/show-keys.json"'
+		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
+		check "the imported package key's scalar is known (${#d} hex digits)" '[ ${#d} -eq 64 ]'
+		check "  and in no file of the KMS" 'python3 -c "import sys; d = bytes.fromhex(sys.argv[1]); sys.exit(any(d in open(f, \"rb\").read() or d[::-1] in open(f, \"rb\").read() for f in sys.argv[2:]))" "$d" "$WORK"/kms/*'
+		if [ "$(id -u)" -eq 0 ]; then
+			python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+			scan=$?
+			cat "$WORK/kms-scan.txt"
+			check "  nor in the serving KMS's memory" '[ $scan -eq 0 ]'
+		fi
+	fi
+	;;
+record-rotation)
+	# A lot spanning a record-key rotation: records before it carry record-1, after it
+	# record-2; the JWKS publishes both and the whole manifest verifies.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 3 >"$WORK/batch1.jsonl" 2>"$WORK/batch1.log"
+	check "first batch: 3 devices pass" '[ "$(count_result pass "$WORK/batch1.jsonl")" -eq 3 ]'
+	e2e_kms_stop
+	"$BUILD/lpa/kms/lpa-kms" admin rotate-record-key --dir "$WORK/kms" >"$WORK/rotate.log" 2>&1
+	rc=$?
+	check "rotate-record-key exits 0" '[ $rc -eq 0 ] && grep -q "record-2 replaces record-1" "$WORK/rotate.log"'
+	e2e_kms_serve --port "$E2E_KMS_PORT" --port-file "$WORK/kms.port2"
+	e2e_kms_wait_port "$WORK/kms.port2"
+	curl -sS --cacert "$WORK/certs/kms-ca.pem" --cert "$WORK/certs/st1.pem" \
+		--key "$WORK/certs/st1.key" "https://127.0.0.1:$E2E_KMS_PORT/v1/keys" >"$WORK/jwks.json"
+	check "GET /v1/keys publishes record-1 and record-2" 'grep -q "\"kid\": *\"record-1\"" "$WORK/jwks.json" && grep -q "\"kid\": *\"record-2\"" "$WORK/jwks.json"'
+	"$BUILD/lpa/kms/lpa-kms" admin export-keys --dir "$WORK/kms" --out "$WORK/keys2" >/dev/null 2>&1
+	check "export-keys publishes both too" '[ "$(grep -c "\"purpose\": \"record\"" "$WORK/keys2/kms-keys.json")" -eq 2 ]'
+	# Other chips (seed 2), the same lot continued.
+	sim_station --probes 1 --chips 3 --seed 2 --state "$WORK/sim2" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 6 --resume >"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	check "second batch: 3 more devices pass" '[ "$(count_result pass "$WORK/batch2.jsonl")" -eq 3 ]'
+	m=$WORK/station/manifests/L1.jsonl
+	check "3 records signed with record-1, then 3 with record-2" '[ "$(grep -c "\"record\":\"$(jws_header record-1)\." "$m")" -eq 3 ] && [ "$(grep -c "\"record\":\"$(jws_header record-2)\." "$m")" -eq 3 ] && [ "$(grep "\"record\"" "$m" | tail -3 | grep -c "$(jws_header record-2)\.")" -eq 3 ]'
+	check "the manifest spanning the rotation verifies with the new JWKS" 'station manifest verify "$m" --kms-keys "$WORK/keys2/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >"$WORK/verify-old.txt" 2>&1
+	rc=$?
+	# Line 5: the first record after the first batch's trailer.
+	check "  but not with the keys pinned before it (record-2 unknown)" '[ $rc -ne 0 ] && grep -q "FAILED at line 5: record signature" "$WORK/verify-old.txt"'
 	;;
 auth)
 	oathtool --totp -b "$(cat "$WORK/totp-secret")" >"$WORK/code"
