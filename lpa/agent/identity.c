@@ -21,16 +21,15 @@ extern uint8_t agent_row[HAL_ROW_SIZE];
 void identity_facts(struct agent *a)
 {
 	uint8_t d[11], id[14], k[8];
-	uint64_t uid;
 
-	/* The UID as Cy_SysLib_GetUniqueId builds it: lot, wafer, x, y, sort, the minor
-	 * revision's bit 0, the year; day and month are not part of it. */
+	/* The UID as Cy_SysLib_GetUniqueId builds it, least significant byte first: lot
+	 * (3 bytes), wafer, x, y, sort, then the minor revision's bit 0 and the year's 7
+	 * bits; day and month are not part of it. Stored big-endian, as LPK1 carries it;
+	 * bytes, not a uint64_t, so that no libgcc shift helper is needed. */
 	hal_sflash_read(SFLASH_DIE, d, sizeof(d));
-	uid = (uint64_t)d[0] | (uint64_t)d[1] << 8 | (uint64_t)d[2] << 16 | (uint64_t)d[3] << 24 |
-	      (uint64_t)d[4] << 32 | (uint64_t)d[5] << 40 | (uint64_t)d[6] << 48 |
-	      (uint64_t)(d[7] & 1) << 56 | (uint64_t)(d[10] & 0x7F) << 57;
-	for (int i = 0; i < 8; i++)
-		a->uid[i] = (uint8_t)(uid >> (56 - 8 * i));
+	for (int i = 0; i < 7; i++)
+		a->uid[7 - i] = d[i];
+	a->uid[0] = (uint8_t)((d[7] & 1) | (d[10] & 0x7F) << 1);
 	/* SI_REVISION_ID +0x01, SILICON_ID +0x02 (16 bits), FAMILY_ID +0x0C (16 bits). */
 	hal_sflash_read(0, id, sizeof(id));
 	a->silicon_id = (uint32_t)(id[2] | id[3] << 8) << 16 | (uint32_t)id[1] << 8 | id[12];
