@@ -74,6 +74,14 @@ struct chip {
 	uint32_t prot_w[64][2]; /* PROT writes: address, value */
 	unsigned n_prot;
 	uint64_t insns;
+	/* The SROM call in progress: it completes srom_insns instructions after NOTIFY (the
+	 * CM0+ polls LOCK_STATUS meanwhile), so that a power cut can land inside it. */
+	bool srom_busy;
+	uint64_t srom_done_at, srom_started_at;
+	unsigned srom_insns;
+	uint64_t cut_at; /* 0: no power cut; else the instruction count at which it comes */
+	bool cut;
+	uint64_t notify_at; /* when the last SROM call was notified */
 };
 static struct chip C;
 
@@ -114,7 +122,7 @@ static void touch(uint32_t addr)
 
 /* The SROM serving the CM0+'s own call on IPC_STRUCT0: WriteRow and EraseRow of work
  * flash rows, nothing else. */
-static void srom_call(void)
+static void srom_call(unsigned done)
 {
 	uint8_t *blk = sram(C.data0[0]);
 	uint32_t req = le32(blk), st = 0xF000000Fu;
@@ -125,7 +133,10 @@ static void srom_call(void)
 
 		if (addr >= WORK_BASE && addr + 512 <= WORK_BASE + WORK_SIZE && addr % 512 == 0 &&
 		    (le32(blk + 4) & 0x100)) {
-			memcpy(C.work + (addr - WORK_BASE), sram(data), 512);
+			/* WriteRow erases, then programs: a cut part way leaves the row erased
+			 * with only its first bytes programmed. */
+			memset(C.work + (addr - WORK_BASE), 0, 512);
+			memcpy(C.work + (addr - WORK_BASE), sram(data), done);
 			st = 0xA0000000u;
 		} else {
 			st = 0xF0000003u;
@@ -202,7 +213,14 @@ static void mmio_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t valu
 		return;
 	}
 	if (a == m->ipc + 0x08) {
-		srom_call();
+		C.notify_at = C.insns;
+		if (C.srom_insns == 0) {
+			srom_call(512);
+		} else {
+			C.srom_busy = true;
+			C.srom_started_at = C.insns;
+			C.srom_done_at = C.insns + C.srom_insns;
+		}
 		return;
 	}
 	if (a == m->ipc + 8 * 0x20 + 0x04) {
@@ -263,11 +281,26 @@ static void scs_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t value
 
 static void hook_count(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 {
-	(void)uc;
 	(void)addr;
 	(void)size;
 	(void)ud;
 	C.insns++;
+	if (C.cut_at != 0 && C.insns == C.cut_at) {
+		/* Power gone: an SROM write in flight stops where it is. */
+		if (C.srom_busy) {
+			uint64_t done = (C.insns - C.srom_started_at) * 512 / C.srom_insns;
+
+			srom_call((unsigned)done);
+			C.srom_busy = false;
+		}
+		C.cut = true;
+		uc_emu_stop(uc);
+		return;
+	}
+	if (C.srom_busy && C.insns >= C.srom_done_at) {
+		C.srom_busy = false;
+		srom_call(512);
+	}
 }
 
 /* The facts in SFlash (as the simulator's memory_sflash_init lays them out). */
@@ -345,6 +378,8 @@ static uint64_t run_until_idle(uint32_t pc)
 	err = uc_emu_start(C.uc, pc | 1, 0, 0, 0);
 	uc_reg_read(C.uc, UC_ARM_REG_PC, &pc);
 	ck_assert_msg(err == UC_ERR_OK, "%s at pc 0x%08x", uc_strerror(err), pc);
+	if (C.cut)
+		return C.insns - before;
 	ck_assert_msg(!C.reset_requested, "the firmware faulted (reset request) near 0x%08x", pc);
 	ck_assert_msg(C.bad_mmio == 0, "undocumented register access 0x%08x", C.bad_addr);
 	return C.insns - before;
@@ -361,6 +396,8 @@ static uint64_t chip_boot(void)
 	memset(C.lock, 0, sizeof(C.lock));
 	C.intr0 = C.mask0 = 0;
 	C.n_prot = 0;
+	C.srom_busy = C.cut = false;
+	C.cut_at = 0;
 	ck_assert_uint_eq(sp, AGENT_RAM_TOP);
 	uc_reg_write(C.uc, UC_ARM_REG_SP, &sp);
 	return run_until_idle(pc);
@@ -394,6 +431,8 @@ static uint32_t agent_call_at(uint32_t block, uint8_t op, const void *in, uint32
 	n = run_until_idle(pc_now());
 	if (insns)
 		*insns = n;
+	if (C.cut)
+		return 0; /* no answer: the power went */
 	ck_assert_uint_eq(C.releases8, rel + 1);
 	ck_assert_uint_eq(C.lock[8], 0);
 	if (out_len)
@@ -619,10 +658,116 @@ START_TEST(fw_image_runs)
 }
 END_TEST
 
+/* Installs pkg through the mailbox, normally; the keys it must leave. */
+static void brownout_keys(lpa_secbuf *k, uint8_t fill)
+{
+	for (int i = 0; i < 32; i++)
+		lpa_secbuf_data(k)[i] = (uint8_t)(fill + i);
+}
+
+/*
+ * Power cuts at seeded random instructions inside INSTALL_PACKAGE, on the image: half
+ * anywhere in the call, half in the window of its flash write (where the row may be
+ * left half programmed). After each, a reboot must show the old keys and counter or
+ * the new ones, never a mixture, and the agent must go on working. LPA_BROWNOUT_TRIALS
+ * sets the number (the suite runs 6; a campaign 200 or more), LPA_DIFF_SEED the seed.
+ */
+START_TEST(fw_image_brownout_inside_install)
+{
+	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *dpub = NULL;
+	lpa_secbuf *d = NULL, *ka = lpa_secbuf_new(32), *kb = lpa_secbuf_new(32);
+	uint8_t rec[LPA_KS_ID_MAX], pub[65], p1[LPA_LPK1_LEN], p2[LPA_LPK1_LEN], out[2048];
+	static uint8_t base[WORK_SIZE];
+	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11,
+				 .dev_eui = DEV_EUI,
+				 .join_eui = 0x70b3d57ed0000000ull,
+				 .chip_uid = CHIP_UID,
+				 .counter = 1,
+				 .key_id = 1};
+	const char *e = getenv("LPA_BROWNOUT_TRIALS");
+	long trials = e ? strtol(e, NULL, 10) : 6;
+	struct at_rng rng = at_rng(0xb0);
+	unsigned old = 0, new = 0, in_write = 0;
+	uint64_t total, notify_rel, start;
+	size_t rec_len = 0;
+	uint32_t n = 0;
+
+	chip_open();
+	sflash_init(kms);
+	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
+	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
+	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
+						      pub, pub, 8, rec, sizeof(rec), &rec_len),
+			 LPA_OK);
+	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	ck_assert_int_eq(lpa_p256_from_public(pub, &dpub), LPA_OK);
+	brownout_keys(ka, 0x11);
+	brownout_keys(kb, 0x77);
+	ck_assert_int_eq(lpa_lpk1_build(&h, ka, dpub, kms, NULL, NULL, p1), LPA_OK);
+	h.counter = 2;
+	ck_assert_int_eq(lpa_lpk1_build(&h, kb, dpub, kms, NULL, NULL, p2), LPA_OK);
+	C.srom_insns = 4000; /* the row write lasts this long for the CM0+ */
+	(void)chip_boot();
+	ck_assert_uint_eq(agent_call(0x71, p1, sizeof(p1), out, &n, NULL), 0xA0000000u);
+	memcpy(base, C.work, WORK_SIZE);
+	/* A reference run without a cut: how long the call is, when the write starts. */
+	(void)chip_boot();
+	start = C.insns;
+	ck_assert_uint_eq(agent_call(0x71, p2, sizeof(p2), out, &n, &total), 0xA0000000u);
+	notify_rel = C.notify_at - start;
+	for (long t = 0; t < trials; t++) {
+		struct lpa_agent_status st;
+		struct lpa_keystore ks;
+		uint64_t off = t % 2 ? 1 + at_below(&rng, total)
+				     : notify_rel - 200 + at_below(&rng, C.srom_insns + 2400);
+
+		memcpy(C.work, base, WORK_SIZE);
+		(void)chip_boot();
+		C.cut_at = C.insns + off;
+		(void)agent_call(0x71, p2, sizeof(p2), out, &n, NULL);
+		if (C.cut && off > notify_rel && off <= notify_rel + C.srom_insns)
+			in_write++;
+		(void)chip_boot();
+		ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xA0000000u);
+		ck_assert_int_eq(lpa_status_parse(out, n, &st), LPA_OK);
+		ck_assert_int_eq(lpa_keystore_parse(C.work + (KS - WORK_BASE), 4096, &ks), LPA_OK);
+		ck_assert_int_ge(ks.active, 0);
+		if (st.counter == 1) {
+			old++;
+			ck_assert_mem_eq(ks.slot[ks.active].keys, lpa_secbuf_cdata(ka), 32);
+		} else {
+			ck_assert_uint_eq(st.counter, 2);
+			new ++;
+			ck_assert_mem_eq(ks.slot[ks.active].keys, lpa_secbuf_cdata(kb), 32);
+		}
+		ck_assert_uint_eq(st.provisioned, 1);
+		lpa_keystore_wipe(&ks);
+		if (t < 2) /* and the agent carries on: the package goes in, or is stale */
+			ck_assert_uint_eq(agent_call(0x71, p2, sizeof(p2), out, &n, NULL),
+					  st.counter == 1 ? 0xA0000000u : 0xF0000004u);
+	}
+	printf("brownout inside INSTALL_PACKAGE: %ld trials (seed 0x%llx), %u old keys, %u new, "
+	       "%u cut inside the row write; the call is %llu instructions, the write starts "
+	       "at %llu\n",
+	       trials, (unsigned long long)rng.seed, old, new, in_write, (unsigned long long)total,
+	       (unsigned long long)notify_rel);
+	ck_assert_uint_eq(old + new, (unsigned)trials);
+	lpa_secbuf_free(&d);
+	lpa_secbuf_free(&ka);
+	lpa_secbuf_free(&kb);
+	lpa_pkey_free(&kms);
+	lpa_pkey_free(&dik);
+	lpa_pkey_free(&dpub);
+	chip_close();
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct tu_case cases[] = {
 		TU_CASE_SLOW(fw_image_runs, 300),
+		TU_CASE_SLOW(fw_image_brownout_inside_install, 24 * 3600),
 	};
 
 	if (argc != 3 || (atoi(argv[2]) != 1 && atoi(argv[2]) != 2)) {
