@@ -125,6 +125,10 @@ uint32_t package_open(const struct agent *a, const uint8_t pkg[LPK1_LEN], uint8_
 void package_receipt(const struct agent *a, const struct ks_slot *s, uint8_t out[LPR1_LEN]);
 void package_proof(const struct agent *a, const uint8_t nonce[16], uint8_t out[LPP1_LEN]);
 
+/* The SROM reads the row it programs from SRAM: one buffer, in the agent's own RAM,
+ * for keystore.c and identity.c (wiped after each use). */
+extern uint8_t agent_row[HAL_ROW_SIZE];
+
 /* keystore.c — the two slots. */
 /* Reads both slots; sets a->cur, a->active and a->last_counter. */
 void keystore_load(struct agent *a);

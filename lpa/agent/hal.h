@@ -33,8 +33,8 @@ struct hal_part {
 const struct hal_part *hal_part(void);
 
 /* --- the secure agent's IPC channel (IPC_STRUCT8, notify into IPC_INTR_STRUCT0) --- */
-/* True once a caller has notified IPC_STRUCT8 since the last call; takes the event
- * (clears the notify bit). *block is the caller's DATA word (the parameter block). */
+/* 1 once a caller has notified IPC_STRUCT8 since the last call, else 0; takes the
+ * event (clears the notify bit). *block is the caller's DATA word (the block). */
 int hal_call_pending(uint32_t *block);
 /* Ends the call: releases IPC_STRUCT8, which is what the caller polls for. */
 void hal_call_release(void);

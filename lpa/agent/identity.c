@@ -16,8 +16,6 @@
 #define ID_FORMAT 1
 #define SFLASH_DIE 0x600u
 
-extern uint8_t agent_row[HAL_ROW_SIZE];
-
 void identity_facts(struct agent *a)
 {
 	uint8_t d[11], id[14], k[8];

@@ -13,8 +13,6 @@
 #define SLOT_MAGIC "LKS1"
 #define SLOT_FORMAT 1
 
-/* The SROM reads the row to program from SRAM: one buffer, in the agent's own RAM,
- * shared with identity.c. */
 uint8_t agent_row[HAL_ROW_SIZE];
 
 void keystore_slot_encode(const struct ks_slot *s, uint8_t out[KS_SLOT_LEN])

@@ -13,8 +13,6 @@
  * The output length is written before the status, and the structure is released last:
  * a caller that sees the release reads a complete answer.
  */
-#include <string.h>
-
 #include "agent.h"
 
 /* The usable span for parameter blocks: after the agent's RAM, before the SROM's. */
