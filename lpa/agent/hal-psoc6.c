@@ -5,7 +5,8 @@
  * CPUSS v2 (CY8C6xxA, 2M).
  *
  * Waits are bounded by iteration counts (no timer is set up): a flash row takes 16 ms
- * by the datasheet, the bound is over a second at any CM0+ clock.
+ * by the datasheet, the bound is over a second at any CM0+ clock; a TRNG that does not
+ * deliver within about 10 ms counts as failed (the agent answers BUSY and retries).
  */
 #include <string.h>
 
@@ -102,7 +103,8 @@
 #define CM4_APP_VT 0x10080000u
 #define CM4_PWR_ON 0x05FA0003u
 
-#define WAIT_LOOPS (1u << 24)
+#define WAIT_LOOPS (1u << 24)      /* IPC and SROM: over a second */
+#define TRNG_WAIT_LOOPS (1u << 18) /* a TRNG word: over 10 ms, it takes microseconds */
 
 static const struct hal_part hal_psoc6_part = {
 	.part = AGENT_PART,
@@ -227,7 +229,7 @@ int hal_trng(uint8_t *out, size_t len)
 #ifdef CRYPTO_TR_CMD
 		wr(CRYPTO_TR_CMD, 1); /* one 32-bit word */
 #endif
-		for (n = 0; n < WAIT_LOOPS; n++)
+		for (n = 0; n < TRNG_WAIT_LOOPS; n++)
 			if ((intr = rd(CRYPTO_INTR)) & (INTR_TR_DATA | INTR_TR_HEALTH))
 				break;
 		if (!(intr & INTR_TR_DATA) || (intr & INTR_TR_HEALTH)) {
