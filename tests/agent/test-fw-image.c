@@ -66,6 +66,7 @@ struct chip {
 	uint32_t lock[16], data0[16], intr0, mask0;
 	uint32_t tr_ctl1;
 	bool tr_started; /* CPUSS v2: TR_CMD.START since the last TR_RESULT read */
+	bool trng_dead;  /* the TRNG never delivers */
 	uint64_t rng;
 	bool stop_when_idle;
 	unsigned releases8, srom_calls, bad_mmio;
@@ -186,7 +187,7 @@ static uint64_t mmio_read(uc_engine *uc, uint64_t off, unsigned size, void *ud)
 	if (a == m->protection)
 		return 2;                    /* NORMAL */
 	if (a == m->crypto + m->crypto_intr) /* TR_DATA_AVAILABLE while oscillators run */
-		return C.tr_ctl1 && (!m->tr_cmd || C.tr_started) ? 1u << 3 : 0;
+		return !C.trng_dead && C.tr_ctl1 && (!m->tr_cmd || C.tr_started) ? 1u << 3 : 0;
 	if (a == m->crypto + m->tr_result) {
 		C.tr_started = false;
 		uint64_t z = (C.rng += 0x9e3779b97f4a7c15ull);
@@ -665,7 +666,33 @@ START_TEST(fw_image_runs)
 }
 END_TEST
 
-/* Installs pkg through the mailbox, normally; the keys it must leave. */
+/* A chip without an identity whose TRNG never delivers: the boot ends (the wait is
+ * bounded), every call answers BUSY, and once the TRNG works the next call is served. */
+START_TEST(fw_image_busy_without_trng)
+{
+	EVP_PKEY *kms = key_from_label("lpa vector kms");
+	uint8_t out[2048];
+	uint32_t n = 0;
+	uint64_t boot;
+
+	chip_open();
+	sflash_init(kms);
+	C.trng_dead = true;
+	boot = chip_boot();
+	ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xF0000008u);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(agent_call(0x70, NULL, 0, out, &n, NULL), 0xF0000008u);
+	C.trng_dead = false;
+	ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xA0000000u);
+	ck_assert_uint_eq(n, 16);
+	printf("part %d: boot with a dead TRNG %llu instructions, then BUSY\n", part,
+	       (unsigned long long)boot);
+	lpa_pkey_free(&kms);
+	chip_close();
+}
+END_TEST
+
+/* AppKey || NwkKey = fill, fill + 1, ... */
 static void brownout_keys(lpa_secbuf *k, uint8_t fill)
 {
 	for (int i = 0; i < 32; i++)
@@ -774,6 +801,7 @@ int main(int argc, char **argv)
 {
 	const struct tu_case cases[] = {
 		TU_CASE_SLOW(fw_image_runs, 300),
+		TU_CASE_SLOW(fw_image_busy_without_trng, 300),
 		TU_CASE_SLOW(fw_image_brownout_inside_install, 24 * 3600),
 	};
 
