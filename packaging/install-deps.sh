@@ -21,7 +21,7 @@ PACKAGES="
     openocd
     valgrind
     gcc-arm-none-eabi libunicorn-dev
-    libncurses-dev tmux
+    libncurses-dev tmux python3-jsonschema
     softhsm2 libp11-kit-dev
 "
 

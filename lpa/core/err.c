@@ -1,4 +1,6 @@
 /* err.c — the one table of error messages for every LPA_ERR_* code. */
+#include <string.h>
+
 #include "lpa/core/lpa-core.h"
 
 struct err_entry {
@@ -80,6 +82,21 @@ const char *lpa_errname(int err)
 	const struct err_entry *e = err_lookup(err);
 
 	return e ? e->name : "LPA_ERR_UNKNOWN";
+}
+
+const char *lpa_errid(int err, char *buf, size_t len)
+{
+	const char *name = lpa_errname(err);
+	size_t i = 0;
+
+	if (err == LPA_OK)
+		return NULL;
+	if (strncmp(name, "LPA_ERR_", 8) == 0)
+		name += 8;
+	for (; name[i] && i + 1 < len; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+	return buf;
 }
 
 /* Agent status word <-> error code. Format errors a chip finds in a request

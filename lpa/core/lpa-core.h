@@ -76,6 +76,11 @@ enum lpa_err {
 const char *lpa_strerror(int err);
 /* The symbolic name ("LPA_ERR_SIGNATURE"), for logs and JSON. */
 const char *lpa_errname(int err);
+/* The error's stable identifier for machine-readable output: its name without LPA_ERR_,
+ * in lower case ("kms_unreachable"), in buf (LPA_ERRID_MAX); NULL for LPA_OK. Never
+ * renamed once published (docs/lpa-station.md). */
+#define LPA_ERRID_MAX 48
+const char *lpa_errid(int err, char *buf, size_t len);
 
 /* ------------------------------------------------------------ secret buffers */
 /*

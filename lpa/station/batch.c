@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/pem.h>
 
 #include "auth/auth.h"
@@ -129,20 +130,47 @@ static void batch_recovered(struct batch *b, const struct pipeline_result *res)
 }
 
 /* ------------------------------------------------------------ reporting */
-static void batch_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+/* The version of the JSON Lines batch and provision --json print (docs/schema/). */
+#define BATCH_SCHEMA 1
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+/* A JSON string, or (text that is not UTF-8, which jansson refuses) a marker saying so. */
+static json_t *batch_json_text(const char *s)
+{
+	json_t *j = json_string(s);
+
+	return j != NULL ? j : json_string("(not UTF-8)");
+}
+
+/* Unknown values are null, never a sentinel zero. */
+static json_t *batch_json_eui(uint64_t v)
+{
+	char hex[17];
+
+	if (v == 0)
+		return json_null();
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)v);
+	return json_string(hex);
+}
+
+static json_t *batch_json_errid(int err)
+{
+	char buf[LPA_ERRID_MAX];
+	const char *id = lpa_errid(err, buf, sizeof(buf));
+
+	return id != NULL ? json_string(id) : json_null();
+}
+
+/* One line of JSON Lines on stdout, built by jansson (never pasted). */
+static void batch_json_line(json_t *o)
+{
+	char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (line != NULL)
+		printf("%s\n", line);
+	else
+		fprintf(stderr, "lpa-station: cannot encode a result line\n");
+	free(line);
+	json_decref(o);
 }
 
 /* The screen tile of a probe; SIZE_MAX for a probe this run does not drive. */
@@ -175,20 +203,27 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 			       r->reason, (int)strlen(probe), "", pipeline_class_advice(r->cls));
 		printf("  pass %u   fail %u   %.1f devices/min\n", p, f,
 		       mins > 0 ? (double)(p + f) / mins : 0.0);
+	} else if (b->o.mode == MODE_PROVISION && !b->o.json) {
+		if (r->cls == PC_PASS)
+			printf("PASS  DevEUI %016llx  chip %016llx  counter %u  %.1f s%s\n",
+			       (unsigned long long)r->dev_eui, (unsigned long long)r->chip_uid,
+			       r->counter, r->seconds, r->recovered ? "  (recovered)" : "");
+		else
+			printf("FAIL  %s: %s\n  do: %s\n", pipeline_class_name(r->cls), r->reason,
+			       pipeline_class_advice(r->cls));
 	} else {
-		printf("{\"probe\":");
-		batch_json_string(stdout, probe);
-		printf(",\"chip_uid\":\"%016llx\",\"dev_eui\":\"%016llx\",\"counter\":%u,"
-		       "\"result\":\"%s\",\"class\":\"%s\",\"recovered\":%s,\"message\":",
-		       (unsigned long long)r->chip_uid, (unsigned long long)r->dev_eui, r->counter,
-		       r->cls == PC_PASS ? "pass" : "fail", pipeline_class_name(r->cls),
-		       r->recovered ? "true" : "false");
-		batch_json_string(stdout, r->reason);
-		printf(",\"error\":\"%s\",\"seconds\":%.3f,\"link_round_trips\":%llu,"
-		       "\"link_commands\":%llu}\n",
-		       r->err ? lpa_errname(r->err) : "", r->seconds,
-		       (unsigned long long)r->link.round_trips,
-		       (unsigned long long)r->link.commands);
+		batch_json_line(json_pack(
+			"{s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:o, s:o, s:f, s:I, s:I}",
+			"schema", BATCH_SCHEMA, "type", "device", "probe", batch_json_text(probe),
+			"chip_uid", batch_json_eui(r->chip_uid), "dev_eui",
+			batch_json_eui(r->dev_eui), "counter",
+			r->counter ? json_integer(r->counter) : json_null(), "result",
+			r->cls == PC_PASS ? "pass" : "fail", "class", pipeline_class_name(r->cls),
+			"recovered", r->recovered, "message",
+			r->reason[0] ? batch_json_text(r->reason) : json_null(), "error",
+			batch_json_errid(r->err), "seconds", r->seconds, "link_round_trips",
+			(json_int_t)r->link.round_trips, "link_commands",
+			(json_int_t)r->link.commands));
 	}
 	fflush(stdout);
 	pthread_mutex_unlock(&b->out_lock);
@@ -879,13 +914,15 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 			printf("\nshift ended: pass %u, fail %u, recovered %u, %.0f s\n", p, f, rv,
 			       secs);
 		else
-			printf("{\"summary\":{\"lot\":\"%s\",\"passed\":%u,\"failed\":%u,"
-			       "\"recovered\":%u,\"unfinished\":%zu,\"manifest_records\":%zu,"
-			       "\"seconds\":%.2f,\"devices_per_minute\":%.1f%s%s%s}}\n",
-			       b->o.lot, p, f, rv, un, manifest_count(b->shared.manifest), secs,
-			       secs > 0 ? 60.0 * (p + f) / secs : 0.0,
-			       worker_err ? ",\"stopped\":\"" : "",
-			       worker_err ? lpa_errname(worker_err) : "", worker_err ? "\"" : "");
+			batch_json_line(json_pack(
+				"{s:i, s:s, s:{s:o, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:o}}",
+				"schema", BATCH_SCHEMA, "type", "summary", "summary", "lot",
+				batch_json_text(b->o.lot), "passed", p, "failed", f, "recovered",
+				rv, "unfinished", (json_int_t)un, "manifest_records",
+				(json_int_t)manifest_count(b->shared.manifest), "seconds", secs,
+				"devices_per_minute", secs > 0 ? 60.0 * (p + f) / secs : 0.0,
+				"stopped", batch_json_errid(worker_err)));
+		fflush(stdout);
 		/* 0 only when every device passed and the lot is complete: --count records
 		 * (with --resume, all of the lot's; else this run's), or (without --count) no
 		 * probe stopped on an error before its chips ran out. */
