@@ -20,45 +20,6 @@ static int version_main(int argc, char **argv)
 	return STATION_EXIT_OK;
 }
 
-int station_exit_for(int err)
-{
-	switch (err) {
-	case LPA_OK:
-		return STATION_EXIT_OK;
-	case LPA_ERR_NOT_FOUND:
-	case LPA_ERR_PROBE_GONE:
-		return STATION_EXIT_NO_PROBE;
-	case LPA_ERR_NO_TARGET:
-		return STATION_EXIT_NO_TARGET;
-	case LPA_ERR_FAULT:
-	case LPA_ERR_WAIT:
-	case LPA_ERR_PROTOCOL:
-	case LPA_ERR_TIMEOUT:
-	case LPA_ERR_UNSUPPORTED:
-		return STATION_EXIT_TARGET;
-	case LPA_ERR_INVAL:
-		return STATION_EXIT_USAGE;
-	case LPA_ERR_KMS_UNREACHABLE:
-	case LPA_ERR_KMS_SERVER:
-		return STATION_EXIT_KMS_UNREACHABLE;
-	case LPA_ERR_KMS_AUTH:
-		return STATION_EXIT_AUTH;
-	case LPA_ERR_KMS_UNTRUSTED:
-		return STATION_EXIT_UNTRUSTED;
-	case LPA_ERR_KMS_RECEIPT:
-		return STATION_EXIT_RECEIPT;
-	case LPA_ERR_STATE:
-	case LPA_ERR_MISMATCH:
-		return STATION_EXIT_EXAM;
-	default:
-		/* Only the agent's statuses: the KMS codes after them (refused, protocol,
-		 * record) are documented as 1. */
-		if (err <= LPA_ERR_AGENT_REQUEST && err >= LPA_ERR_AGENT_UNKNOWN)
-			return STATION_EXIT_AGENT;
-		return STATION_EXIT_FAILURE;
-	}
-}
-
 static const struct station_cmd station_cmds[] = {
 	{"probes", probes_main, "list probes and the chip each one sees"},
 	{"identify", identify_main, "read the identity record of a chip"},

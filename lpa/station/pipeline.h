@@ -36,6 +36,8 @@ enum pipeline_class {
 const char *pipeline_class_name(enum pipeline_class c);
 /* What the operator should do about it, one short sentence. */
 const char *pipeline_class_advice(enum pipeline_class c);
+/* The exit code a command ending on class c exits with (STATION_EXIT_*). */
+int pipeline_class_exit(enum pipeline_class c);
 enum pipeline_class pipeline_classify(int err);
 /* Whether a failure of this class stops the line: every further device would fail the
  * same way (session, state, KMS outage), or the KMS cannot be trusted. */

@@ -65,6 +65,11 @@ printf '[kms]\nurl = https://127.0.0.1:1\nca = %s\ncert = %s\nkey = %s\n' "$d/ca
 expect 15 "a group/world-readable station key is refused" "$st" --config "$d/st.conf" status
 grep -q "accessible by group or others (mode 0644)" /tmp/lpa-cli.$$ || { echo "FAIL: key mode message"; fail=$((fail + 1)); }
 rm -rf "$d"
+# Every exit code the station defines has its row in docs/lpa-station.md.
+doc=$(dirname "$0")/../../docs/lpa-station.md
+for code in $(sed -n 's/^\tSTATION_EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$(dirname "$0")/../../lpa/station/station.h"); do
+	grep -q "^| $code |" "$doc" || { echo "FAIL: exit code $code is not documented"; fail=$((fail + 1)); }
+done
 rm -f /tmp/lpa-cli.$$
 echo "cli: $((fail == 0)) passed, $((fail != 0)) failed"
 exit $fail
