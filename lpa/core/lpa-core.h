@@ -39,7 +39,7 @@ enum lpa_err {
 	LPA_ERR_ENCODING = -18,     /* malformed base64url / hex text */
 	LPA_ERR_KEY = -19,          /* malformed or off-curve public/private key */
 	LPA_ERR_CERT = -20,         /* malformed certificate length or contents */
-	LPA_ERR_STATE = -21,        /* unknown protection state value */
+	LPA_ERR_STATE = -21,        /* the protection state does not allow it (or is unknown) */
 	LPA_ERR_TOTP_FORMAT = -22,  /* the code is not 6 or 8 decimal digits */
 	LPA_ERR_TOTP_INVALID = -23, /* the code matches no step in the window */
 	LPA_ERR_TOTP_REPLAY = -24,  /* the code's step was already accepted (or is older) */

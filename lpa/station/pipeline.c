@@ -412,8 +412,13 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 	prog_link_counters(w->link, &c0);
 	pipeline_progress(w, "exam", 0);
 	if ((r = psoc6_attach(w->link, &chip)) != LPA_OK) {
-		pipeline_fail(res, pipeline_classify(r), r, "cannot identify the chip family: %s",
-			      lpa_strerror(r));
+		if (r == LPA_ERR_STATE)
+			pipeline_fail(res, PC_EXAM, r,
+				      "the chip's system access port is closed: a SECURE or DEAD "
+				      "life cycle, not provisionable on this line");
+		else
+			pipeline_fail(res, pipeline_classify(r), r,
+				      "cannot identify the chip family: %s", lpa_strerror(r));
 		goto out;
 	}
 	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);

@@ -394,6 +394,19 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+locked-chip)
+	# A chip whose life cycle closed its system access port (SECURE, DEAD) is an exam
+	# refusal with the advice to set it aside: reseating it cannot help.
+	check "login" 'e2e_login >/dev/null'
+	for prot in secure dead; do
+		sim_station --protection $prot --probes 1 --chips 1 --state "$WORK/sim-$prot" -- \
+			"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch \
+			--lot L1 --count 1 --chip-timeout 3 >"$WORK/$prot.jsonl" 2>"$WORK/$prot.log"
+		rc=$?
+		check "$prot: exam_refused, not target_error (exit $rc)" '[ $rc -eq 14 ] && grep -q "\"class\":\"exam_refused\"" "$WORK/$prot.jsonl" && grep -q "system access port is closed" "$WORK/$prot.jsonl"'
+		check "$prot: nothing asked of the KMS" '[ "$(kms_confirmed)" -eq 0 ] && ! grep -q "\"dev_eui\":\"" "$WORK/$prot.jsonl"'
+	done
+	;;
 screen | screen-outage)
 	# The operator screen, as the operator sees it: `run` in a real terminal (tmux, 110x42,
 	# UTF-8), read back with capture-pane (-e: with its colours).
