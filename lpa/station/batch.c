@@ -85,7 +85,14 @@ static atomic_bool batch_full;
 
 static void batch_on_signal(int sig)
 {
+	static const char msg[] =
+		"lpa-station: stopping: finishing the devices in flight, taking no new chip\n";
+
 	(void)sig;
+	/* Said at once (write(2) is async-signal-safe), even while a call to a hanging
+	 * KMS holds every worker; the first signal only. */
+	if (!batch_stop && write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		batch_stop = 1;
 	batch_stop = 1;
 }
 
@@ -533,10 +540,17 @@ static void *batch_worker_main(void *arg)
 				break;
 			continue;
 		}
-		if (res.cls == PC_PASS)
+		if (res.cls == PC_PASS) {
 			atomic_fetch_add(&b->passed, 1);
-		else
+		} else {
 			atomic_fetch_add(&b->failed, 1);
+			/* --count counts good devices: a failed one gives its slot back, for
+			 * the next chip to take. */
+			if (b->limited && res.claimed) {
+				atomic_fetch_sub(&b->claimed, 1);
+				atomic_store(&batch_full, false);
+			}
+		}
 		batch_report(b, bw->probe->serial, &res);
 		if (pipeline_class_stops_line(res.cls)) {
 			/* Every further device would fail the same way: stop the line rather

@@ -464,6 +464,7 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 		r = LPA_OK;
 		goto out;
 	}
+	res->claimed = w->claim != NULL;
 	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, exam.silicon_id, res, 0);
 out:
 	psoc6_detach(&chip);

@@ -94,6 +94,7 @@ struct pipeline_result {
 	bool recovered; /* finished a device an earlier run left unfinished */
 	enum pipeline_skip skip;
 	bool appended; /* passed, and its record went into the manifest now (not earlier) */
+	bool claimed;  /* took a slot of the lot (w->claim said yes) */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */

@@ -394,6 +394,19 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+count-good)
+	# --count counts good devices: the first chip fails its install, and the lot of 2
+	# still ends with 2 records, from the next two chips (exit 14: a device failed).
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' \
+		--state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" \
+		batch --lot L1 --count 2 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "one install_rejected, then two passes (exit $rc)" '[ $rc -eq 14 ] && [ "$(count_result fail "$WORK/batch.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/batch.jsonl")" -eq 2 ]'
+	check "the lot holds 2 records ($recs)" '[ "$recs" -eq 2 ]'
+	check "the summary says so" 'grep -q "\"passed\":2,\"failed\":1" "$WORK/batch.jsonl"'
+	;;
 locked-chip)
 	# A chip whose life cycle closed its system access port (SECURE, DEAD) is an exam
 	# refusal with the advice to set it aside: reseating it cannot help.
