@@ -24,6 +24,11 @@ EVP_PKEY *test_kms_key(void)
 
 struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms)
 {
+	return test_chip_ex(fam, kms, false);
+}
+
+struct sim_chip *test_chip_ex(enum sim_family fam, EVP_PKEY *kms, bool no_agent)
+{
 	static EVP_PKEY *ca_key;
 	static uint8_t *ca_der;
 	static int ca_len;
@@ -63,6 +68,7 @@ struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms)
 		cfg.kms_pub = pub;
 	}
 	cfg.hooks.now_ns = test_now;
+	cfg.no_agent = no_agent;
 	ck_assert_int_eq(sim_chip_new(&cfg, &c), SIM_OK);
 	return c;
 }
