@@ -68,6 +68,7 @@ static const struct station_cmd station_cmds[] = {
 	{"run", run_main, "shift mode: PASS/FAIL per chip on every probe until Ctrl-C"},
 	{"verify", verify_main, "QA: prove a chip holds the keys the KMS issued"},
 	{"manifest", manifest_main, "verify a lot manifest (QA, offline)"},
+	{"agent", agent_main, "part, version, size and SHA-256 of a secure-agent image"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
 	{"version", version_main, "print the version"},
 };

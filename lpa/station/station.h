@@ -53,6 +53,7 @@ int selftest_main(int argc, char **argv);
 int probes_main(int argc, char **argv);
 int identify_main(int argc, char **argv);
 int manifest_main(int argc, char **argv);
+int agent_main(int argc, char **argv);
 int login_main(int argc, char **argv);
 int logout_main(int argc, char **argv);
 int status_main(int argc, char **argv);
