@@ -21,6 +21,7 @@ PACKAGES="
     openocd
     valgrind
     gcc-arm-none-eabi libunicorn-dev
+    python3-pyocd
 "
 
 if [ "$(id -u)" -ne 0 ]; then

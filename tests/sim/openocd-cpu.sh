@@ -8,7 +8,7 @@
 
 # verify_image of 2 KiB: the CRC runs on the CM0+ (no read-back fallback).
 head -c 2048 /dev/urandom > img.bin
-sim --fast -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" -c halt \
+sim --fast --no-agent -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" -c halt \
 	-c "flash write_image erase img.bin 0x10000000 bin" \
 	-c 'set t0 [ms]' -c "verify_image img.bin 0x10000000 bin" \
 	-c 'echo "VERIFY_MS [expr {[ms] - $t0}]"' \
@@ -19,14 +19,14 @@ expect_not verify.log 'rror executing|alling back|slow fallback|[Tt]imeout|check
 ms=$(sed -n 's/^VERIFY_MS //p' verify.log)
 [ -n "$ms" ] && [ "$ms" -lt 1000 ] || fail "verify_image took ${ms:-?} ms (want < 1000)"
 # The work flash (bank 1) was never written: the on-target blank check says so.
-expect verify.log 'erased'
+expect verify.log 'successfully checked erase state'
 expect_not verify.log 'slow fallback erase check'
 ms=$(sed -n 's/^ERASE_CHECK_MS //p' verify.log)
 echo "verify_image ${ms:-?} ms"
 
 # bp and step on a running image (tests/sim/images/loop.S: 0x10000104 adds r0, 0x10000106
 # adds r1, 0x10000108 b loop).
-sim --fast -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" -c halt \
+sim --fast --no-agent -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" -c halt \
 	-c "flash write_image erase $IMAGES_DIR/loop.bin 0x10000000 bin" \
 	-c "reset halt" -c "echo MASKISR" -c "cortex_m maskisr" \
 	-c "bp 0x10000108 2 hw" -c resume -c "wait_halt 1000" \
