@@ -5,7 +5,8 @@
  * CPUSS v2 (CY8C6xxA, 2M).
  *
  * Waits are bounded by iteration counts (no timer is set up): a flash row takes 16 ms
- * by the datasheet, the bound is over a second at any CM0+ clock.
+ * by the datasheet, the bound is over a second at any CM0+ clock; a TRNG that does not
+ * deliver within about 10 ms counts as failed (the agent answers BUSY and retries).
  */
 #include <string.h>
 
@@ -77,13 +78,21 @@
 #define SMPU_KEYSTORE 15 /* the highest-priority structures */
 #define SMPU_AGENT_RAM 14
 
-/* CRYPTO block's true random number generator. */
+/* CRYPTO block's true random number generator (cyip_crypto.h, cyip_crypto_v2.h): the
+ * v2 block of the 2M part moved INTR and TR_RESULT and starts each word by TR_CMD. */
 #define CRYPTO_CTL (CRYPTO_BASE + 0x000u)
 #define CRYPTO_TR_CTL0 (CRYPTO_BASE + 0x280u)
 #define CRYPTO_TR_CTL1 (CRYPTO_BASE + 0x284u)
-#define CRYPTO_TR_RESULT (CRYPTO_BASE + 0x288u)
 #define CRYPTO_TR_MON_CMD (CRYPTO_BASE + 0x2C8u)
+#if AGENT_PART == AGENT_PART_CY8C6XX7
+#define CRYPTO_TR_RESULT (CRYPTO_BASE + 0x288u)
 #define CRYPTO_INTR (CRYPTO_BASE + 0x7C0u)
+#else
+#define CRYPTO_TR_CTL2 (CRYPTO_BASE + 0x288u) /* SIZE: bits per result */
+#define CRYPTO_TR_CMD (CRYPTO_BASE + 0x290u)  /* START */
+#define CRYPTO_TR_RESULT (CRYPTO_BASE + 0x298u)
+#define CRYPTO_INTR (CRYPTO_BASE + 0x100u)
+#endif
 #define CRYPTO_ENABLED 0x80000000u
 #define TR_CTL0_CFG 0x31030000u /* stop on AP/RC detect, von Neumann, init delay 3 */
 #define TR_CTL1_ALL_RO 0x3Fu    /* RO11, RO15, GARO15, GARO31, FIRO15, FIRO31 */
@@ -94,7 +103,8 @@
 #define CM4_APP_VT 0x10080000u
 #define CM4_PWR_ON 0x05FA0003u
 
-#define WAIT_LOOPS (1u << 24)
+#define WAIT_LOOPS (1u << 24)      /* IPC and SROM: over a second */
+#define TRNG_WAIT_LOOPS (1u << 18) /* a TRNG word: over 10 ms, it takes microseconds */
 
 static const struct hal_part hal_psoc6_part = {
 	.part = AGENT_PART,
@@ -210,10 +220,16 @@ int hal_trng(uint8_t *out, size_t len)
 	wr(CRYPTO_INTR, INTR_TR_DATA | INTR_TR_HEALTH);
 	wr(CRYPTO_TR_MON_CMD, TR_MON_START);
 	wr(CRYPTO_TR_CTL1, TR_CTL1_ALL_RO);
+#ifdef CRYPTO_TR_CTL2
+	wr(CRYPTO_TR_CTL2, 32);
+#endif
 	for (size_t i = 0; i < len && r == HAL_OK; i += 4) {
 		uint32_t v, intr = 0, n;
 
-		for (n = 0; n < WAIT_LOOPS; n++)
+#ifdef CRYPTO_TR_CMD
+		wr(CRYPTO_TR_CMD, 1); /* one 32-bit word */
+#endif
+		for (n = 0; n < TRNG_WAIT_LOOPS; n++)
 			if ((intr = rd(CRYPTO_INTR)) & (INTR_TR_DATA | INTR_TR_HEALTH))
 				break;
 		if (!(intr & INTR_TR_DATA) || (intr & INTR_TR_HEALTH)) {

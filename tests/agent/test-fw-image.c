@@ -45,13 +45,14 @@
 
 struct part_map {
 	uint32_t sram_size, ipc, ipc_intr, lock_off, protection, cm4_pwr, cm4_vt, prot, crypto;
-	uint32_t block; /* where the station puts its parameter block */
+	uint32_t block;                          /* where the station puts its parameter block */
+	uint32_t tr_result, crypto_intr, tr_cmd; /* offsets in CRYPTO; tr_cmd 0: none */
 };
 static const struct part_map maps[3] = {
 	[1] = {0x48000, 0x40230000, 0x40231000, 0x10, 0x40210500, 0x40210080, 0x402102C0,
-	       0x40240000, 0x40110000, 0x08046000},
+	       0x40240000, 0x40110000, 0x08046000, 0x288, 0x7C0, 0},
 	[2] = {0x100000, 0x40220000, 0x40221000, 0x1C, 0x402020C4, 0x40201200, 0x40200200,
-	       0x40230000, 0x40100000, 0x080FC000},
+	       0x40230000, 0x40100000, 0x080FC000, 0x298, 0x100, 0x290},
 };
 
 static const char *image_path;
@@ -64,6 +65,8 @@ struct chip {
 	size_t image_len;
 	uint32_t lock[16], data0[16], intr0, mask0;
 	uint32_t tr_ctl1;
+	bool tr_started; /* CPUSS v2: TR_CMD.START since the last TR_RESULT read */
+	bool trng_dead;  /* the TRNG never delivers */
 	uint64_t rng;
 	bool stop_when_idle;
 	unsigned releases8, srom_calls, bad_mmio;
@@ -182,10 +185,11 @@ static uint64_t mmio_read(uc_engine *uc, uint64_t off, unsigned size, void *ud)
 	if (a == m->ipc_intr + 0x08)
 		return C.mask0;
 	if (a == m->protection)
-		return 2; /* NORMAL */
-	if (a == m->crypto + 0x7C0)
-		return C.tr_ctl1 ? 1u << 3 : 0; /* TR_DATA_AVAILABLE while oscillators run */
-	if (a == m->crypto + 0x288) {
+		return 2;                    /* NORMAL */
+	if (a == m->crypto + m->crypto_intr) /* TR_DATA_AVAILABLE while oscillators run */
+		return !C.trng_dead && C.tr_ctl1 && (!m->tr_cmd || C.tr_started) ? 1u << 3 : 0;
+	if (a == m->crypto + m->tr_result) {
+		C.tr_started = false;
 		uint64_t z = (C.rng += 0x9e3779b97f4a7c15ull);
 
 		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -248,8 +252,12 @@ static void mmio_write(uc_engine *uc, uint64_t off, unsigned size, uint64_t valu
 		C.tr_ctl1 = v;
 		return;
 	}
+	if (m->tr_cmd && a == m->crypto + m->tr_cmd) {
+		C.tr_started = v & 1;
+		return;
+	}
 	if (a == m->crypto + 0x000 || a == m->crypto + 0x280 || a == m->crypto + 0x2C8 ||
-	    a == m->crypto + 0x7C0)
+	    a == m->crypto + m->crypto_intr || (m->tr_cmd && a == m->crypto + 0x288))
 		return;
 bad:
 	C.bad_mmio++;
@@ -658,7 +666,33 @@ START_TEST(fw_image_runs)
 }
 END_TEST
 
-/* Installs pkg through the mailbox, normally; the keys it must leave. */
+/* A chip without an identity whose TRNG never delivers: the boot ends (the wait is
+ * bounded), every call answers BUSY, and once the TRNG works the next call is served. */
+START_TEST(fw_image_busy_without_trng)
+{
+	EVP_PKEY *kms = key_from_label("lpa vector kms");
+	uint8_t out[2048];
+	uint32_t n = 0;
+	uint64_t boot;
+
+	chip_open();
+	sflash_init(kms);
+	C.trng_dead = true;
+	boot = chip_boot();
+	ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xF0000008u);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(agent_call(0x70, NULL, 0, out, &n, NULL), 0xF0000008u);
+	C.trng_dead = false;
+	ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xA0000000u);
+	ck_assert_uint_eq(n, 16);
+	printf("part %d: boot with a dead TRNG %llu instructions, then BUSY\n", part,
+	       (unsigned long long)boot);
+	lpa_pkey_free(&kms);
+	chip_close();
+}
+END_TEST
+
+/* AppKey || NwkKey = fill, fill + 1, ... */
 static void brownout_keys(lpa_secbuf *k, uint8_t fill)
 {
 	for (int i = 0; i < 32; i++)
@@ -767,6 +801,7 @@ int main(int argc, char **argv)
 {
 	const struct tu_case cases[] = {
 		TU_CASE_SLOW(fw_image_runs, 300),
+		TU_CASE_SLOW(fw_image_busy_without_trng, 300),
 		TU_CASE_SLOW(fw_image_brownout_inside_install, 24 * 3600),
 	};
 
