@@ -23,6 +23,7 @@ PACKAGES="
     gcc-arm-none-eabi libunicorn-dev
     libncurses-dev tmux python3-jsonschema
     softhsm2 libp11-kit-dev
+    python3-pyocd
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -242,8 +242,8 @@ START_TEST(keystore_read_faults)
 	prog_link *l = connect_link(NULL);
 	uint32_t v = 0;
 
-	ck_assert_int_eq(prog_mem_read32(l, 0, 0x16003000, &v), LPA_ERR_FAULT);
-	ck_assert_uint_eq(prog_link_fault_addr(l), 0x16003000);
+	ck_assert_int_eq(prog_mem_read32(l, 0, 0x14007400, &v), LPA_ERR_FAULT);
+	ck_assert_uint_eq(prog_link_fault_addr(l), 0x14007400);
 	/* The link recovers: ordinary memory reads work again. */
 	ck_assert_int_eq(prog_mem_read32(l, 0, 0x16000600, &v), LPA_OK);
 	prog_link_close(&l);
@@ -320,7 +320,7 @@ START_TEST(noack_reports_no_target)
 	int r = LPA_OK;
 
 	for (int i = 0; i < 50 && r == LPA_OK; i++)
-		r = prog_mem_read(l, 0, 0x08000000, buf, sizeof(buf));
+		r = prog_mem_read(l, 0, 0x08002000, buf, sizeof(buf));
 	ck_assert_int_eq(r, LPA_ERR_NO_TARGET);
 	ck_assert_int_eq(prog_link_target_present(l), LPA_ERR_NO_TARGET);
 	prog_link_close(&l);
@@ -347,7 +347,7 @@ START_TEST(unplug_reports_probe_gone)
 	int r = prog_link_connect(l, &dpidr);
 
 	for (int i = 0; i < 200 && r == LPA_OK; i++)
-		r = prog_mem_read(l, 0, 0x08000000, buf, sizeof(buf));
+		r = prog_mem_read(l, 0, 0x08002000, buf, sizeof(buf));
 	ck_assert_int_eq(r, LPA_ERR_PROBE_GONE);
 	prog_link_close(&l);
 }

@@ -1,21 +1,13 @@
 # agent.tcl — a secure-agent call through plain OpenOCD memory accesses, the way a
-# station does it (docs/protocols.md): park the CM0+ in "b .", fill the parameter block,
-# acquire IPC_STRUCT8, notify IPC_INTR_STRUCT0, poll LOCK_STATUS, read the result.
+# station does it (docs/protocols.md): fill the parameter block, acquire IPC_STRUCT8,
+# notify IPC_INTR_STRUCT0, poll LOCK_STATUS, read the result. The agent's firmware runs
+# on the CM0+ and polls for the call: the core must be left running (not halted, not
+# parked in a loop of OpenOCD's).
 set IPC8 0x40230100
 set INTR0_MASK 0x40231008
 set BLK 0x08046000
 
 proc rd32 {addr} { return [lindex [read_memory $addr 32 1] 0] }
-
-proc agent_park {} {
-	targets psoc6.cpu.cm0
-	halt
-	mww 0xE000ED08 0
-	mww 0x08000000 0xFEE7FEE7
-	reg sp 0x08000800
-	reg pc 0x08000000
-	resume
-}
 
 # agent_call OP INFILE INLEN OUTFILE POLLS: echoes "STATUS 0x..." and "OUTLEN n"
 proc agent_call {op infile inlen outfile polls} {

@@ -1,7 +1,8 @@
 #!/bin/sh
-# The secure agent reached through real OpenOCD (memory accesses only): GET_IDENTITY,
-# INSTALL_PACKAGE with a package from the fixture KMS key, GET_STATUS, a replay refused;
-# then the agent fault modes: brownout during INSTALL_PACKAGE, and a slow agent.
+# The secure agent's firmware, executing on the simulated CM0+, reached through real
+# OpenOCD (memory accesses only): GET_IDENTITY, INSTALL_PACKAGE with a package from the
+# fixture KMS key, GET_STATUS, a replay refused; then the agent fault modes: brownout
+# during INSTALL_PACKAGE's key-slot write, and a slow agent.
 . "$(dirname "$0")/lib.sh"
 : "${MKPKG:?}"
 TCL=$(dirname "$0")/agent.tcl
@@ -9,7 +10,7 @@ KMS_KEY=$PKI_DIR/kms-package.key
 
 # The chip's identity first (the package needs its DIK), in a run of its own: a chip
 # record persists, so the next run finds the same chip again.
-sim --fast --state st -- "$OPENOCD" -f kp3.cfg -f "$TCL" -c init -c agent_park \
+sim --fast --state st -- "$OPENOCD" -f kp3.cfg -f "$TCL" -c init \
 	-c "agent_call 0x70 none 0 lpi1.bin 50" -c shutdown > id.log 2>&1 || true
 chip=st/probes/SIM0000001/chip00
 expect id.log 'STATUS 0xA0000000'
@@ -18,7 +19,7 @@ uid=$(od -An -tx1 -j8 -N8 lpi1.bin | tr -d ' \n' | tr a-f A-F)
 [ "$uid" = "$(kv $chip/identity uid)" ] || fail "LPI1 names UID $uid"
 
 "$MKPKG" $chip "$KMS_KEY" 5 pkg5.bin
-sim --fast --state st -- "$OPENOCD" -f kp3.cfg -f "$TCL" -c init -c agent_park \
+sim --fast --state st -- "$OPENOCD" -f kp3.cfg -f "$TCL" -c init \
 	-c "agent_call 0x71 pkg5.bin 237 lpr1.bin 50" -c "agent_call 0x71 pkg5.bin 237 x.bin 50" \
 	-c "agent_call 0x73 none 0 status.bin 50" -c shutdown > install.log 2>&1 || true
 [ "$(grep -c 'STATUS 0xA0000000' install.log)" -eq 2 ] || fail "install + status should succeed"
@@ -33,7 +34,7 @@ expect $chip/agent.log 'op=INSTALL_PACKAGE status=0xA0000000'
 # yet the chip committed the new counter: the receipt is what was lost.
 "$MKPKG" $chip "$KMS_KEY" 6 pkg6.bin
 sim --fast --state st --faults brownout-install=1:after-flip -- "$OPENOCD" -f kp3.cfg \
-	-f "$TCL" -c init -c agent_park -c "agent_call 0x71 pkg6.bin 237 r6.bin 50" \
+	-f "$TCL" -c init -c "agent_call 0x71 pkg6.bin 237 r6.bin 50" \
 	-c shutdown > brownout.log 2>&1 || true
 # The call is never answered: power came back with SRAM cleared (status word 0) or
 # the poll itself failed; OpenOCD notices the reset.
@@ -45,13 +46,13 @@ expect brownout.log 'external reset detected'
 # ... and mid-slot: nothing committed.
 "$MKPKG" $chip "$KMS_KEY" 7 pkg7.bin
 sim --fast --state st --faults brownout-install=1:mid-slot -- "$OPENOCD" -f kp3.cfg \
-	-f "$TCL" -c init -c agent_park -c "agent_call 0x71 pkg7.bin 237 r7.bin 50" \
+	-f "$TCL" -c init -c "agent_call 0x71 pkg7.bin 237 r7.bin 50" \
 	-c shutdown > brownout2.log 2>&1 || true
 expect_not brownout2.log 'STATUS 0x[AF]'
 [ "$(kv $chip/keys counter)" = 6 ] || fail "mid-slot brownout must keep counter 6"
 
 # A slow agent: the lock is still held after a handful of polls.
 sim --fast --state st --faults slow-agent=2000ms -- "$OPENOCD" -f kp3.cfg -f "$TCL" \
-	-c init -c agent_park -c "agent_call 0x73 none 0 s.bin 3" -c shutdown > slow.log 2>&1 || true
+	-c init -c "agent_call 0x73 none 0 s.bin 3" -c shutdown > slow.log 2>&1 || true
 expect slow.log 'STILL LOCKED after 3 polls'
 echo ok

@@ -37,7 +37,7 @@ echo ok-v2
 
 # Protection states: VIRGIN as the SROM reports it; SECURE leaves only the CM4 AP;
 # DEAD leaves the DP alone.
-sim --fast --protection virgin -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" \
+sim --fast --no-agent --protection virgin -- "$OPENOCD" -f kp3.cfg -c init -c "targets psoc6.cpu.cm0" \
 	-c halt -c "flash probe 0" -c "flash info 0" -c shutdown > virgin.log 2>&1 || true
 expect virgin.log 'Protection: VIRGIN'
 sim --fast --protection secure -- "$OPENOCD" -f kp3.cfg -c init -c shutdown > secure.log 2>&1 || true

@@ -24,10 +24,18 @@ EVP_PKEY *test_kms_key(void)
 
 struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms)
 {
+	return test_chip_ex(fam, kms, false);
+}
+
+struct sim_chip *test_chip_ex(enum sim_family fam, EVP_PKEY *kms, bool no_agent)
+{
 	static EVP_PKEY *ca_key;
 	static uint8_t *ca_der;
 	static int ca_len;
 	static unsigned serial;
+	static uint8_t image[2][0x8000];
+	static size_t image_len[2];
+	unsigned part = fam == SIM_FAMILY_V2;
 	struct sim_chip_config cfg;
 	struct sim_chip *c = NULL;
 	uint8_t pub[65];
@@ -63,6 +71,25 @@ struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms)
 		cfg.kms_pub = pub;
 	}
 	cfg.hooks.now_ns = test_now;
+	if (!no_agent) {
+		if (!image_len[part]) {
+			/* The agent firmware the build made (lpa/agent), as a factory flashes it.
+			 */
+			const char *dir = getenv("AGENT_DIR");
+			char path[1024];
+			FILE *f;
+
+			ck_assert_ptr_nonnull(dir);
+			snprintf(path, sizeof(path), "%s/lpa-agent-%s.bin", dir,
+				 part ? "cy8c6xxa" : "cy8c6xx7");
+			ck_assert_ptr_nonnull(f = fopen(path, "rb"));
+			image_len[part] = fread(image[part], 1, sizeof(image[part]), f);
+			fclose(f);
+			ck_assert_uint_gt(image_len[part], 64);
+		}
+		cfg.agent_image = image[part];
+		cfg.agent_image_len = image_len[part];
+	}
 	ck_assert_int_eq(sim_chip_new(&cfg, &c), SIM_OK);
 	return c;
 }
@@ -177,7 +204,9 @@ uint32_t agent_call(struct sim_chip *c, uint8_t op, const uint8_t *in, size_t in
 		memcpy(w, in + i, in_len - i < 4 ? in_len - i : 4);
 		ck_assert_int_eq(mem_wr(c, 0, blk + 16 + (uint32_t)i, sim_le32(w)), SIM_ACK_OK);
 	}
-	if (!ipc_call(c, IPC_AGENT, blk, 4))
+	/* The firmware runs between polls (P-256 on a CM0+: tens of millions of
+	 * instructions, a few million per poll in the unthrottled unit-test chips). */
+	if (!ipc_call(c, IPC_AGENT, blk, 200))
 		return 0; /* never answered */
 	ck_assert_int_eq(mem_rd(c, 0, blk + 12, &v), SIM_ACK_OK);
 	*out_len = v;

@@ -23,6 +23,9 @@ uint64_t test_now(void *ctx);
 
 /* A chip with zero latencies, the fixture PKI (PKI_DIR), a KMS key of our own. */
 struct sim_chip *test_chip(enum sim_family fam, EVP_PKEY *kms);
+/* no_agent: an erased part, without the secure agent (nothing configures protection);
+ * otherwise the agent firmware from $AGENT_DIR is in its flash. */
+struct sim_chip *test_chip_ex(enum sim_family fam, EVP_PKEY *kms, bool no_agent);
 EVP_PKEY *test_kms_key(void);
 
 void swd_connect(struct sim_chip *c);

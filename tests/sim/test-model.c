@@ -1,6 +1,8 @@
 /*
  * test-model.c — unit tests of the chip model through its SWD port: SW-DP, MEM-APs,
- * ROM tables, Cortex-M debug, memory map, IPC and SROM. One TCase per behaviour.
+ * ROM tables, Cortex-M debug, memory map, IPC and SROM. One TCase per behaviour. The
+ * chips are erased parts (no agent firmware runs and protects anything) unless a test
+ * says otherwise.
  */
 #include "simtest.h"
 #include "testutil.h"
@@ -10,8 +12,20 @@ static struct sim_chip *chip;
 static void setup(void)
 {
 	test_clock = 1000;
-	chip = test_chip(SIM_FAMILY_V1, NULL);
+	chip = test_chip_ex(SIM_FAMILY_V1, NULL, true);
 	swd_connect(chip);
+}
+
+/* A part with the agent's firmware, booted far enough to have protected its key store. */
+static struct sim_chip *agent_chip(void)
+{
+	struct sim_chip *c = test_chip(SIM_FAMILY_V1, NULL);
+	uint32_t v;
+
+	swd_connect(c);
+	for (int i = 0; i < 10; i++)
+		(void)dp_rd(c, 0x4, &v);
+	return c;
 }
 
 static void teardown(void)
@@ -23,7 +37,7 @@ static void teardown(void)
 
 START_TEST(dp_silent_until_jtag_to_swd)
 {
-	struct sim_chip *c = test_chip(SIM_FAMILY_V1, NULL);
+	struct sim_chip *c = test_chip_ex(SIM_FAMILY_V1, NULL, true);
 	uint32_t v;
 
 	ck_assert_int_eq(dp_rd(c, 0x0, &v), SIM_ACK_NOACK);
@@ -47,7 +61,7 @@ END_TEST
 
 START_TEST(dp_power_handshake_lags)
 {
-	struct sim_chip *c = test_chip(SIM_FAMILY_V1, NULL);
+	struct sim_chip *c = test_chip_ex(SIM_FAMILY_V1, NULL, true);
 	static const uint8_t seq[17] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x9e, 0xe7,
 					0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
 	uint32_t v;
@@ -240,7 +254,7 @@ static uint32_t rom_family(struct sim_chip *c)
 
 START_TEST(rom_table_family_v1_and_v2)
 {
-	struct sim_chip *c2 = test_chip(SIM_FAMILY_V2, NULL);
+	struct sim_chip *c2 = test_chip_ex(SIM_FAMILY_V2, NULL, true);
 
 	ck_assert_uint_eq(rom_family(chip), 0x100);
 	swd_connect(c2);
@@ -371,17 +385,21 @@ END_TEST
 
 START_TEST(mem_keystore_faults_every_ap)
 {
+	struct sim_chip *c = agent_chip();
 	uint32_t v;
 
+	/* The agent's firmware closed it (SMPU, per bus master) as it booted. */
 	for (unsigned ap = 0; ap < 3; ap++) {
-		ck_assert_int_eq(mem_rd(chip, ap, SIM_KEYSTORE_BASE + 0x200, &v), SIM_ACK_FAULT);
-		clear_sticky(chip);
-		ck_assert_int_eq(mem_wr(chip, ap, SIM_KEYSTORE_BASE, 0), SIM_ACK_FAULT);
-		clear_sticky(chip);
+		ck_assert_int_eq(mem_rd(c, ap, SIM_KEYSTORE_BASE + 0x200, &v), SIM_ACK_FAULT);
+		clear_sticky(c);
+		ck_assert_int_eq(mem_wr(c, ap, SIM_KEYSTORE_BASE, 0), SIM_ACK_FAULT);
+		clear_sticky(c);
 	}
-	/* the rows around it are readable */
-	ck_assert_int_eq(mem_rd(chip, 0, SIM_KEYSTORE_BASE - 4, &v), SIM_ACK_OK);
-	ck_assert_int_eq(mem_rd(chip, 0, SIM_KEYSTORE_BASE + SIM_KEYSTORE_SIZE, &v), SIM_ACK_OK);
+	/* the flash below it is readable */
+	ck_assert_int_eq(mem_rd(c, 0, SIM_KEYSTORE_BASE - 4, &v), SIM_ACK_OK);
+	/* on an erased part nothing closed it */
+	ck_assert_int_eq(mem_rd(chip, 0, SIM_KEYSTORE_BASE + 0x200, &v), SIM_ACK_OK);
+	sim_chip_free(&c);
 }
 END_TEST
 
@@ -491,7 +509,7 @@ END_TEST
 /* A ProgramRow/WriteRow/EraseRow through a parameter block at wa. */
 static uint32_t srom_row(struct sim_chip *c, uint32_t req, uint32_t addr, uint8_t fill)
 {
-	const uint32_t wa = 0x08000800;
+	const uint32_t wa = 0x08002800; /* above the agent's RAM (docs/agent.md) */
 	uint32_t v;
 
 	ck_assert_int_eq(mem_wr(c, 0, wa, req), SIM_ACK_OK);
@@ -523,6 +541,21 @@ START_TEST(srom_program_row_ors_into_flash)
 }
 END_TEST
 
+START_TEST(srom_refuses_what_the_caller_cannot_write)
+{
+	struct sim_chip *c = agent_chip();
+	uint8_t b[4];
+
+	/* The debug port's SROM call may not write the key store the agent closed to it. */
+	ck_assert_uint_eq(srom_row(c, 0x05000100, SIM_KEYSTORE_BASE, 0x5A), SROM_ERR_ROWPROT);
+	ck_assert_int_eq(sim_chip_peek(c, SIM_KEYSTORE_BASE, b, 4), 0);
+	ck_assert_uint_ne(sim_le32(b), 0x5A5A5A5Au);
+	/* An erased part has nothing closed: the row is written. */
+	ck_assert_uint_eq(srom_row(chip, 0x05000100, SIM_KEYSTORE_BASE, 0x5A), SROM_OK);
+	sim_chip_free(&c);
+}
+END_TEST
+
 START_TEST(srom_write_row_sflash_rules)
 {
 	uint8_t b[4];
@@ -530,9 +563,8 @@ START_TEST(srom_write_row_sflash_rules)
 	ck_assert_uint_eq(srom_row(chip, 0x05000100, 0x16000800, 0x5A), SROM_OK);
 	ck_assert_int_eq(sim_chip_peek(chip, 0x16000800, b, 4), 0);
 	ck_assert_uint_eq(sim_le32(b), 0x5A5A5A5Au);
-	/* factory rows and the key store refuse; unaligned addresses are invalid */
+	/* factory rows refuse; unaligned addresses are invalid */
 	ck_assert_uint_eq(srom_row(chip, 0x05000100, 0x16000600, 0x5A), SROM_ERR_ROWPROT);
-	ck_assert_uint_eq(srom_row(chip, 0x05000100, SIM_KEYSTORE_BASE, 0x5A), SROM_ERR_ROWPROT);
 	ck_assert_uint_eq(srom_row(chip, 0x06000100, 0x10002004, 0x5A), SROM_ERR_ADDR);
 	ck_assert_uint_eq(srom_row(chip, 0x06000100, 0x16000800, 0x5A), SROM_ERR_ADDR);
 }
@@ -609,6 +641,7 @@ int main(void)
 		TU_CASE(srom_needs_rom_vectors),
 		TU_CASE(srom_program_row_ors_into_flash),
 		TU_CASE(srom_write_row_sflash_rules),
+		TU_CASE(srom_refuses_what_the_caller_cannot_write),
 		TU_CASE(srom_latency_keeps_the_lock),
 		TU_CASE(srom_secure_refuses_flash),
 	};

@@ -21,7 +21,7 @@ static struct sim_probe *make_probe(unsigned n_chips, const char *faults)
 	pc.now_ns = test_now;
 	pc.chips = calloc(n_chips, sizeof(*pc.chips));
 	for (unsigned i = 0; i < n_chips; i++)
-		pc.chips[i] = test_chip(SIM_FAMILY_V1, NULL);
+		pc.chips[i] = test_chip_ex(SIM_FAMILY_V1, NULL, true);
 	pc.n_chips = n_chips;
 	if (faults)
 		ck_assert_msg(sim_faults_parse(faults, 0, &pc.faults, err, sizeof(err)) == SIM_OK,
