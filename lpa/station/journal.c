@@ -5,13 +5,16 @@
  * Nothing secret is ever in it: packages are ciphertext for one chip, receipts and
  * records are signed public data.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "lpa/core/lpa-core.h"
 #include "journal.h"
@@ -34,26 +37,95 @@ struct journal_attempt {
 	bool recorded;
 };
 
+/*
+ * What is kept of a chip. A finished one (recorded, abandoned) keeps only what the
+ * look-ups need (step, DevEUI, counter, lot, probe, its attempts, an abandon's reason);
+ * an unfinished one also its whole last entry (receipt, record), which reconcile needs.
+ */
 struct journal_dev {
-	struct journal_entry e; /* the chip's last step, fields carried forward */
-	struct journal_attempt *attempts;
-	size_t n_attempts;
+	uint64_t uid;
+	uint64_t dev_eui;
+	time_t t;
+	uint32_t counter;
+	uint32_t n_attempts;
+	uint8_t step;
+	uint16_t lot, probe;          /* indices in the journal's string table */
+	struct journal_attempt first; /* attempts[0]; the rest in more */
+	struct journal_attempt *more;
+	struct journal_entry *full; /* unfinished only */
+	char *reason;               /* abandoned only, when one was given */
 };
 
 struct journal {
 	int fd;
+	char *path;              /* the live segment */
 	struct journal_dev *dev; /* per chip, in order of first appearance */
 	size_t n, cap;
+	uint32_t *index; /* open addressing by chip UID: dev index + 1, 0 empty */
+	size_t index_cap;
+	char **str; /* lots and probes: few, and the same on almost every line */
+	size_t n_str, last_str;
+	size_t n_recorded, n_abandoned;
+	uint32_t segment;             /* the last archived segment */
+	off_t live_bytes;             /* size of the live segment */
+	bool compacting_ok;           /* the archive directory can be used */
+	struct journal_entry scratch; /* what journal_last returns for a finished chip */
 	struct journal_entry *unfinished;
 	size_t n_unfinished;
 };
 
+static size_t journal_hash(uint64_t uid, size_t cap)
+{
+	uid ^= uid >> 33;
+	uid *= 0xff51afd7ed558ccdULL;
+	uid ^= uid >> 33;
+	return (size_t)uid & (cap - 1);
+}
+
 static struct journal_dev *journal_find(journal *j, uint64_t uid)
 {
+	if (j->index_cap == 0)
+		return NULL;
+	for (size_t h = journal_hash(uid, j->index_cap);; h = (h + 1) & (j->index_cap - 1)) {
+		uint32_t k = j->index[h];
+
+		if (k == 0)
+			return NULL;
+		if (j->dev[k - 1].uid == uid)
+			return &j->dev[k - 1];
+	}
+}
+
+static void journal_index_put(journal *j, size_t i)
+{
+	size_t h = journal_hash(j->dev[i].uid, j->index_cap);
+
+	while (j->index[h] != 0)
+		h = (h + 1) & (j->index_cap - 1);
+	j->index[h] = (uint32_t)(i + 1);
+}
+
+/* Keeps the table at most half full. */
+static int journal_index_grow(journal *j)
+{
+	size_t cap = j->index_cap ? j->index_cap : 256;
+	uint32_t *old = j->index;
+
+	while (cap < 2 * (j->n + 1))
+		cap *= 2;
+	if (cap == j->index_cap)
+		return LPA_OK;
+	if (j->n + 1 >= UINT32_MAX)
+		return LPA_ERR_LENGTH;
+	if ((j->index = calloc(cap, sizeof(*j->index))) == NULL) {
+		j->index = old;
+		return LPA_ERR_NOMEM;
+	}
+	free(old);
+	j->index_cap = cap;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].e.chip_uid == uid)
-			return &j->dev[i];
-	return NULL;
+		journal_index_put(j, i);
+	return LPA_OK;
 }
 
 static struct journal_dev *journal_slot(journal *j, uint64_t uid)
@@ -62,6 +134,8 @@ static struct journal_dev *journal_slot(journal *j, uint64_t uid)
 
 	if (d != NULL)
 		return d;
+	if (journal_index_grow(j) != LPA_OK)
+		return NULL;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 64;
 
@@ -71,16 +145,54 @@ static struct journal_dev *journal_slot(journal *j, uint64_t uid)
 		j->cap = cap;
 	}
 	memset(&j->dev[j->n], 0, sizeof(j->dev[0]));
-	j->dev[j->n].e.chip_uid = uid;
+	j->dev[j->n].uid = uid;
+	j->dev[j->n].step = J_BEGIN;
+	journal_index_put(j, j->n);
 	return &j->dev[j->n++];
 }
 
-static struct journal_attempt *journal_attempt_find(const struct journal_dev *d, uint64_t dev_eui,
+/* The index of s in the string table, adding it. */
+static int journal_intern(journal *j, const char *s, uint16_t *idx)
+{
+	size_t i = j->last_str;
+	char **t;
+
+	if (i < j->n_str && strcmp(j->str[i], s) == 0) {
+		*idx = (uint16_t)i;
+		return LPA_OK;
+	}
+	for (i = 0; i < j->n_str; i++)
+		if (strcmp(j->str[i], s) == 0)
+			break;
+	if (i == j->n_str) {
+		if (j->n_str == UINT16_MAX)
+			return LPA_ERR_LENGTH;
+		if ((t = realloc(j->str, (j->n_str + 1) * sizeof(*t))) == NULL)
+			return LPA_ERR_NOMEM;
+		j->str = t;
+		if ((j->str[j->n_str] = strdup(s)) == NULL)
+			return LPA_ERR_NOMEM;
+		j->n_str++;
+	}
+	j->last_str = i;
+	*idx = (uint16_t)i;
+	return LPA_OK;
+}
+
+static struct journal_attempt *journal_attempt_at(struct journal_dev *d, size_t i)
+{
+	return i == 0 ? &d->first : &d->more[i - 1];
+}
+
+static struct journal_attempt *journal_attempt_find(struct journal_dev *d, uint64_t dev_eui,
 						    uint32_t counter)
 {
-	for (size_t i = 0; i < d->n_attempts; i++)
-		if (d->attempts[i].dev_eui == dev_eui && d->attempts[i].counter == counter)
-			return &d->attempts[i];
+	for (size_t i = 0; i < d->n_attempts; i++) {
+		struct journal_attempt *a = journal_attempt_at(d, i);
+
+		if (a->dev_eui == dev_eui && a->counter == counter)
+			return a;
+	}
 	return NULL;
 }
 
@@ -91,12 +203,83 @@ static struct journal_attempt *journal_attempt_add(struct journal_dev *d, uint64
 
 	if (a != NULL)
 		return a;
-	if ((a = realloc(d->attempts, (d->n_attempts + 1) * sizeof(*a))) == NULL)
+	if (d->n_attempts == UINT32_MAX)
 		return NULL;
-	d->attempts = a;
-	a = &d->attempts[d->n_attempts++];
+	if (d->n_attempts > 0) {
+		if ((a = realloc(d->more, d->n_attempts * sizeof(*a))) == NULL)
+			return NULL;
+		d->more = a;
+	}
+	a = journal_attempt_at(d, d->n_attempts++);
 	*a = (struct journal_attempt){.dev_eui = dev_eui, .counter = counter};
 	return a;
+}
+
+static bool journal_finished(enum journal_step s)
+{
+	return s == J_RECORDED || s == J_ABANDONED;
+}
+
+/* The chip's state as an entry: its whole last entry when unfinished, else the summary
+ * (no receipt or record: a finished device needs neither again). */
+static void journal_dev_entry(const journal *j, const struct journal_dev *d,
+			      struct journal_entry *e)
+{
+	if (d->full != NULL) {
+		*e = *d->full;
+		return;
+	}
+	memset(e, 0, sizeof(*e));
+	e->step = (enum journal_step)d->step;
+	e->t = d->t;
+	e->chip_uid = d->uid;
+	e->dev_eui = d->dev_eui;
+	e->counter = d->counter;
+	if (d->probe < j->n_str)
+		snprintf(e->probe, sizeof(e->probe), "%s", j->str[d->probe]);
+	if (d->lot < j->n_str)
+		snprintf(e->lot, sizeof(e->lot), "%s", j->str[d->lot]);
+	if (d->reason != NULL)
+		snprintf(e->reason, sizeof(e->reason), "%s", d->reason);
+}
+
+/* Stores e as the chip's state: the totals follow, a finished chip drops its entry. */
+static int journal_dev_store(journal *j, struct journal_dev *d, const struct journal_entry *e)
+{
+	uint16_t lot, probe;
+	int r;
+
+	if ((r = journal_intern(j, e->lot, &lot)) != LPA_OK ||
+	    (r = journal_intern(j, e->probe, &probe)) != LPA_OK)
+		return r;
+	if (journal_finished(e->step)) {
+		char *reason = NULL;
+
+		if (e->step == J_ABANDONED && e->reason[0] != '\0' &&
+		    (reason = strdup(e->reason)) == NULL)
+			return LPA_ERR_NOMEM;
+		free(d->reason);
+		d->reason = reason;
+		free(d->full);
+		d->full = NULL;
+	} else {
+		if (d->full == NULL && (d->full = malloc(sizeof(*d->full))) == NULL)
+			return LPA_ERR_NOMEM;
+		*d->full = *e;
+		free(d->reason);
+		d->reason = NULL;
+	}
+	j->n_recorded -= d->step == J_RECORDED;
+	j->n_abandoned -= d->step == J_ABANDONED;
+	j->n_recorded += e->step == J_RECORDED;
+	j->n_abandoned += e->step == J_ABANDONED;
+	d->step = (uint8_t)e->step;
+	d->t = e->t;
+	d->dev_eui = e->dev_eui;
+	d->counter = e->counter;
+	d->lot = lot;
+	d->probe = probe;
+	return LPA_OK;
 }
 
 static int journal_hex64(json_t *o, const char *k, uint64_t *v)
@@ -172,34 +355,37 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 {
 	struct journal_dev *dev = journal_slot(j, e->chip_uid);
 	struct journal_attempt *a;
-	struct journal_entry *d, keep;
+	struct journal_entry *d = &j->scratch, *keep;
+	int r;
 
 	if (dev == NULL)
 		return LPA_ERR_NOMEM;
-	d = &dev->e;
-	keep = *d;
+	if ((keep = malloc(sizeof(*keep))) == NULL)
+		return LPA_ERR_NOMEM;
+	journal_dev_entry(j, dev, keep);
 	/* A new attempt (begin) inherits nothing of the chip's earlier ones: an attempt
 	 * abandoned before its issue returned has no DevEUI or counter of its own, and
 	 * must not show the previous attempt's. */
 	if (e->step == J_BEGIN) {
-		keep.dev_eui = 0;
-		keep.counter = 0;
+		keep->dev_eui = 0;
+		keep->counter = 0;
 	}
 	*d = *e;
 	if (e->dev_eui == 0)
-		d->dev_eui = keep.dev_eui;
+		d->dev_eui = keep->dev_eui;
 	if (e->counter == 0)
-		d->counter = keep.counter;
+		d->counter = keep->counter;
 	if (e->probe[0] == '\0')
-		memcpy(d->probe, keep.probe, sizeof(d->probe));
+		memcpy(d->probe, keep->probe, sizeof(d->probe));
 	if (e->lot[0] == '\0')
-		memcpy(d->lot, keep.lot, sizeof(d->lot));
+		memcpy(d->lot, keep->lot, sizeof(d->lot));
 	/* A receipt matters until confirmed, a record until recorded; a new attempt
 	 * (begin) starts clean. */
 	if (e->receipt[0] == '\0' && e->step > J_INSTALLED && e->step < J_ABANDONED)
-		memcpy(d->receipt, keep.receipt, sizeof(d->receipt));
+		memcpy(d->receipt, keep->receipt, sizeof(d->receipt));
 	if (e->record[0] == '\0' && e->step == J_RECORDED)
-		memcpy(d->record, keep.record, sizeof(d->record));
+		memcpy(d->record, keep->record, sizeof(d->record));
+	free(keep);
 	/* Every attempt that reached the chip is remembered, not only the last: a chip can
 	 * hold the keys of an earlier one when a later one never reached it. */
 	if (d->step >= J_INSTALLING && d->step <= J_RECORDED && d->counter != 0) {
@@ -208,7 +394,378 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 		if (d->step == J_RECORDED)
 			a->recorded = true;
 	}
-	return LPA_OK;
+	r = journal_dev_store(j, dev, d);
+	return r;
+}
+
+/* ------------------------------------------------- archive and snapshot */
+/*
+ * The live segment is the journal's path; when it passes JOURNAL_SEGMENT_BYTES it is
+ * renamed into the archive (BASE.d/NNNNNN.jsonl, never deleted) and the state of every
+ * chip is written to the snapshot BASE.snap, which covers the archive up to that
+ * segment. Start-up loads the snapshot, replays any archived segment it does not cover
+ * (a crash between the rename and the snapshot), then the live segment.
+ *
+ * Snapshot (big-endian): "LPJS", version 1, u32 covers, u32 strings, u32 chips;
+ * strings: u16 length + bytes (lots and probes, < 65 bytes); chips: u64 uid, u64
+ * dev_eui, u64 t, u32 counter, u8 step, u16 lot, u16 probe, u32 attempts, attempts
+ * (u64 dev_eui, u32 counter, u8 recorded), u16 + reason; unfinished chips also u16 +
+ * receipt, u16 + record; then the SHA-256 of all that. It ends exactly there.
+ */
+#define JOURNAL_SEGMENT_BYTES (2 * 1024 * 1024)
+#define JOURNAL_SNAP_MAGIC "LPJS"
+#define JOURNAL_SNAP_VERSION 1
+
+/* BASE (the path without its ".jsonl") followed by suffix, or by the archived segment
+ * seg's name when suffix is "segment". */
+static char *journal_sibling(const char *path, const char *suffix, uint32_t seg)
+{
+	size_t n = strlen(path), base = n;
+	char *out;
+
+	if (n > 6 && strcmp(path + n - 6, ".jsonl") == 0)
+		base = n - 6;
+	if ((out = malloc(base + 32)) == NULL)
+		return NULL;
+	memcpy(out, path, base);
+	if (strcmp(suffix, "segment") == 0)
+		snprintf(out + base, 32, ".d/%06u.jsonl", seg);
+	else
+		snprintf(out + base, 32, "%s", suffix);
+	return out;
+}
+
+static char *journal_segment_path(const char *path, uint32_t seg)
+{
+	return journal_sibling(path, "segment", seg);
+}
+
+/* fsync of the directory holding path (or of path itself when it is one). */
+static int journal_sync_dir(const char *path, bool is_dir)
+{
+	char *d = strdup(path), *slash;
+	int fd, r = LPA_ERR_SYSTEM;
+
+	if (d == NULL)
+		return LPA_ERR_NOMEM;
+	if (!is_dir) {
+		if ((slash = strrchr(d, '/')) == NULL)
+			strcpy(d, ".");
+		else if (slash == d)
+			d[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	if ((fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(fd) == 0)
+			r = LPA_OK;
+		close(fd);
+	}
+	free(d);
+	return r;
+}
+
+struct journal_snap_io {
+	FILE *f;
+	EVP_MD_CTX *md;
+	int err; /* the first failure */
+};
+
+static void journal_snap_put(struct journal_snap_io *io, const void *p, size_t n)
+{
+	if (io->err == LPA_OK && (fwrite(p, 1, n, io->f) != n || !EVP_DigestUpdate(io->md, p, n)))
+		io->err = LPA_ERR_SYSTEM;
+}
+
+static void journal_snap_put_int(struct journal_snap_io *io, uint64_t v, unsigned n)
+{
+	uint8_t b[8];
+
+	lpa_be_put(b, v, n);
+	journal_snap_put(io, b, n);
+}
+
+static void journal_snap_put_str(struct journal_snap_io *io, const char *s)
+{
+	size_t n = strlen(s);
+
+	journal_snap_put_int(io, n, 2);
+	journal_snap_put(io, s, n);
+}
+
+static void journal_snap_put_dev(struct journal_snap_io *io, journal *j, struct journal_dev *d)
+{
+	journal_snap_put_int(io, d->uid, 8);
+	journal_snap_put_int(io, d->dev_eui, 8);
+	journal_snap_put_int(io, (uint64_t)d->t, 8);
+	journal_snap_put_int(io, d->counter, 4);
+	journal_snap_put_int(io, d->step, 1);
+	journal_snap_put_int(io, d->lot, 2);
+	journal_snap_put_int(io, d->probe, 2);
+	journal_snap_put_int(io, d->n_attempts, 4);
+	for (size_t i = 0; i < d->n_attempts; i++) {
+		struct journal_attempt *a = journal_attempt_at(d, i);
+
+		journal_snap_put_int(io, a->dev_eui, 8);
+		journal_snap_put_int(io, a->counter, 4);
+		journal_snap_put_int(io, a->recorded, 1);
+	}
+	(void)j;
+	journal_snap_put_str(io, d->full ? d->full->reason : d->reason ? d->reason : "");
+	if (d->full != NULL) {
+		journal_snap_put_str(io, d->full->receipt);
+		journal_snap_put_str(io, d->full->record);
+	}
+}
+
+/* Writes the snapshot covering archived segments up to covers: tmp, fsync, rename,
+ * fsync of the directory. */
+static int journal_snapshot_write(journal *j, uint32_t covers)
+{
+	char *path = journal_sibling(j->path, ".snap", 0);
+	char *tmp = journal_sibling(j->path, ".snap.tmp", 0);
+	struct journal_snap_io io = {.err = LPA_OK};
+	uint8_t h[32];
+	int fd = -1, r = LPA_ERR_NOMEM;
+
+	if (path == NULL || tmp == NULL || (io.md = EVP_MD_CTX_new()) == NULL)
+		goto out;
+	r = LPA_ERR_SYSTEM;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+	    (io.f = fdopen(fd, "w")) == NULL)
+		goto out;
+	fd = -1;
+	if (!EVP_DigestInit_ex(io.md, EVP_sha256(), NULL))
+		goto out;
+	journal_snap_put(&io, JOURNAL_SNAP_MAGIC, 4);
+	journal_snap_put_int(&io, JOURNAL_SNAP_VERSION, 1);
+	journal_snap_put_int(&io, covers, 4);
+	journal_snap_put_int(&io, j->n_str, 4);
+	journal_snap_put_int(&io, j->n, 4);
+	for (size_t i = 0; i < j->n_str; i++)
+		journal_snap_put_str(&io, j->str[i]);
+	for (size_t i = 0; i < j->n; i++)
+		journal_snap_put_dev(&io, j, &j->dev[i]);
+	if (io.err != LPA_OK || !EVP_DigestFinal_ex(io.md, h, NULL) ||
+	    fwrite(h, 1, sizeof(h), io.f) != sizeof(h) || fflush(io.f) != 0 ||
+	    fsync(fileno(io.f)) != 0)
+		goto out;
+	r = fclose(io.f) == 0 ? LPA_OK : LPA_ERR_SYSTEM;
+	io.f = NULL;
+	if (r == LPA_OK && rename(tmp, path) != 0)
+		r = LPA_ERR_SYSTEM;
+	if (r == LPA_OK)
+		r = journal_sync_dir(path, false);
+out:
+	if (io.f != NULL)
+		fclose(io.f);
+	if (fd >= 0)
+		close(fd);
+	if (r != LPA_OK && tmp != NULL)
+		unlink(tmp);
+	EVP_MD_CTX_free(io.md);
+	free(path);
+	free(tmp);
+	return r;
+}
+
+static void journal_snap_get(struct journal_snap_io *io, void *p, size_t n)
+{
+	if (io->err != LPA_OK)
+		return;
+	if (fread(p, 1, n, io->f) != n)
+		io->err = LPA_ERR_LENGTH; /* torn: cut short */
+	else if (!EVP_DigestUpdate(io->md, p, n))
+		io->err = LPA_ERR_CRYPTO;
+}
+
+static uint64_t journal_snap_get_int(struct journal_snap_io *io, unsigned n)
+{
+	uint8_t b[8] = {0};
+
+	journal_snap_get(io, b, n);
+	return io->err == LPA_OK ? lpa_be_get(b, n) : 0;
+}
+
+/* A string of fewer than cap bytes, without NUL; LPA_ERR_ENCODING otherwise. */
+static void journal_snap_get_str(struct journal_snap_io *io, char *out, size_t cap)
+{
+	size_t n = (size_t)journal_snap_get_int(io, 2);
+
+	out[0] = '\0';
+	if (io->err == LPA_OK && n >= cap)
+		io->err = LPA_ERR_ENCODING;
+	journal_snap_get(io, out, n);
+	if (io->err != LPA_OK)
+		return;
+	out[n] = '\0';
+	if (strlen(out) != n)
+		io->err = LPA_ERR_ENCODING;
+}
+
+static void journal_snap_get_dev(struct journal_snap_io *io, journal *j, struct journal_entry *e)
+{
+	struct journal_dev *d;
+	uint64_t uid = journal_snap_get_int(io, 8);
+	uint32_t n_att;
+	uint16_t lot, probe;
+
+	memset(e, 0, sizeof(*e));
+	e->chip_uid = uid;
+	e->dev_eui = journal_snap_get_int(io, 8);
+	e->t = (time_t)journal_snap_get_int(io, 8);
+	e->counter = (uint32_t)journal_snap_get_int(io, 4);
+	e->step = (enum journal_step)journal_snap_get_int(io, 1);
+	lot = (uint16_t)journal_snap_get_int(io, 2);
+	probe = (uint16_t)journal_snap_get_int(io, 2);
+	n_att = (uint32_t)journal_snap_get_int(io, 4);
+	if (io->err != LPA_OK)
+		return;
+	if (e->step >= J_N_STEPS) {
+		io->err = LPA_ERR_STATE;
+		return;
+	}
+	if (lot >= j->n_str || probe >= j->n_str) {
+		io->err = LPA_ERR_RESERVED;
+		return;
+	}
+	if (journal_find(j, uid) != NULL) {
+		io->err = LPA_ERR_MISMATCH; /* a chip twice */
+		return;
+	}
+	snprintf(e->lot, sizeof(e->lot), "%s", j->str[lot]);
+	snprintf(e->probe, sizeof(e->probe), "%s", j->str[probe]);
+	if ((d = journal_slot(j, uid)) == NULL) {
+		io->err = LPA_ERR_NOMEM;
+		return;
+	}
+	for (uint32_t i = 0; i < n_att && io->err == LPA_OK; i++) {
+		uint64_t eui = journal_snap_get_int(io, 8);
+		uint32_t ctr = (uint32_t)journal_snap_get_int(io, 4);
+		uint64_t rec = journal_snap_get_int(io, 1);
+		struct journal_attempt *a;
+
+		if (io->err != LPA_OK)
+			break;
+		if (rec > 1 || ctr == 0 || journal_attempt_find(d, eui, ctr) != NULL)
+			io->err = LPA_ERR_ENCODING;
+		else if ((a = journal_attempt_add(d, eui, ctr)) == NULL)
+			io->err = LPA_ERR_NOMEM;
+		else
+			a->recorded = rec == 1;
+	}
+	journal_snap_get_str(io, e->reason, sizeof(e->reason));
+	if (!journal_finished(e->step)) {
+		journal_snap_get_str(io, e->receipt, sizeof(e->receipt));
+		journal_snap_get_str(io, e->record, sizeof(e->record));
+	}
+	if (io->err == LPA_OK)
+		io->err = journal_dev_store(j, d, e);
+}
+
+/*
+ * Loads the snapshot into an empty journal. LPA_ERR_SYSTEM when there is none; a torn
+ * or corrupt one: LPA_ERR_MAGIC, LPA_ERR_VERSION, LPA_ERR_LENGTH (cut short, or bytes
+ * after its hash), LPA_ERR_MISMATCH (hash, or a chip twice), LPA_ERR_STATE (a step),
+ * LPA_ERR_RESERVED (a string index), LPA_ERR_ENCODING (a string or an attempt).
+ */
+static int journal_snapshot_load(journal *j, uint32_t *covers)
+{
+	char *path = journal_sibling(j->path, ".snap", 0);
+	struct journal_snap_io io = {.err = LPA_OK};
+	struct journal_entry *e = malloc(sizeof(*e));
+	uint8_t magic[4], h[32], want[32];
+	uint32_t n_str, n_dev;
+	char s[LPA_NAME_MAX + 1];
+	int r = LPA_ERR_NOMEM;
+
+	*covers = 0;
+	if (path == NULL || e == NULL || (io.md = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(io.md, EVP_sha256(), NULL))
+		goto out;
+	r = LPA_ERR_SYSTEM;
+	if ((io.f = fopen(path, "rb")) == NULL)
+		goto out;
+	journal_snap_get(&io, magic, 4);
+	if (io.err == LPA_OK && memcmp(magic, JOURNAL_SNAP_MAGIC, 4) != 0)
+		io.err = LPA_ERR_MAGIC;
+	if (io.err == LPA_OK && journal_snap_get_int(&io, 1) != JOURNAL_SNAP_VERSION &&
+	    io.err == LPA_OK)
+		io.err = LPA_ERR_VERSION;
+	*covers = (uint32_t)journal_snap_get_int(&io, 4);
+	n_str = (uint32_t)journal_snap_get_int(&io, 4);
+	n_dev = (uint32_t)journal_snap_get_int(&io, 4);
+	if (io.err == LPA_OK && (n_str > UINT16_MAX || n_dev >= UINT32_MAX / 2))
+		io.err = LPA_ERR_LENGTH;
+	for (uint32_t i = 0; i < n_str && io.err == LPA_OK; i++) {
+		uint16_t idx;
+
+		journal_snap_get_str(&io, s, sizeof(s));
+		if (io.err == LPA_OK && (io.err = journal_intern(j, s, &idx)) == LPA_OK && idx != i)
+			io.err = LPA_ERR_ENCODING; /* a string twice */
+	}
+	/* The chips' array sized once (its growth would double the memory). */
+	if (io.err == LPA_OK && n_dev > 0 && n_dev <= (1u << 24)) {
+		struct journal_dev *d = realloc(j->dev, ((size_t)n_dev + 1024) * sizeof(*d));
+
+		if (d == NULL)
+			io.err = LPA_ERR_NOMEM;
+		else {
+			j->dev = d;
+			j->cap = (size_t)n_dev + 1024;
+		}
+	}
+	for (uint32_t i = 0; i < n_dev && io.err == LPA_OK; i++)
+		journal_snap_get_dev(&io, j, e);
+	if (io.err == LPA_OK && !EVP_DigestFinal_ex(io.md, want, NULL))
+		io.err = LPA_ERR_CRYPTO;
+	if (io.err == LPA_OK && fread(h, 1, sizeof(h), io.f) != sizeof(h))
+		io.err = LPA_ERR_LENGTH;
+	if (io.err == LPA_OK && memcmp(h, want, sizeof(h)) != 0)
+		io.err = LPA_ERR_MISMATCH;
+	if (io.err == LPA_OK && fgetc(io.f) != EOF)
+		io.err = LPA_ERR_LENGTH;
+	r = io.err;
+out:
+	if (io.f != NULL)
+		fclose(io.f);
+	EVP_MD_CTX_free(io.md);
+	free(e);
+	free(path);
+	return r;
+}
+
+/* Archives the live segment and writes a snapshot covering it, when it has grown past
+ * JOURNAL_SEGMENT_BYTES. Every step leaves a state the next start reads in full: after
+ * the rename the archived segment is replayed until a snapshot covers it. Only the loss
+ * of the live file is an error; a snapshot that cannot be written is retried next time. */
+static int journal_compact_maybe(journal *j)
+{
+	uint32_t seg = j->segment + 1;
+	char *dir = journal_sibling(j->path, ".d", 0), *arch = journal_segment_path(j->path, seg);
+	int r = LPA_OK;
+
+	if (j->live_bytes < JOURNAL_SEGMENT_BYTES || dir == NULL || arch == NULL)
+		goto out;
+	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || access(arch, F_OK) == 0 ||
+	    rename(j->path, arch) != 0)
+		goto out; /* nothing moved: the live segment simply goes on */
+	/* Both directory entries on disk before the snapshot claims the segment. */
+	(void)journal_sync_dir(dir, true);
+	(void)journal_sync_dir(j->path, false);
+	j->segment = seg;
+	close(j->fd);
+	if ((j->fd = open(j->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+		r = LPA_ERR_SYSTEM;
+		goto out;
+	}
+	(void)journal_sync_dir(j->path, false);
+	j->live_bytes = 0;
+	(void)journal_snapshot_write(j, seg);
+out:
+	free(dir);
+	free(arch);
+	return r;
 }
 
 static int journal_replay_line(void *ctx, char *line, size_t n)
@@ -225,29 +782,99 @@ static int journal_replay_line(void *ctx, char *line, size_t n)
 	return r;
 }
 
-static int journal_replay(journal *j)
+/* Replays one archived segment; a missing one is LPA_ERR_SYSTEM with errno ENOENT. */
+static int journal_replay_segment(journal *j, uint32_t seg)
 {
-	return jsonl_replay(j->fd, journal_replay_line, j);
+	char *p = journal_segment_path(j->path, seg);
+	int fd, r;
+
+	if (p == NULL)
+		return LPA_ERR_NOMEM;
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return LPA_ERR_SYSTEM;
+	/* Archived segments end on a line boundary (they were live segments). */
+	r = jsonl_replay(fd, journal_replay_line, j);
+	close(fd);
+	return r;
+}
+
+static void journal_forget(journal *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->dev[i].more);
+		free(j->dev[i].full);
+		free(j->dev[i].reason);
+	}
+	free(j->dev);
+	free(j->index);
+	for (size_t i = 0; i < j->n_str; i++)
+		free(j->str[i]);
+	free(j->str);
+	j->dev = NULL;
+	j->index = NULL;
+	j->str = NULL;
+	j->n = j->cap = j->index_cap = j->n_str = j->last_str = 0;
+	j->n_recorded = j->n_abandoned = 0;
+}
+
+/*
+ * The state before the live segment: the snapshot, then every archived segment it does
+ * not cover. A snapshot that does not load (torn, corrupt, missing) is only a cache:
+ * the archive itself is replayed from its first segment, and nothing is lost.
+ */
+static int journal_load_history(journal *j)
+{
+	uint32_t covers = 0;
+	int r;
+
+	if (journal_snapshot_load(j, &covers) != LPA_OK) {
+		journal_forget(j);
+		covers = 0;
+	}
+	j->segment = covers;
+	for (uint32_t seg = covers + 1;; seg++) {
+		if ((r = journal_replay_segment(j, seg)) != LPA_OK)
+			return r == LPA_ERR_SYSTEM && errno == ENOENT ? LPA_OK : r;
+		j->segment = seg;
+	}
 }
 
 int journal_open(const char *path, journal **out)
 {
 	journal *j;
+	struct stat st;
 	int r;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return LPA_ERR_NOMEM;
+	j->fd = -1;
+	if ((j->path = strdup(path)) == NULL) {
+		r = LPA_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = journal_load_history(j)) != LPA_OK)
+		goto fail;
 	if ((j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
-		free(j);
-		return LPA_ERR_SYSTEM;
+		r = LPA_ERR_SYSTEM;
+		goto fail;
 	}
-	if ((r = journal_replay(j)) != LPA_OK) {
-		journal_close(&j);
-		return r;
+	if ((r = jsonl_replay(j->fd, journal_replay_line, j)) != LPA_OK)
+		goto fail;
+	if (fstat(j->fd, &st) != 0) {
+		r = LPA_ERR_SYSTEM;
+		goto fail;
 	}
+	j->live_bytes = st.st_size;
+	if ((r = journal_compact_maybe(j)) != LPA_OK)
+		goto fail;
 	*out = j;
 	return LPA_OK;
+fail:
+	journal_close(&j);
+	return r;
 }
 
 void journal_close(journal **jp)
@@ -256,11 +883,11 @@ void journal_close(journal **jp)
 
 	if (jp == NULL || (j = *jp) == NULL)
 		return;
-	close(j->fd);
-	for (size_t i = 0; i < j->n; i++)
-		free(j->dev[i].attempts);
-	free(j->dev);
+	if (j->fd >= 0)
+		close(j->fd);
+	journal_forget(j);
 	free(j->unfinished);
+	free(j->path);
 	free(j);
 	*jp = NULL;
 }
@@ -298,6 +925,10 @@ int journal_log(journal *j, struct journal_entry *e)
 	free(s);
 	if (r == LPA_OK)
 		r = journal_apply(j, e);
+	if (r == LPA_OK) {
+		j->live_bytes += (off_t)(len + 1);
+		r = journal_compact_maybe(j);
+	}
 fail:
 	json_decref(o);
 	return r;
@@ -305,16 +936,19 @@ fail:
 
 size_t journal_unfinished(journal *j, const struct journal_entry **list)
 {
-	struct journal_entry *u = realloc(j->unfinished, (j->n ? j->n : 1) * sizeof(*u));
+	size_t k = 0;
+	struct journal_entry *u;
 
 	*list = NULL;
-	if (u == NULL)
+	for (size_t i = 0; i < j->n; i++)
+		k += j->dev[i].full != NULL;
+	if ((u = realloc(j->unfinished, (k ? k : 1) * sizeof(*u))) == NULL)
 		return 0;
 	j->unfinished = u;
 	j->n_unfinished = 0;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].e.step != J_RECORDED && j->dev[i].e.step != J_ABANDONED)
-			u[j->n_unfinished++] = j->dev[i].e;
+		if (j->dev[i].full != NULL)
+			u[j->n_unfinished++] = *j->dev[i].full;
 	*list = u;
 	return j->n_unfinished;
 }
@@ -323,7 +957,12 @@ const struct journal_entry *journal_last(journal *j, uint64_t chip_uid)
 {
 	struct journal_dev *d = journal_find(j, chip_uid);
 
-	return d != NULL ? &d->e : NULL;
+	if (d == NULL)
+		return NULL;
+	if (d->full != NULL)
+		return d->full;
+	journal_dev_entry(j, d, &j->scratch);
+	return &j->scratch;
 }
 
 bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui, uint32_t counter)
@@ -338,13 +977,7 @@ bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui,
 
 void journal_totals(journal *j, size_t *recorded, size_t *abandoned, size_t *unfinished)
 {
-	*recorded = *abandoned = *unfinished = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		if (j->dev[i].e.step == J_RECORDED)
-			(*recorded)++;
-		else if (j->dev[i].e.step == J_ABANDONED)
-			(*abandoned)++;
-		else
-			(*unfinished)++;
-	}
+	*recorded = j->n_recorded;
+	*abandoned = j->n_abandoned;
+	*unfinished = j->n - j->n_recorded - j->n_abandoned;
 }

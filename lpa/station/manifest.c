@@ -41,7 +41,65 @@ struct manifest {
 	size_t open_records; /* records since the last trailer */
 	char prev[MANIFEST_HASH_HEX];
 	char path[4096];
+	/* "Already recorded?": the first 8 bytes of SHA-256 of every record's JWS, open
+	 * addressing (0 is empty), built at open and kept up to date on append. */
+	uint64_t *recs;
+	size_t recs_cap, n_recs;
+	bool recs_lost; /* a key could not be added: the file is read instead */
 };
+
+static uint64_t manifest_record_key(const char *jws, size_t len)
+{
+	uint8_t h[32];
+	uint64_t k;
+
+	lpa_sha256(jws, len, h);
+	k = lpa_be_get(h, 8);
+	return k != 0 ? k : 1;
+}
+
+static bool manifest_recs_has(const manifest *m, uint64_t k)
+{
+	if (m->recs_cap == 0)
+		return false;
+	for (size_t i = (size_t)k & (m->recs_cap - 1);; i = (i + 1) & (m->recs_cap - 1)) {
+		if (m->recs[i] == k)
+			return true;
+		if (m->recs[i] == 0)
+			return false;
+	}
+}
+
+static void manifest_recs_put(uint64_t *t, size_t cap, uint64_t k)
+{
+	size_t i = (size_t)k & (cap - 1);
+
+	while (t[i] != 0 && t[i] != k)
+		i = (i + 1) & (cap - 1);
+	t[i] = k;
+}
+
+/* Adds a record's key, keeping the table at most half full. */
+static int manifest_recs_add(manifest *m, uint64_t k)
+{
+	if (2 * (m->n_recs + 1) > m->recs_cap) {
+		size_t cap = m->recs_cap ? 2 * m->recs_cap : 1024;
+		uint64_t *t = calloc(cap, sizeof(*t));
+
+		if (t == NULL)
+			return LPA_ERR_NOMEM;
+		for (size_t i = 0; i < m->recs_cap; i++)
+			if (m->recs[i] != 0)
+				manifest_recs_put(t, cap, m->recs[i]);
+		free(m->recs);
+		m->recs = t;
+		m->recs_cap = cap;
+	}
+	if (!manifest_recs_has(m, k))
+		m->n_recs++;
+	manifest_recs_put(m->recs, m->recs_cap, k);
+	return LPA_OK;
+}
 
 /* One line of an existing manifest: chain head and record counts. */
 static int manifest_scan_line(void *ctx, char *line, size_t n)
@@ -53,8 +111,13 @@ static int manifest_scan_line(void *ctx, char *line, size_t n)
 	if (o == NULL)
 		return LPA_ERR_ENCODING;
 	if (json_object_get(o, "record") != NULL) {
+		json_t *rec = json_object_get(o, "record");
+
 		m->seq++;
 		m->open_records++;
+		if (json_is_string(rec))
+			r = manifest_recs_add(m, manifest_record_key(json_string_value(rec),
+								     json_string_length(rec)));
 	} else if (json_object_get(o, "trailer") != NULL) {
 		m->open_records = 0;
 	} else {
@@ -89,6 +152,7 @@ int manifest_open(const char *path, manifest **out)
 	}
 	if ((r = manifest_scan(m)) != LPA_OK) {
 		close(m->fd);
+		free(m->recs);
 		free(m);
 		return r;
 	}
@@ -101,6 +165,7 @@ void manifest_close(manifest **m)
 	if (m == NULL || *m == NULL)
 		return;
 	close((*m)->fd);
+	free((*m)->recs);
 	free(*m);
 	*m = NULL;
 }
@@ -127,13 +192,18 @@ char *manifest_trailer_payload(const char *lot, size_t count, const char *head)
 
 int manifest_contains(manifest *m, const char *jws, bool *found)
 {
-	FILE *f = fopen(m->path, "r");
+	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
 	*found = false;
-	if (f == NULL)
+	/* Every record of the file is in the index: not there, not in the file. */
+	if (!m->recs_lost && !manifest_recs_has(m, manifest_record_key(jws, strlen(jws))))
+		return LPA_OK;
+	/* There: a resume after a crash between the append and its journal entry (or a
+	 * 64-bit collision): the file says for certain. */
+	if ((f = fopen(m->path, "r")) == NULL)
 		return LPA_ERR_SYSTEM;
 	while (!*found && (n = getline(&line, &cap, f)) > 0) {
 		json_t *o = json_loadb(line, (size_t)n, 0, NULL);
@@ -180,6 +250,9 @@ int manifest_append_record(manifest *m, const char *jws)
 	if ((r = manifest_write_line(m, o)) == LPA_OK) {
 		m->seq++;
 		m->open_records++;
+		/* On disk: the index must say so, or a retry would append it twice. */
+		if (manifest_recs_add(m, manifest_record_key(jws, strlen(jws))) != LPA_OK)
+			m->recs_lost = true;
 	}
 	json_decref(o);
 	return r;
