@@ -42,19 +42,47 @@ struct journal_attempt {
  * look-ups need (step, DevEUI, counter, lot, probe, its attempts, an abandon's reason);
  * an unfinished one also its whole last entry (receipt, record), which reconcile needs.
  */
+struct journal_extra {
+	struct journal_attempt *more; /* attempts[1..] */
+	struct journal_entry *full;   /* unfinished only */
+	char *reason;                 /* abandoned only, when one was given */
+};
+
+/* 56 bytes: at 100,000 chips of history the whole journal is a few MB. */
 struct journal_dev {
 	uint64_t uid;
 	uint64_t dev_eui;
-	time_t t;
+	struct journal_attempt first; /* attempts[0] */
 	uint32_t counter;
-	uint32_t n_attempts;
+	uint32_t t;          /* seconds since 1970, as time_t until 2106 */
+	uint16_t lot, probe; /* indices in the journal's string table */
+	uint16_t n_attempts;
 	uint8_t step;
-	uint16_t lot, probe;          /* indices in the journal's string table */
-	struct journal_attempt first; /* attempts[0]; the rest in more */
-	struct journal_attempt *more;
-	struct journal_entry *full; /* unfinished only */
-	char *reason;               /* abandoned only, when one was given */
+	struct journal_extra *x; /* NULL for most finished chips */
 };
+
+static struct journal_entry *journal_full(const struct journal_dev *d)
+{
+	return d->x != NULL ? d->x->full : NULL;
+}
+
+static struct journal_extra *journal_extra(struct journal_dev *d)
+{
+	if (d->x == NULL)
+		d->x = calloc(1, sizeof(*d->x));
+	return d->x;
+}
+
+static void journal_extra_free(struct journal_dev *d)
+{
+	if (d->x != NULL) {
+		free(d->x->more);
+		free(d->x->full);
+		free(d->x->reason);
+		free(d->x);
+		d->x = NULL;
+	}
+}
 
 struct journal {
 	int fd;
@@ -105,17 +133,17 @@ static void journal_index_put(journal *j, size_t i)
 	j->index[h] = (uint32_t)(i + 1);
 }
 
-/* Keeps the table at most half full. */
-static int journal_index_grow(journal *j)
+/* Room for n chips, the table at most half full. */
+static int journal_index_reserve(journal *j, size_t n)
 {
 	size_t cap = j->index_cap ? j->index_cap : 256;
 	uint32_t *old = j->index;
 
-	while (cap < 2 * (j->n + 1))
+	while (cap < 2 * n)
 		cap *= 2;
 	if (cap == j->index_cap)
 		return LPA_OK;
-	if (j->n + 1 >= UINT32_MAX)
+	if (n >= UINT32_MAX)
 		return LPA_ERR_LENGTH;
 	if ((j->index = calloc(cap, sizeof(*j->index))) == NULL) {
 		j->index = old;
@@ -134,7 +162,7 @@ static struct journal_dev *journal_slot(journal *j, uint64_t uid)
 
 	if (d != NULL)
 		return d;
-	if (journal_index_grow(j) != LPA_OK)
+	if (journal_index_reserve(j, j->n + 1) != LPA_OK)
 		return NULL;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 64;
@@ -181,7 +209,7 @@ static int journal_intern(journal *j, const char *s, uint16_t *idx)
 
 static struct journal_attempt *journal_attempt_at(struct journal_dev *d, size_t i)
 {
-	return i == 0 ? &d->first : &d->more[i - 1];
+	return i == 0 ? &d->first : &d->x->more[i - 1];
 }
 
 static struct journal_attempt *journal_attempt_find(struct journal_dev *d, uint64_t dev_eui,
@@ -203,12 +231,13 @@ static struct journal_attempt *journal_attempt_add(struct journal_dev *d, uint64
 
 	if (a != NULL)
 		return a;
-	if (d->n_attempts == UINT32_MAX)
+	if (d->n_attempts == UINT16_MAX)
 		return NULL;
 	if (d->n_attempts > 0) {
-		if ((a = realloc(d->more, d->n_attempts * sizeof(*a))) == NULL)
+		if (journal_extra(d) == NULL ||
+		    (a = realloc(d->x->more, d->n_attempts * sizeof(*a))) == NULL)
 			return NULL;
-		d->more = a;
+		d->x->more = a;
 	}
 	a = journal_attempt_at(d, d->n_attempts++);
 	*a = (struct journal_attempt){.dev_eui = dev_eui, .counter = counter};
@@ -225,8 +254,8 @@ static bool journal_finished(enum journal_step s)
 static void journal_dev_entry(const journal *j, const struct journal_dev *d,
 			      struct journal_entry *e)
 {
-	if (d->full != NULL) {
-		*e = *d->full;
+	if (journal_full(d) != NULL) {
+		*e = *d->x->full;
 		return;
 	}
 	memset(e, 0, sizeof(*e));
@@ -239,8 +268,8 @@ static void journal_dev_entry(const journal *j, const struct journal_dev *d,
 		snprintf(e->probe, sizeof(e->probe), "%s", j->str[d->probe]);
 	if (d->lot < j->n_str)
 		snprintf(e->lot, sizeof(e->lot), "%s", j->str[d->lot]);
-	if (d->reason != NULL)
-		snprintf(e->reason, sizeof(e->reason), "%s", d->reason);
+	if (d->x != NULL && d->x->reason != NULL)
+		snprintf(e->reason, sizeof(e->reason), "%s", d->x->reason);
 }
 
 /* Stores e as the chip's state: the totals follow, a finished chip drops its entry. */
@@ -256,25 +285,34 @@ static int journal_dev_store(journal *j, struct journal_dev *d, const struct jou
 		char *reason = NULL;
 
 		if (e->step == J_ABANDONED && e->reason[0] != '\0' &&
-		    (reason = strdup(e->reason)) == NULL)
+		    ((reason = strdup(e->reason)) == NULL || journal_extra(d) == NULL)) {
+			free(reason);
 			return LPA_ERR_NOMEM;
-		free(d->reason);
-		d->reason = reason;
-		free(d->full);
-		d->full = NULL;
+		}
+		if (d->x != NULL) {
+			free(d->x->reason);
+			d->x->reason = reason;
+			free(d->x->full);
+			d->x->full = NULL;
+			if (d->x->more == NULL && reason == NULL) {
+				free(d->x);
+				d->x = NULL;
+			}
+		}
 	} else {
-		if (d->full == NULL && (d->full = malloc(sizeof(*d->full))) == NULL)
+		if (journal_extra(d) == NULL ||
+		    (d->x->full == NULL && (d->x->full = malloc(sizeof(*d->x->full))) == NULL))
 			return LPA_ERR_NOMEM;
-		*d->full = *e;
-		free(d->reason);
-		d->reason = NULL;
+		*d->x->full = *e;
+		free(d->x->reason);
+		d->x->reason = NULL;
 	}
 	j->n_recorded -= d->step == J_RECORDED;
 	j->n_abandoned -= d->step == J_ABANDONED;
 	j->n_recorded += e->step == J_RECORDED;
 	j->n_abandoned += e->step == J_ABANDONED;
 	d->step = (uint8_t)e->step;
-	d->t = e->t;
+	d->t = (uint32_t)e->t;
 	d->dev_eui = e->dev_eui;
 	d->counter = e->counter;
 	d->lot = lot;
@@ -408,13 +446,14 @@ static int journal_apply(journal *j, const struct journal_entry *e)
  *
  * Snapshot (big-endian): "LPJS", version 1, u32 covers, u32 strings, u32 chips;
  * strings: u16 length + bytes (lots and probes, < 65 bytes); chips: u64 uid, u64
- * dev_eui, u64 t, u32 counter, u8 step, u16 lot, u16 probe, u32 attempts, attempts
+ * dev_eui, u64 t, u32 counter, u8 step, u16 lot, u16 probe, u16 attempts, attempts
  * (u64 dev_eui, u32 counter, u8 recorded), u16 + reason; unfinished chips also u16 +
  * receipt, u16 + record; then the SHA-256 of all that. It ends exactly there.
  */
-#define JOURNAL_SEGMENT_BYTES (2 * 1024 * 1024)
+#define JOURNAL_SEGMENT_BYTES (1024 * 1024) /* ~500 devices, ~50 ms to replay */
 #define JOURNAL_SNAP_MAGIC "LPJS"
 #define JOURNAL_SNAP_VERSION 1
+#define JOURNAL_SNAP_BUF (64 * 1024)
 
 /* BASE (the path without its ".jsonl") followed by suffix, or by the archived segment
  * seg's name when suffix is "segment". */
@@ -469,6 +508,10 @@ struct journal_snap_io {
 	FILE *f;
 	EVP_MD_CTX *md;
 	int err; /* the first failure */
+	/* Reading: a buffer of the file, hashed as it is filled up to the hash itself. */
+	uint8_t *buf;
+	size_t pos, len;
+	uint64_t hash_left, consumed;
 };
 
 static void journal_snap_put(struct journal_snap_io *io, const void *p, size_t n)
@@ -502,7 +545,7 @@ static void journal_snap_put_dev(struct journal_snap_io *io, journal *j, struct 
 	journal_snap_put_int(io, d->step, 1);
 	journal_snap_put_int(io, d->lot, 2);
 	journal_snap_put_int(io, d->probe, 2);
-	journal_snap_put_int(io, d->n_attempts, 4);
+	journal_snap_put_int(io, d->n_attempts, 2);
 	for (size_t i = 0; i < d->n_attempts; i++) {
 		struct journal_attempt *a = journal_attempt_at(d, i);
 
@@ -511,10 +554,12 @@ static void journal_snap_put_dev(struct journal_snap_io *io, journal *j, struct 
 		journal_snap_put_int(io, a->recorded, 1);
 	}
 	(void)j;
-	journal_snap_put_str(io, d->full ? d->full->reason : d->reason ? d->reason : "");
-	if (d->full != NULL) {
-		journal_snap_put_str(io, d->full->receipt);
-		journal_snap_put_str(io, d->full->record);
+	if (journal_full(d) != NULL) {
+		journal_snap_put_str(io, d->x->full->reason);
+		journal_snap_put_str(io, d->x->full->receipt);
+		journal_snap_put_str(io, d->x->full->record);
+	} else {
+		journal_snap_put_str(io, d->x && d->x->reason ? d->x->reason : "");
 	}
 }
 
@@ -571,12 +616,29 @@ out:
 
 static void journal_snap_get(struct journal_snap_io *io, void *p, size_t n)
 {
-	if (io->err != LPA_OK)
-		return;
-	if (fread(p, 1, n, io->f) != n)
-		io->err = LPA_ERR_LENGTH; /* torn: cut short */
-	else if (!EVP_DigestUpdate(io->md, p, n))
-		io->err = LPA_ERR_CRYPTO;
+	uint8_t *out = p;
+
+	while (io->err == LPA_OK && n > 0) {
+		size_t k;
+
+		if (io->pos == io->len) {
+			io->pos = 0;
+			io->len = fread(io->buf, 1, JOURNAL_SNAP_BUF, io->f);
+			k = io->len < io->hash_left ? io->len : (size_t)io->hash_left;
+			if (io->len == 0)
+				io->err = LPA_ERR_LENGTH; /* torn: cut short */
+			else if (!EVP_DigestUpdate(io->md, io->buf, k))
+				io->err = LPA_ERR_CRYPTO;
+			io->hash_left -= k;
+			continue;
+		}
+		k = io->len - io->pos < n ? io->len - io->pos : n;
+		memcpy(out, io->buf + io->pos, k);
+		io->pos += k;
+		io->consumed += k;
+		out += k;
+		n -= k;
+	}
 }
 
 static uint64_t journal_snap_get_int(struct journal_snap_io *io, unsigned n)
@@ -606,22 +668,19 @@ static void journal_snap_get_str(struct journal_snap_io *io, char *out, size_t c
 static void journal_snap_get_dev(struct journal_snap_io *io, journal *j, struct journal_entry *e)
 {
 	struct journal_dev *d;
-	uint64_t uid = journal_snap_get_int(io, 8);
-	uint32_t n_att;
-	uint16_t lot, probe;
+	uint64_t uid = journal_snap_get_int(io, 8), eui = journal_snap_get_int(io, 8);
+	uint64_t t = journal_snap_get_int(io, 8);
+	uint32_t ctr = (uint32_t)journal_snap_get_int(io, 4);
+	uint64_t step = journal_snap_get_int(io, 1);
+	uint16_t lot = (uint16_t)journal_snap_get_int(io, 2);
+	uint16_t probe = (uint16_t)journal_snap_get_int(io, 2);
+	uint32_t n_att = (uint32_t)journal_snap_get_int(io, 2);
+	char reason[sizeof(e->reason)];
+	size_t n;
 
-	memset(e, 0, sizeof(*e));
-	e->chip_uid = uid;
-	e->dev_eui = journal_snap_get_int(io, 8);
-	e->t = (time_t)journal_snap_get_int(io, 8);
-	e->counter = (uint32_t)journal_snap_get_int(io, 4);
-	e->step = (enum journal_step)journal_snap_get_int(io, 1);
-	lot = (uint16_t)journal_snap_get_int(io, 2);
-	probe = (uint16_t)journal_snap_get_int(io, 2);
-	n_att = (uint32_t)journal_snap_get_int(io, 4);
 	if (io->err != LPA_OK)
 		return;
-	if (e->step >= J_N_STEPS) {
+	if (step >= J_N_STEPS) {
 		io->err = LPA_ERR_STATE;
 		return;
 	}
@@ -629,36 +688,59 @@ static void journal_snap_get_dev(struct journal_snap_io *io, journal *j, struct 
 		io->err = LPA_ERR_RESERVED;
 		return;
 	}
-	if (journal_find(j, uid) != NULL) {
-		io->err = LPA_ERR_MISMATCH; /* a chip twice */
-		return;
-	}
-	snprintf(e->lot, sizeof(e->lot), "%s", j->str[lot]);
-	snprintf(e->probe, sizeof(e->probe), "%s", j->str[probe]);
+	n = j->n;
 	if ((d = journal_slot(j, uid)) == NULL) {
 		io->err = LPA_ERR_NOMEM;
 		return;
 	}
+	if (j->n == n) {
+		io->err = LPA_ERR_MISMATCH; /* a chip twice */
+		return;
+	}
 	for (uint32_t i = 0; i < n_att && io->err == LPA_OK; i++) {
-		uint64_t eui = journal_snap_get_int(io, 8);
-		uint32_t ctr = (uint32_t)journal_snap_get_int(io, 4);
+		uint64_t a_eui = journal_snap_get_int(io, 8);
+		uint32_t a_ctr = (uint32_t)journal_snap_get_int(io, 4);
 		uint64_t rec = journal_snap_get_int(io, 1);
 		struct journal_attempt *a;
 
 		if (io->err != LPA_OK)
 			break;
-		if (rec > 1 || ctr == 0 || journal_attempt_find(d, eui, ctr) != NULL)
+		if (rec > 1 || a_ctr == 0 || journal_attempt_find(d, a_eui, a_ctr) != NULL)
 			io->err = LPA_ERR_ENCODING;
-		else if ((a = journal_attempt_add(d, eui, ctr)) == NULL)
+		else if ((a = journal_attempt_add(d, a_eui, a_ctr)) == NULL)
 			io->err = LPA_ERR_NOMEM;
 		else
 			a->recorded = rec == 1;
 	}
-	journal_snap_get_str(io, e->reason, sizeof(e->reason));
-	if (!journal_finished(e->step)) {
-		journal_snap_get_str(io, e->receipt, sizeof(e->receipt));
-		journal_snap_get_str(io, e->record, sizeof(e->record));
+	journal_snap_get_str(io, reason, sizeof(reason));
+	if (io->err != LPA_OK)
+		return;
+	if (journal_finished((enum journal_step)step)) {
+		/* The common case, kept cheap: no entry built. */
+		d->step = (uint8_t)step;
+		d->dev_eui = eui;
+		d->counter = ctr;
+		d->t = (uint32_t)t;
+		d->lot = lot;
+		d->probe = probe;
+		j->n_recorded += step == J_RECORDED;
+		j->n_abandoned += step == J_ABANDONED;
+		if (reason[0] != '\0' && step == J_ABANDONED &&
+		    (journal_extra(d) == NULL || (d->x->reason = strdup(reason)) == NULL))
+			io->err = LPA_ERR_NOMEM;
+		return;
 	}
+	memset(e, 0, sizeof(*e));
+	e->chip_uid = uid;
+	e->dev_eui = eui;
+	e->t = (time_t)t;
+	e->counter = ctr;
+	e->step = (enum journal_step)step;
+	memcpy(e->reason, reason, sizeof(reason));
+	snprintf(e->lot, sizeof(e->lot), "%s", j->str[lot]);
+	snprintf(e->probe, sizeof(e->probe), "%s", j->str[probe]);
+	journal_snap_get_str(io, e->receipt, sizeof(e->receipt));
+	journal_snap_get_str(io, e->record, sizeof(e->record));
 	if (io->err == LPA_OK)
 		io->err = journal_dev_store(j, d, e);
 }
@@ -677,6 +759,7 @@ static int journal_snapshot_load(journal *j, uint32_t *covers)
 	uint8_t magic[4], h[32], want[32];
 	uint32_t n_str, n_dev;
 	char s[LPA_NAME_MAX + 1];
+	struct stat st;
 	int r = LPA_ERR_NOMEM;
 
 	*covers = 0;
@@ -684,8 +767,12 @@ static int journal_snapshot_load(journal *j, uint32_t *covers)
 	    !EVP_DigestInit_ex(io.md, EVP_sha256(), NULL))
 		goto out;
 	r = LPA_ERR_SYSTEM;
-	if ((io.f = fopen(path, "rb")) == NULL)
+	if ((io.f = fopen(path, "rb")) == NULL || fstat(fileno(io.f), &st) != 0)
 		goto out;
+	r = LPA_ERR_NOMEM;
+	if ((io.buf = malloc(JOURNAL_SNAP_BUF)) == NULL)
+		goto out;
+	io.hash_left = st.st_size > 32 ? (uint64_t)st.st_size - 32 : 0;
 	journal_snap_get(&io, magic, 4);
 	if (io.err == LPA_OK && memcmp(magic, JOURNAL_SNAP_MAGIC, 4) != 0)
 		io.err = LPA_ERR_MAGIC;
@@ -713,23 +800,25 @@ static int journal_snapshot_load(journal *j, uint32_t *covers)
 		else {
 			j->dev = d;
 			j->cap = (size_t)n_dev + 1024;
+			io.err = journal_index_reserve(j, j->cap);
 		}
 	}
 	for (uint32_t i = 0; i < n_dev && io.err == LPA_OK; i++)
 		journal_snap_get_dev(&io, j, e);
+	/* The hash follows the last chip, and the file ends with it. */
+	if (io.err == LPA_OK && io.consumed + 32 != (uint64_t)st.st_size)
+		io.err = LPA_ERR_LENGTH;
 	if (io.err == LPA_OK && !EVP_DigestFinal_ex(io.md, want, NULL))
 		io.err = LPA_ERR_CRYPTO;
-	if (io.err == LPA_OK && fread(h, 1, sizeof(h), io.f) != sizeof(h))
-		io.err = LPA_ERR_LENGTH;
+	journal_snap_get(&io, h, sizeof(h));
 	if (io.err == LPA_OK && memcmp(h, want, sizeof(h)) != 0)
 		io.err = LPA_ERR_MISMATCH;
-	if (io.err == LPA_OK && fgetc(io.f) != EOF)
-		io.err = LPA_ERR_LENGTH;
 	r = io.err;
 out:
 	if (io.f != NULL)
 		fclose(io.f);
 	EVP_MD_CTX_free(io.md);
+	free(io.buf);
 	free(e);
 	free(path);
 	return r;
@@ -803,9 +892,7 @@ static int journal_replay_segment(journal *j, uint32_t seg)
 static void journal_forget(journal *j)
 {
 	for (size_t i = 0; i < j->n; i++) {
-		free(j->dev[i].more);
-		free(j->dev[i].full);
-		free(j->dev[i].reason);
+		journal_extra_free(&j->dev[i]);
 	}
 	free(j->dev);
 	free(j->index);
@@ -941,14 +1028,14 @@ size_t journal_unfinished(journal *j, const struct journal_entry **list)
 
 	*list = NULL;
 	for (size_t i = 0; i < j->n; i++)
-		k += j->dev[i].full != NULL;
+		k += journal_full(&j->dev[i]) != NULL;
 	if ((u = realloc(j->unfinished, (k ? k : 1) * sizeof(*u))) == NULL)
 		return 0;
 	j->unfinished = u;
 	j->n_unfinished = 0;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].full != NULL)
-			u[j->n_unfinished++] = *j->dev[i].full;
+		if (journal_full(&j->dev[i]) != NULL)
+			u[j->n_unfinished++] = *j->dev[i].x->full;
 	*list = u;
 	return j->n_unfinished;
 }
@@ -959,8 +1046,8 @@ const struct journal_entry *journal_last(journal *j, uint64_t chip_uid)
 
 	if (d == NULL)
 		return NULL;
-	if (d->full != NULL)
-		return d->full;
+	if (journal_full(d) != NULL)
+		return d->x->full;
 	journal_dev_entry(j, d, &j->scratch);
 	return &j->scratch;
 }

@@ -17,6 +17,7 @@
  * archiving of a journal grown past a segment), a second one measures.
  *
  * Usage: bench-journal [N...]   (default 1000 10000 100000)
+ *        bench-journal --generate|--prepare|--measure DIR N   (one step)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -270,6 +271,9 @@ int main(int argc, char **argv)
 	int count = argc > 1 ? argc - 1 : 3, bad = 0;
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
+	/* The steps apart, to look at one state with other tools. */
+	if (argc == 4 && strcmp(argv[1], "--generate") == 0)
+		return bench_generate(argv[2], strtoul(argv[3], NULL, 10)) == 0 ? 0 : 1;
 	if (argc == 4 && strcmp(argv[1], "--measure") == 0)
 		return bench_measure(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "--prepare") == 0) {
