@@ -922,10 +922,19 @@ static int journal_load_history(journal *j)
 	}
 	j->segment = covers;
 	for (uint32_t seg = covers + 1;; seg++) {
-		if ((r = journal_replay_segment(j, seg)) != LPA_OK)
-			return r == LPA_ERR_SYSTEM && errno == ENOENT ? LPA_OK : r;
+		if ((r = journal_replay_segment(j, seg)) != LPA_OK) {
+			if (r != LPA_ERR_SYSTEM || errno != ENOENT)
+				return r;
+			break;
+		}
 		j->segment = seg;
 	}
+	/* Segments the snapshot did not cover (a crash before it was written, or it did not
+	 * load): a new one, so that the next start reads them no more. Best effort: the
+	 * archive stays the truth. */
+	if (j->segment > covers)
+		(void)journal_snapshot_write(j, j->segment);
+	return LPA_OK;
 }
 
 int journal_open(const char *path, journal **out)
