@@ -514,10 +514,26 @@ struct journal_snap_io {
 	uint64_t hash_left, consumed;
 };
 
+/* Writing: the buffer is hashed and written when full (and at the end). */
+static void journal_snap_flush(struct journal_snap_io *io)
+{
+	if (io->err == LPA_OK && io->len > 0 &&
+	    (!EVP_DigestUpdate(io->md, io->buf, io->len) ||
+	     fwrite(io->buf, 1, io->len, io->f) != io->len))
+		io->err = LPA_ERR_SYSTEM;
+	io->len = 0;
+}
+
 static void journal_snap_put(struct journal_snap_io *io, const void *p, size_t n)
 {
-	if (io->err == LPA_OK && (fwrite(p, 1, n, io->f) != n || !EVP_DigestUpdate(io->md, p, n)))
-		io->err = LPA_ERR_SYSTEM;
+	if (io->len + n > JOURNAL_SNAP_BUF)
+		journal_snap_flush(io);
+	if (n > JOURNAL_SNAP_BUF) {
+		io->err = LPA_ERR_LENGTH;
+		return;
+	}
+	memcpy(io->buf + io->len, p, n);
+	io->len += n;
 }
 
 static void journal_snap_put_int(struct journal_snap_io *io, uint64_t v, unsigned n)
@@ -573,7 +589,8 @@ static int journal_snapshot_write(journal *j, uint32_t covers)
 	uint8_t h[32];
 	int fd = -1, r = LPA_ERR_NOMEM;
 
-	if (path == NULL || tmp == NULL || (io.md = EVP_MD_CTX_new()) == NULL)
+	if (path == NULL || tmp == NULL || (io.md = EVP_MD_CTX_new()) == NULL ||
+	    (io.buf = malloc(JOURNAL_SNAP_BUF)) == NULL)
 		goto out;
 	r = LPA_ERR_SYSTEM;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
@@ -591,6 +608,7 @@ static int journal_snapshot_write(journal *j, uint32_t covers)
 		journal_snap_put_str(&io, j->str[i]);
 	for (size_t i = 0; i < j->n; i++)
 		journal_snap_put_dev(&io, j, &j->dev[i]);
+	journal_snap_flush(&io);
 	if (io.err != LPA_OK || !EVP_DigestFinal_ex(io.md, h, NULL) ||
 	    fwrite(h, 1, sizeof(h), io.f) != sizeof(h) || fflush(io.f) != 0 ||
 	    fsync(fileno(io.f)) != 0)
@@ -609,6 +627,7 @@ out:
 	if (r != LPA_OK && tmp != NULL)
 		unlink(tmp);
 	EVP_MD_CTX_free(io.md);
+	free(io.buf);
 	free(path);
 	free(tmp);
 	return r;
