@@ -801,7 +801,10 @@ static int journal_snapshot_load(journal *j, uint32_t *covers)
 	*covers = (uint32_t)journal_snap_get_int(&io, 4);
 	n_str = (uint32_t)journal_snap_get_int(&io, 4);
 	n_dev = (uint32_t)journal_snap_get_int(&io, 4);
-	if (io.err == LPA_OK && (n_str > UINT16_MAX || n_dev >= UINT32_MAX / 2))
+	/* Counts the file cannot hold (a chip takes at least 37 bytes) are refused before
+	 * anything is sized on them. */
+	if (io.err == LPA_OK && (n_str > UINT16_MAX ||
+				 (uint64_t)n_str * 2 + (uint64_t)n_dev * 37 > (uint64_t)st.st_size))
 		io.err = LPA_ERR_LENGTH;
 	for (uint32_t i = 0; i < n_str && io.err == LPA_OK; i++) {
 		uint16_t idx;
@@ -811,7 +814,7 @@ static int journal_snapshot_load(journal *j, uint32_t *covers)
 			io.err = LPA_ERR_ENCODING; /* a string twice */
 	}
 	/* The chips' array sized once (its growth would double the memory). */
-	if (io.err == LPA_OK && n_dev > 0 && n_dev <= (1u << 24)) {
+	if (io.err == LPA_OK && n_dev > 0) {
 		struct journal_dev *d = realloc(j->dev, ((size_t)n_dev + 1024) * sizeof(*d));
 
 		if (d == NULL)
