@@ -3,7 +3,10 @@
  *   {"t":T,"step":"issued","uid":"…","dev_eui":"…","counter":N,"probe":"…","lot":"…"
  *    [,"receipt":"…"][,"record":"…"][,"reason":"…"]}
  * Nothing secret is ever in it: packages are ciphertext for one chip, receipts and
- * records are signed public data.
+ * records are signed public data. The file at the journal's path is the live segment;
+ * grown past a size it is archived and a snapshot of every chip is written (below,
+ * "archive and snapshot"), so that start-up reads the snapshot and one segment, not the
+ * history. In memory a chip is found by UID in a hash table; a finished one is a summary.
  */
 #include <errno.h>
 #include <fcntl.h>
