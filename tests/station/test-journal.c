@@ -19,7 +19,16 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char p[128];
+
 	unlink(path);
+	/* What archiving would have left beside it. */
+	snprintf(p, sizeof(p), "%s.snap", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.d/000001.jsonl", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.d", path);
+	rmdir(p);
 }
 
 static void step(journal *j, enum journal_step s, uint64_t uid, uint64_t eui, uint32_t ctr)
