@@ -3,18 +3,23 @@
  *   {"t":T,"step":"issued","uid":"…","dev_eui":"…","counter":N,"probe":"…","lot":"…"
  *    [,"receipt":"…"][,"record":"…"][,"reason":"…"]}
  * Nothing secret is ever in it: packages are ciphertext for one chip, receipts and
- * records are signed public data.
+ * records are signed public data. The file at the journal's path is the live segment;
+ * grown past a size it is archived and a snapshot of every chip is written (below,
+ * "archive and snapshot"), so that start-up reads the snapshot and one segment, not the
+ * history. In memory a chip is found by UID in a hash table; a finished one is a summary.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "lpa/core/lpa-core.h"
-#include "journal.h"
+#include "journal-state.h"
 #include "jsonl.h"
 
 static const char *const journal_steps[J_N_STEPS] = {
@@ -27,41 +32,91 @@ const char *journal_step_name(enum journal_step s)
 	return s < J_N_STEPS ? journal_steps[s] : "?";
 }
 
-/* One attempt that reached `installing`: from then on the chip may hold its keys. */
-struct journal_attempt {
-	uint64_t dev_eui;
-	uint32_t counter;
-	bool recorded;
-};
+struct journal_entry *journal_full(const struct journal_dev *d)
+{
+	return d->x != NULL ? d->x->full : NULL;
+}
 
-struct journal_dev {
-	struct journal_entry e; /* the chip's last step, fields carried forward */
-	struct journal_attempt *attempts;
-	size_t n_attempts;
-};
+struct journal_extra *journal_extra(struct journal_dev *d)
+{
+	if (d->x == NULL)
+		d->x = calloc(1, sizeof(*d->x));
+	return d->x;
+}
 
-struct journal {
-	int fd;
-	struct journal_dev *dev; /* per chip, in order of first appearance */
-	size_t n, cap;
-	struct journal_entry *unfinished;
-	size_t n_unfinished;
-};
+static void journal_extra_free(struct journal_dev *d)
+{
+	if (d->x != NULL) {
+		free(d->x->more);
+		free(d->x->full);
+		free(d->x->reason);
+		free(d->x);
+		d->x = NULL;
+	}
+}
+
+static size_t journal_hash(uint64_t uid, size_t cap)
+{
+	uid ^= uid >> 33;
+	uid *= 0xff51afd7ed558ccdULL;
+	uid ^= uid >> 33;
+	return (size_t)uid & (cap - 1);
+}
 
 static struct journal_dev *journal_find(journal *j, uint64_t uid)
 {
-	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].e.chip_uid == uid)
-			return &j->dev[i];
-	return NULL;
+	if (j->index_cap == 0)
+		return NULL;
+	for (size_t h = journal_hash(uid, j->index_cap);; h = (h + 1) & (j->index_cap - 1)) {
+		uint32_t k = j->index[h];
+
+		if (k == 0)
+			return NULL;
+		if (j->dev[k - 1].uid == uid)
+			return &j->dev[k - 1];
+	}
 }
 
-static struct journal_dev *journal_slot(journal *j, uint64_t uid)
+static void journal_index_put(journal *j, size_t i)
+{
+	size_t h = journal_hash(j->dev[i].uid, j->index_cap);
+
+	while (j->index[h] != 0)
+		h = (h + 1) & (j->index_cap - 1);
+	j->index[h] = (uint32_t)(i + 1);
+}
+
+/* Room for n chips, the table at most half full. */
+int journal_index_reserve(journal *j, size_t n)
+{
+	size_t cap = j->index_cap ? j->index_cap : 256;
+	uint32_t *old = j->index;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap == j->index_cap)
+		return LPA_OK;
+	if (n >= UINT32_MAX)
+		return LPA_ERR_LENGTH;
+	if ((j->index = calloc(cap, sizeof(*j->index))) == NULL) {
+		j->index = old;
+		return LPA_ERR_NOMEM;
+	}
+	free(old);
+	j->index_cap = cap;
+	for (size_t i = 0; i < j->n; i++)
+		journal_index_put(j, i);
+	return LPA_OK;
+}
+
+struct journal_dev *journal_slot(journal *j, uint64_t uid)
 {
 	struct journal_dev *d = journal_find(j, uid);
 
 	if (d != NULL)
 		return d;
+	if (journal_index_reserve(j, j->n + 1) != LPA_OK)
+		return NULL;
 	if (j->n == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 64;
 
@@ -71,32 +126,151 @@ static struct journal_dev *journal_slot(journal *j, uint64_t uid)
 		j->cap = cap;
 	}
 	memset(&j->dev[j->n], 0, sizeof(j->dev[0]));
-	j->dev[j->n].e.chip_uid = uid;
+	j->dev[j->n].uid = uid;
+	j->dev[j->n].step = J_BEGIN;
+	journal_index_put(j, j->n);
 	return &j->dev[j->n++];
 }
 
-static struct journal_attempt *journal_attempt_find(const struct journal_dev *d, uint64_t dev_eui,
-						    uint32_t counter)
+/* The index of s in the string table, adding it. */
+int journal_intern(journal *j, const char *s, uint16_t *idx)
 {
-	for (size_t i = 0; i < d->n_attempts; i++)
-		if (d->attempts[i].dev_eui == dev_eui && d->attempts[i].counter == counter)
-			return &d->attempts[i];
+	size_t i = j->last_str;
+	char **t;
+
+	if (i < j->n_str && strcmp(j->str[i], s) == 0) {
+		*idx = (uint16_t)i;
+		return LPA_OK;
+	}
+	for (i = 0; i < j->n_str; i++)
+		if (strcmp(j->str[i], s) == 0)
+			break;
+	if (i == j->n_str) {
+		if (j->n_str == UINT16_MAX)
+			return LPA_ERR_LENGTH;
+		if ((t = realloc(j->str, (j->n_str + 1) * sizeof(*t))) == NULL)
+			return LPA_ERR_NOMEM;
+		j->str = t;
+		if ((j->str[j->n_str] = strdup(s)) == NULL)
+			return LPA_ERR_NOMEM;
+		j->n_str++;
+	}
+	j->last_str = i;
+	*idx = (uint16_t)i;
+	return LPA_OK;
+}
+
+struct journal_attempt *journal_attempt_at(struct journal_dev *d, size_t i)
+{
+	return i == 0 ? &d->first : &d->x->more[i - 1];
+}
+
+struct journal_attempt *journal_attempt_find(struct journal_dev *d, uint64_t dev_eui,
+					     uint32_t counter)
+{
+	for (size_t i = 0; i < d->n_attempts; i++) {
+		struct journal_attempt *a = journal_attempt_at(d, i);
+
+		if (a->dev_eui == dev_eui && a->counter == counter)
+			return a;
+	}
 	return NULL;
 }
 
-static struct journal_attempt *journal_attempt_add(struct journal_dev *d, uint64_t dev_eui,
-						   uint32_t counter)
+struct journal_attempt *journal_attempt_add(struct journal_dev *d, uint64_t dev_eui,
+					    uint32_t counter)
 {
 	struct journal_attempt *a = journal_attempt_find(d, dev_eui, counter);
 
 	if (a != NULL)
 		return a;
-	if ((a = realloc(d->attempts, (d->n_attempts + 1) * sizeof(*a))) == NULL)
+	if (d->n_attempts == UINT16_MAX)
 		return NULL;
-	d->attempts = a;
-	a = &d->attempts[d->n_attempts++];
+	if (d->n_attempts > 0) {
+		if (journal_extra(d) == NULL ||
+		    (a = realloc(d->x->more, d->n_attempts * sizeof(*a))) == NULL)
+			return NULL;
+		d->x->more = a;
+	}
+	a = journal_attempt_at(d, d->n_attempts++);
 	*a = (struct journal_attempt){.dev_eui = dev_eui, .counter = counter};
 	return a;
+}
+
+bool journal_finished(enum journal_step s)
+{
+	return s == J_RECORDED || s == J_ABANDONED;
+}
+
+/* The chip's state as an entry: its whole last entry when unfinished, else the summary
+ * (no receipt or record: a finished device needs neither again). */
+static void journal_dev_entry(const journal *j, const struct journal_dev *d,
+			      struct journal_entry *e)
+{
+	if (journal_full(d) != NULL) {
+		*e = *d->x->full;
+		return;
+	}
+	memset(e, 0, sizeof(*e));
+	e->step = (enum journal_step)d->step;
+	e->t = d->t;
+	e->chip_uid = d->uid;
+	e->dev_eui = d->dev_eui;
+	e->counter = d->counter;
+	if (d->probe < j->n_str)
+		snprintf(e->probe, sizeof(e->probe), "%s", j->str[d->probe]);
+	if (d->lot < j->n_str)
+		snprintf(e->lot, sizeof(e->lot), "%s", j->str[d->lot]);
+	if (d->x != NULL && d->x->reason != NULL)
+		snprintf(e->reason, sizeof(e->reason), "%s", d->x->reason);
+}
+
+/* Stores e as the chip's state: the totals follow, a finished chip drops its entry. */
+int journal_dev_store(journal *j, struct journal_dev *d, const struct journal_entry *e)
+{
+	uint16_t lot, probe;
+	int r;
+
+	if ((r = journal_intern(j, e->lot, &lot)) != LPA_OK ||
+	    (r = journal_intern(j, e->probe, &probe)) != LPA_OK)
+		return r;
+	if (journal_finished(e->step)) {
+		char *reason = NULL;
+
+		if (e->step == J_ABANDONED && e->reason[0] != '\0' &&
+		    ((reason = strdup(e->reason)) == NULL || journal_extra(d) == NULL)) {
+			free(reason);
+			return LPA_ERR_NOMEM;
+		}
+		if (d->x != NULL) {
+			free(d->x->reason);
+			d->x->reason = reason;
+			free(d->x->full);
+			d->x->full = NULL;
+			if (d->x->more == NULL && reason == NULL) {
+				free(d->x);
+				d->x = NULL;
+			}
+		}
+	} else {
+		if (journal_extra(d) == NULL ||
+		    (d->x->full == NULL && (d->x->full = malloc(sizeof(*d->x->full))) == NULL))
+			return LPA_ERR_NOMEM;
+		*d->x->full = *e;
+		free(d->x->reason);
+		d->x->reason = NULL;
+	}
+	j->n_recorded -= d->step == J_RECORDED;
+	j->n_abandoned -= d->step == J_ABANDONED;
+	j->n_recorded += e->step == J_RECORDED;
+	j->n_abandoned += e->step == J_ABANDONED;
+	d->step = (uint8_t)e->step;
+	d->t = (uint32_t)e->t;
+	d->dev_eui = e->dev_eui;
+	d->counter = e->counter;
+	d->lot = lot;
+	d->probe = probe;
+	return LPA_OK;
 }
 
 static int journal_hex64(json_t *o, const char *k, uint64_t *v)
@@ -172,34 +346,37 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 {
 	struct journal_dev *dev = journal_slot(j, e->chip_uid);
 	struct journal_attempt *a;
-	struct journal_entry *d, keep;
+	struct journal_entry *d = &j->scratch, *keep;
+	int r;
 
 	if (dev == NULL)
 		return LPA_ERR_NOMEM;
-	d = &dev->e;
-	keep = *d;
+	if ((keep = malloc(sizeof(*keep))) == NULL)
+		return LPA_ERR_NOMEM;
+	journal_dev_entry(j, dev, keep);
 	/* A new attempt (begin) inherits nothing of the chip's earlier ones: an attempt
 	 * abandoned before its issue returned has no DevEUI or counter of its own, and
 	 * must not show the previous attempt's. */
 	if (e->step == J_BEGIN) {
-		keep.dev_eui = 0;
-		keep.counter = 0;
+		keep->dev_eui = 0;
+		keep->counter = 0;
 	}
 	*d = *e;
 	if (e->dev_eui == 0)
-		d->dev_eui = keep.dev_eui;
+		d->dev_eui = keep->dev_eui;
 	if (e->counter == 0)
-		d->counter = keep.counter;
+		d->counter = keep->counter;
 	if (e->probe[0] == '\0')
-		memcpy(d->probe, keep.probe, sizeof(d->probe));
+		memcpy(d->probe, keep->probe, sizeof(d->probe));
 	if (e->lot[0] == '\0')
-		memcpy(d->lot, keep.lot, sizeof(d->lot));
+		memcpy(d->lot, keep->lot, sizeof(d->lot));
 	/* A receipt matters until confirmed, a record until recorded; a new attempt
 	 * (begin) starts clean. */
 	if (e->receipt[0] == '\0' && e->step > J_INSTALLED && e->step < J_ABANDONED)
-		memcpy(d->receipt, keep.receipt, sizeof(d->receipt));
+		memcpy(d->receipt, keep->receipt, sizeof(d->receipt));
 	if (e->record[0] == '\0' && e->step == J_RECORDED)
-		memcpy(d->record, keep.record, sizeof(d->record));
+		memcpy(d->record, keep->record, sizeof(d->record));
+	free(keep);
 	/* Every attempt that reached the chip is remembered, not only the last: a chip can
 	 * hold the keys of an earlier one when a later one never reached it. */
 	if (d->step >= J_INSTALLING && d->step <= J_RECORDED && d->counter != 0) {
@@ -208,7 +385,8 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 		if (d->step == J_RECORDED)
 			a->recorded = true;
 	}
-	return LPA_OK;
+	r = journal_dev_store(j, dev, d);
+	return r;
 }
 
 static int journal_replay_line(void *ctx, char *line, size_t n)
@@ -225,29 +403,106 @@ static int journal_replay_line(void *ctx, char *line, size_t n)
 	return r;
 }
 
-static int journal_replay(journal *j)
+/* Replays one archived segment; a missing one is LPA_ERR_SYSTEM with errno ENOENT. */
+static int journal_replay_segment(journal *j, uint32_t seg)
 {
-	return jsonl_replay(j->fd, journal_replay_line, j);
+	char *p = journal_snapshot_segment_path(j->path, seg);
+	int fd, r;
+
+	if (p == NULL)
+		return LPA_ERR_NOMEM;
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return LPA_ERR_SYSTEM;
+	/* Archived segments end on a line boundary (they were live segments). */
+	r = jsonl_replay(fd, journal_replay_line, j);
+	close(fd);
+	return r;
+}
+
+static void journal_forget(journal *j)
+{
+	for (size_t i = 0; i < j->n; i++) {
+		journal_extra_free(&j->dev[i]);
+	}
+	free(j->dev);
+	free(j->index);
+	for (size_t i = 0; i < j->n_str; i++)
+		free(j->str[i]);
+	free(j->str);
+	j->dev = NULL;
+	j->index = NULL;
+	j->str = NULL;
+	j->n = j->cap = j->index_cap = j->n_str = j->last_str = 0;
+	j->n_recorded = j->n_abandoned = 0;
+}
+
+/*
+ * The state before the live segment: the snapshot, then every archived segment it does
+ * not cover. A snapshot that does not load (torn, corrupt, missing) is only a cache:
+ * the archive itself is replayed from its first segment, and nothing is lost.
+ */
+static int journal_load_history(journal *j)
+{
+	uint32_t covers = 0;
+	int r;
+
+	if (journal_snapshot_load(j, &covers) != LPA_OK) {
+		journal_forget(j);
+		covers = 0;
+	}
+	j->segment = covers;
+	for (uint32_t seg = covers + 1;; seg++) {
+		if ((r = journal_replay_segment(j, seg)) != LPA_OK) {
+			if (r != LPA_ERR_SYSTEM || errno != ENOENT)
+				return r;
+			break;
+		}
+		j->segment = seg;
+	}
+	/* Segments the snapshot did not cover (a crash before it was written, or it did not
+	 * load): a new one, so that the next start reads them no more. Best effort: the
+	 * archive stays the truth. */
+	if (j->segment > covers)
+		(void)journal_snapshot_write(j, j->segment);
+	return LPA_OK;
 }
 
 int journal_open(const char *path, journal **out)
 {
 	journal *j;
+	struct stat st;
 	int r;
 
 	*out = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return LPA_ERR_NOMEM;
+	j->fd = -1;
+	if ((j->path = strdup(path)) == NULL) {
+		r = LPA_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = journal_load_history(j)) != LPA_OK)
+		goto fail;
 	if ((j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
-		free(j);
-		return LPA_ERR_SYSTEM;
+		r = LPA_ERR_SYSTEM;
+		goto fail;
 	}
-	if ((r = journal_replay(j)) != LPA_OK) {
-		journal_close(&j);
-		return r;
+	if ((r = jsonl_replay(j->fd, journal_replay_line, j)) != LPA_OK)
+		goto fail;
+	if (fstat(j->fd, &st) != 0) {
+		r = LPA_ERR_SYSTEM;
+		goto fail;
 	}
+	j->live_bytes = st.st_size;
+	if ((r = journal_snapshot_compact(j)) != LPA_OK)
+		goto fail;
 	*out = j;
 	return LPA_OK;
+fail:
+	journal_close(&j);
+	return r;
 }
 
 void journal_close(journal **jp)
@@ -256,11 +511,11 @@ void journal_close(journal **jp)
 
 	if (jp == NULL || (j = *jp) == NULL)
 		return;
-	close(j->fd);
-	for (size_t i = 0; i < j->n; i++)
-		free(j->dev[i].attempts);
-	free(j->dev);
+	if (j->fd >= 0)
+		close(j->fd);
+	journal_forget(j);
 	free(j->unfinished);
+	free(j->path);
 	free(j);
 	*jp = NULL;
 }
@@ -298,6 +553,10 @@ int journal_log(journal *j, struct journal_entry *e)
 	free(s);
 	if (r == LPA_OK)
 		r = journal_apply(j, e);
+	if (r == LPA_OK) {
+		j->live_bytes += (off_t)(len + 1);
+		r = journal_snapshot_compact(j);
+	}
 fail:
 	json_decref(o);
 	return r;
@@ -305,16 +564,19 @@ fail:
 
 size_t journal_unfinished(journal *j, const struct journal_entry **list)
 {
-	struct journal_entry *u = realloc(j->unfinished, (j->n ? j->n : 1) * sizeof(*u));
+	size_t k = 0;
+	struct journal_entry *u;
 
 	*list = NULL;
-	if (u == NULL)
+	for (size_t i = 0; i < j->n; i++)
+		k += journal_full(&j->dev[i]) != NULL;
+	if ((u = realloc(j->unfinished, (k ? k : 1) * sizeof(*u))) == NULL)
 		return 0;
 	j->unfinished = u;
 	j->n_unfinished = 0;
 	for (size_t i = 0; i < j->n; i++)
-		if (j->dev[i].e.step != J_RECORDED && j->dev[i].e.step != J_ABANDONED)
-			u[j->n_unfinished++] = j->dev[i].e;
+		if (journal_full(&j->dev[i]) != NULL)
+			u[j->n_unfinished++] = *j->dev[i].x->full;
 	*list = u;
 	return j->n_unfinished;
 }
@@ -323,7 +585,12 @@ const struct journal_entry *journal_last(journal *j, uint64_t chip_uid)
 {
 	struct journal_dev *d = journal_find(j, chip_uid);
 
-	return d != NULL ? &d->e : NULL;
+	if (d == NULL)
+		return NULL;
+	if (journal_full(d) != NULL)
+		return d->x->full;
+	journal_dev_entry(j, d, &j->scratch);
+	return &j->scratch;
 }
 
 bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui, uint32_t counter)
@@ -338,13 +605,7 @@ bool journal_unrecorded_attempt(journal *j, uint64_t chip_uid, uint64_t dev_eui,
 
 void journal_totals(journal *j, size_t *recorded, size_t *abandoned, size_t *unfinished)
 {
-	*recorded = *abandoned = *unfinished = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		if (j->dev[i].e.step == J_RECORDED)
-			(*recorded)++;
-		else if (j->dev[i].e.step == J_ABANDONED)
-			(*abandoned)++;
-		else
-			(*unfinished)++;
-	}
+	*recorded = j->n_recorded;
+	*abandoned = j->n_abandoned;
+	*unfinished = j->n - j->n_recorded - j->n_abandoned;
 }

@@ -46,7 +46,10 @@ struct journal_entry {
 
 typedef struct journal journal;
 
-/* Opens (creating) the journal; replays it. A torn last line is cut off. */
+/* Opens (creating) the journal: its snapshot, the archived segments the snapshot does not
+ * cover, then the live segment at path (a torn last line is cut off). A live segment
+ * grown past 1 MiB is archived (PATH without .jsonl + ".d/NNNNNN.jsonl") and the snapshot
+ * (".snap") rewritten, here or in journal_log. */
 int journal_open(const char *path, journal **j);
 void journal_close(journal **j);
 /* Appends e (t is filled in) and fsyncs before returning. */
@@ -54,7 +57,9 @@ int journal_log(journal *j, struct journal_entry *e);
 /* Devices whose last step is not J_RECORDED or J_ABANDONED, oldest first. The array is
  * owned by the journal and valid until the next journal_log. */
 size_t journal_unfinished(journal *j, const struct journal_entry **list);
-/* The last entry for a chip, or NULL. */
+/* The last entry for a chip, or NULL; valid until the next call on the journal. For a
+ * finished chip (recorded, abandoned) a summary: step, DevEUI, counter, probe, lot and an
+ * abandon's reason, without receipt or record (nothing needs them again). */
 const struct journal_entry *journal_last(journal *j, uint64_t chip_uid);
 /* Whether this journal has an attempt for the chip with that DevEUI and counter that
  * reached `installing` and was never recorded: a chip holding those keys holds ours, and

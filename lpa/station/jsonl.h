@@ -3,6 +3,7 @@
 #define LPA_STATION_JSONL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Calls line(ctx, text, len) for every complete line of the file open on fd (text is
@@ -11,5 +12,8 @@
  * that appending continues on a line boundary; nothing is cut after a callback error.
  */
 int jsonl_replay(int fd, int (*line)(void *ctx, char *text, size_t len), void *ctx);
+/* The same from byte offset from (a line boundary) on. */
+int jsonl_replay_from(int fd, off_t from, int (*line)(void *ctx, char *text, size_t len),
+		      void *ctx);
 
 #endif

@@ -41,7 +41,257 @@ struct manifest {
 	size_t open_records; /* records since the last trailer */
 	char prev[MANIFEST_HASH_HEX];
 	char path[4096];
+	/* "Already recorded?": the first 8 bytes of SHA-256 of every record's JWS, open
+	 * addressing (0 is empty), built at open and kept up to date on append. */
+	uint64_t *recs;
+	size_t recs_cap, n_recs;
+	bool recs_lost; /* a key could not be added: the file is read instead */
+	/* The index file (PATH.idx): where the last good line ends, records since the
+	 * index was last written or read, and whether end is known. */
+	off_t end;
+	size_t unindexed, appended;
+	bool end_known;
 };
+
+static uint64_t manifest_record_key(const char *jws, size_t len)
+{
+	uint8_t h[32];
+	uint64_t k;
+
+	lpa_sha256(jws, len, h);
+	k = lpa_be_get(h, 8);
+	return k != 0 ? k : 1;
+}
+
+static bool manifest_recs_has(const manifest *m, uint64_t k)
+{
+	if (m->recs_cap == 0)
+		return false;
+	for (size_t i = (size_t)k & (m->recs_cap - 1);; i = (i + 1) & (m->recs_cap - 1)) {
+		if (m->recs[i] == k)
+			return true;
+		if (m->recs[i] == 0)
+			return false;
+	}
+}
+
+static void manifest_recs_put(uint64_t *t, size_t cap, uint64_t k)
+{
+	size_t i = (size_t)k & (cap - 1);
+
+	while (t[i] != 0 && t[i] != k)
+		i = (i + 1) & (cap - 1);
+	t[i] = k;
+}
+
+/* Adds a record's key, keeping the table at most half full. */
+static int manifest_recs_add(manifest *m, uint64_t k)
+{
+	if (2 * (m->n_recs + 1) > m->recs_cap) {
+		size_t cap = m->recs_cap ? 2 * m->recs_cap : 1024;
+		uint64_t *t = calloc(cap, sizeof(*t));
+
+		if (t == NULL)
+			return LPA_ERR_NOMEM;
+		for (size_t i = 0; i < m->recs_cap; i++)
+			if (m->recs[i] != 0)
+				manifest_recs_put(t, cap, m->recs[i]);
+		free(m->recs);
+		m->recs = t;
+		m->recs_cap = cap;
+	}
+	if (!manifest_recs_has(m, k))
+		m->n_recs++;
+	manifest_recs_put(m->recs, m->recs_cap, k);
+	return LPA_OK;
+}
+
+/*
+ * The index file PATH.idx: what an open learns from the whole manifest, so that the next
+ * open reads only the lines after it. Big-endian: "LPMI", version 1, u64 bytes covered,
+ * u64 records, u64 open records, the chain head (64 hex digits), u64 keys, the keys
+ * (u64 each), then the SHA-256 of all that. It is only a cache: it is used when the line
+ * ending where it stops hashes to its chain head, and otherwise the whole file is read.
+ */
+#define MANIFEST_IDX_MAGIC "LPMI"
+#define MANIFEST_IDX_VERSION 1
+#define MANIFEST_IDX_FIXED (4 + 1 + 8 + 8 + 8 + 64 + 8)
+#define MANIFEST_IDX_EVERY 256 /* records read past the index before it is rewritten */
+
+static char *manifest_idx_path(const manifest *m, const char *suffix)
+{
+	size_t n = strlen(m->path) + strlen(suffix) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s%s", m->path, suffix);
+	return p;
+}
+
+/* Whether the line of the manifest ending at byte end (its newline at end - 1) hashes
+ * to head. */
+static bool manifest_idx_head_holds(const manifest *m, off_t end, const char *head)
+{
+	size_t win = MANIFEST_MAX_LINE + 2, n, start;
+	off_t from = end > (off_t)win ? end - (off_t)win : 0;
+	char *buf, hex[MANIFEST_HASH_HEX];
+	bool ok = false;
+
+	if (end == 0)
+		return strcmp(head, MANIFEST_ZERO_HASH) == 0;
+	if ((buf = malloc(win)) == NULL)
+		return false;
+	n = (size_t)(end - from);
+	if (pread(m->fd, buf, n, from) != (ssize_t)n || buf[n - 1] != '\n')
+		goto out;
+	for (start = n - 1; start > 0 && buf[start - 1] != '\n'; start--)
+		;
+	if (start == 0 && from != 0)
+		goto out; /* longer than a line may be */
+	manifest_line_hash(buf + start, n - 1 - start, hex);
+	ok = strcmp(hex, head) == 0;
+out:
+	free(buf);
+	return ok;
+}
+
+/* Loads PATH.idx when it is whole and agrees with the file; *from: where to read on. */
+static int manifest_idx_load(manifest *m, off_t *from)
+{
+	char *path = manifest_idx_path(m, ".idx");
+	uint8_t *buf = NULL, h[32];
+	struct stat st, mst;
+	uint64_t covered, seq, opn, n_keys;
+	char head[MANIFEST_HASH_HEX];
+	int fd = -1, r = LPA_ERR_NOMEM;
+
+	*from = 0;
+	if (path == NULL)
+		goto out;
+	r = LPA_ERR_SYSTEM;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 ||
+	    fstat(m->fd, &mst) != 0)
+		goto out;
+	r = LPA_ERR_LENGTH;
+	if (st.st_size < MANIFEST_IDX_FIXED + 32 ||
+	    (st.st_size - MANIFEST_IDX_FIXED - 32) % 8 != 0 || st.st_size > (1 << 30))
+		goto out;
+	r = LPA_ERR_NOMEM;
+	if ((buf = malloc((size_t)st.st_size)) == NULL)
+		goto out;
+	r = LPA_ERR_LENGTH;
+	if (read(fd, buf, (size_t)st.st_size) != (ssize_t)st.st_size)
+		goto out;
+	r = LPA_ERR_MAGIC;
+	if (memcmp(buf, MANIFEST_IDX_MAGIC, 4) != 0)
+		goto out;
+	r = LPA_ERR_VERSION;
+	if (buf[4] != MANIFEST_IDX_VERSION)
+		goto out;
+	r = LPA_ERR_MISMATCH;
+	lpa_sha256(buf, (size_t)st.st_size - 32, h);
+	if (memcmp(h, buf + st.st_size - 32, 32) != 0)
+		goto out;
+	covered = lpa_be_get(buf + 5, 8);
+	seq = lpa_be_get(buf + 13, 8);
+	opn = lpa_be_get(buf + 21, 8);
+	memcpy(head, buf + 29, 64);
+	head[64] = '\0';
+	n_keys = lpa_be_get(buf + 93, 8);
+	r = LPA_ERR_LENGTH;
+	if (n_keys != (uint64_t)(st.st_size - MANIFEST_IDX_FIXED - 32) / 8 || n_keys != seq ||
+	    opn > seq || covered > (uint64_t)mst.st_size)
+		goto out;
+	/* The file it describes: the line where it stops is the chain head it names. */
+	r = LPA_ERR_MISMATCH;
+	if (!manifest_idx_head_holds(m, (off_t)covered, head))
+		goto out;
+	for (uint64_t i = 0; i < n_keys; i++) {
+		uint64_t k = lpa_be_get(buf + MANIFEST_IDX_FIXED + 8 * i, 8);
+
+		if (k == 0 || manifest_recs_has(m, k)) {
+			r = LPA_ERR_ENCODING;
+			goto out;
+		}
+		if ((r = manifest_recs_add(m, k)) != LPA_OK)
+			goto out;
+	}
+	m->seq = (size_t)seq;
+	m->open_records = (size_t)opn;
+	memcpy(m->prev, head, sizeof(head));
+	*from = (off_t)covered;
+	r = LPA_OK;
+out:
+	if (r != LPA_OK) {
+		free(m->recs);
+		m->recs = NULL;
+		m->recs_cap = m->n_recs = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	return r;
+}
+
+/* Writes PATH.idx: tmp, fsync, rename, fsync of the directory. Best effort. */
+static int manifest_idx_write(manifest *m)
+{
+	char *path = manifest_idx_path(m, ".idx"), *tmp = manifest_idx_path(m, ".idx.tmp");
+	size_t len = MANIFEST_IDX_FIXED + 8 * m->n_recs + 32, k = 0;
+	uint8_t *buf = NULL;
+	int fd = -1, r = LPA_ERR_NOMEM;
+
+	if (!m->end_known || m->recs_lost || m->n_recs != m->seq) {
+		r = LPA_ERR_STATE;
+		goto out;
+	}
+	if (path == NULL || tmp == NULL || (buf = malloc(len)) == NULL)
+		goto out;
+	memcpy(buf, MANIFEST_IDX_MAGIC, 4);
+	buf[4] = MANIFEST_IDX_VERSION;
+	lpa_be_put(buf + 5, (uint64_t)m->end, 8);
+	lpa_be_put(buf + 13, m->seq, 8);
+	lpa_be_put(buf + 21, m->open_records, 8);
+	memcpy(buf + 29, m->prev, 64);
+	lpa_be_put(buf + 93, m->n_recs, 8);
+	for (size_t i = 0; i < m->recs_cap; i++)
+		if (m->recs[i] != 0)
+			lpa_be_put(buf + MANIFEST_IDX_FIXED + 8 * k++, m->recs[i], 8);
+	lpa_sha256(buf, len - 32, buf + len - 32);
+	r = LPA_ERR_SYSTEM;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
+	    write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0 || close(fd) != 0) {
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		goto out;
+	}
+	{
+		char *slash = strrchr(tmp, '/');
+		int dfd;
+
+		if (slash != NULL)
+			*(slash == tmp ? slash + 1 : slash) = '\0';
+		else
+			strcpy(tmp, ".");
+		if ((dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	m->unindexed = m->appended = 0;
+	r = LPA_OK;
+out:
+	free(buf);
+	free(path);
+	free(tmp);
+	return r;
+}
 
 /* One line of an existing manifest: chain head and record counts. */
 static int manifest_scan_line(void *ctx, char *line, size_t n)
@@ -53,8 +303,14 @@ static int manifest_scan_line(void *ctx, char *line, size_t n)
 	if (o == NULL)
 		return LPA_ERR_ENCODING;
 	if (json_object_get(o, "record") != NULL) {
+		json_t *rec = json_object_get(o, "record");
+
 		m->seq++;
 		m->open_records++;
+		m->unindexed++;
+		if (json_is_string(rec))
+			r = manifest_recs_add(m, manifest_record_key(json_string_value(rec),
+								     json_string_length(rec)));
 	} else if (json_object_get(o, "trailer") != NULL) {
 		m->open_records = 0;
 	} else {
@@ -69,8 +325,23 @@ static int manifest_scan_line(void *ctx, char *line, size_t n)
 /* Reads the existing file: chain head, record count; cuts a torn last line. */
 static int manifest_scan(manifest *m)
 {
+	off_t from = 0;
+	int r;
+
 	strcpy(m->prev, MANIFEST_ZERO_HASH);
-	return jsonl_replay(m->fd, manifest_scan_line, m);
+	/* The index, when it agrees with the file, saves reading what it covers. */
+	if (manifest_idx_load(m, &from) != LPA_OK) {
+		strcpy(m->prev, MANIFEST_ZERO_HASH);
+		m->seq = m->open_records = 0;
+		from = 0;
+	}
+	if ((r = jsonl_replay_from(m->fd, from, manifest_scan_line, m)) != LPA_OK)
+		return r;
+	if ((m->end = lseek(m->fd, 0, SEEK_END)) >= 0)
+		m->end_known = true;
+	if (m->unindexed >= MANIFEST_IDX_EVERY)
+		(void)manifest_idx_write(m);
+	return LPA_OK;
 }
 
 int manifest_open(const char *path, manifest **out)
@@ -89,6 +360,7 @@ int manifest_open(const char *path, manifest **out)
 	}
 	if ((r = manifest_scan(m)) != LPA_OK) {
 		close(m->fd);
+		free(m->recs);
 		free(m);
 		return r;
 	}
@@ -100,7 +372,12 @@ void manifest_close(manifest **m)
 {
 	if (m == NULL || *m == NULL)
 		return;
+	/* Not for a tail read at open alone (a few lines after a crash): reading it again
+	 * costs less than an fsync'd rewrite. */
+	if ((*m)->appended > 0 || (*m)->unindexed >= MANIFEST_IDX_EVERY)
+		(void)manifest_idx_write(*m);
 	close((*m)->fd);
+	free((*m)->recs);
 	free(*m);
 	*m = NULL;
 }
@@ -127,13 +404,18 @@ char *manifest_trailer_payload(const char *lot, size_t count, const char *head)
 
 int manifest_contains(manifest *m, const char *jws, bool *found)
 {
-	FILE *f = fopen(m->path, "r");
+	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
 	*found = false;
-	if (f == NULL)
+	/* Every record of the file is in the index: not there, not in the file. */
+	if (!m->recs_lost && !manifest_recs_has(m, manifest_record_key(jws, strlen(jws))))
+		return LPA_OK;
+	/* There: a resume after a crash between the append and its journal entry (or a
+	 * 64-bit collision): the file says for certain. */
+	if ((f = fopen(m->path, "r")) == NULL)
 		return LPA_ERR_SYSTEM;
 	while (!*found && (n = getline(&line, &cap, f)) > 0) {
 		json_t *o = json_loadb(line, (size_t)n, 0, NULL);
@@ -165,6 +447,11 @@ static int manifest_write_line(manifest *m, json_t *o)
 	w = write(m->fd, s, len + 1);
 	if (w != (ssize_t)(len + 1) || fsync(m->fd) != 0)
 		r = LPA_ERR_SYSTEM;
+	/* Where the good lines end is known only after whole writes. */
+	if (w == (ssize_t)(len + 1))
+		m->end += w;
+	else
+		m->end_known = false;
 	free(s);
 	return r;
 }
@@ -180,6 +467,11 @@ int manifest_append_record(manifest *m, const char *jws)
 	if ((r = manifest_write_line(m, o)) == LPA_OK) {
 		m->seq++;
 		m->open_records++;
+		m->unindexed++;
+		m->appended++;
+		/* On disk: the index must say so, or a retry would append it twice. */
+		if (manifest_recs_add(m, manifest_record_key(jws, strlen(jws))) != LPA_OK)
+			m->recs_lost = true;
 	}
 	json_decref(o);
 	return r;
@@ -206,8 +498,11 @@ int manifest_append_trailer(manifest *m, const char *lot, EVP_PKEY *station_key,
 	if ((jwk = json_loads(jwk_s, 0, NULL)) == NULL ||
 	    (o = json_pack("{s:O,s:O,s:s}", "trailer", t, "key", jwk, "sig", sig)) == NULL)
 		goto fail;
-	if ((r = manifest_write_line(m, o)) == LPA_OK)
+	if ((r = manifest_write_line(m, o)) == LPA_OK) {
 		m->open_records = 0;
+		m->unindexed++;
+		m->appended++;
+	}
 fail:
 	json_decref(o);
 	json_decref(jwk);

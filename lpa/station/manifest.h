@@ -34,7 +34,9 @@ size_t manifest_count(const manifest *m);
 /* Records since the last trailer: a trailer is written only when this is > 0. */
 size_t manifest_open_records(const manifest *m);
 /* Whether a record line with exactly this JWS is in the file (resume after a crash
- * between the append and its journal entry must not append it twice). */
+ * between the append and its journal entry must not append it twice). Answered from an
+ * index of the records built at open and kept on append; the file is read only when the
+ * index says yes (a resume), to be certain. */
 int manifest_contains(manifest *m, const char *jws, bool *found);
 
 /* ---- keys ---- */

@@ -1,5 +1,6 @@
 /* The journal: replay after a restart, carried-forward fields, torn and corrupt lines. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -18,7 +19,16 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char p[128];
+
 	unlink(path);
+	/* What archiving would have left beside it. */
+	snprintf(p, sizeof(p), "%s.snap", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.d/000001.jsonl", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.d", path);
+	rmdir(p);
 }
 
 static void step(journal *j, enum journal_step s, uint64_t uid, uint64_t eui, uint32_t ctr)
@@ -218,6 +228,311 @@ START_TEST(every_unrecorded_attempt_is_remembered)
 }
 END_TEST
 
+/* ------------------------------------------------- archive and snapshot */
+/* A state directory of its own: the journal, its archive and its snapshot. */
+static char dir[64], jpath[128];
+
+static void snap_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/lpa-journal-snap-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", dir);
+}
+
+static void snap_dir_remove(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *slurp(const char *p, size_t *n)
+{
+	FILE *f = fopen(p, "rb");
+	char *buf;
+	long len;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	ck_assert_ptr_nonnull(buf = malloc((size_t)len + 1));
+	ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	buf[len] = '\0';
+	*n = (size_t)len;
+	return buf;
+}
+
+static void spill(const char *p, const char *buf, size_t n)
+{
+	FILE *f = fopen(p, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Chips in every state, then a line long enough to close the live segment. */
+static void snap_history(void)
+{
+	journal *j = NULL;
+	FILE *f;
+
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	step(j, J_BEGIN, 1, 0, 0);
+	step(j, J_ISSUED, 1, 0xE1, 5);
+	step(j, J_INSTALLING, 1, 0, 0);
+	step(j, J_INSTALLED, 1, 0, 0);
+	step(j, J_CONFIRMED, 1, 0, 0);
+	step(j, J_RECORDED, 1, 0, 0);
+	step(j, J_BEGIN, 2, 0, 0);
+	step(j, J_ISSUED, 2, 0xE2, 7);
+	step(j, J_INSTALLING, 2, 0, 0);
+	step(j, J_BEGIN, 3, 0, 0);
+	step(j, J_ABANDONED, 3, 0, 0);
+	step(j, J_BEGIN, 4, 0, 0);
+	step(j, J_ISSUED, 4, 0xE4, 1);
+	step(j, J_INSTALLED, 4, 0, 0);
+	step(j, J_CONFIRMED, 4, 0, 0);
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ISSUED, 5, 0xE5, 1);
+	step(j, J_INSTALLING, 5, 0xE5, 1);
+	step(j, J_BEGIN, 5, 0, 0);
+	step(j, J_ISSUED, 5, 0xE5, 2);
+	step(j, J_INSTALLING, 5, 0xE5, 2);
+	step(j, J_ABANDONED, 5, 0xE5, 2);
+	journal_close(&j);
+	/* Members the journal does not know are ignored: 1.1 MiB in one line. */
+	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
+	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\",\"pad\":\"", f);
+	for (int i = 0; i < 1100 * 1024; i++)
+		fputc('x', f);
+	fputs("\"}\n{\"t\":2,\"step\":\"abandoned\",\"uid\":\"0000000000000006\"}\n", f);
+	fclose(f);
+}
+
+/* What snap_history wrote, whatever files it is read from. */
+static void snap_assert_state(journal *j)
+{
+	const struct journal_entry *u, *e;
+	size_t rec, ab, un;
+
+	journal_totals(j, &rec, &ab, &un);
+	ck_assert_uint_eq(rec, 1);
+	ck_assert_uint_eq(ab, 3);
+	ck_assert_uint_eq(un, 2);
+	ck_assert_uint_eq(journal_unfinished(j, &u), 2);
+	ck_assert_uint_eq(u[0].chip_uid, 2);
+	ck_assert_int_eq(u[0].step, J_INSTALLING);
+	ck_assert_uint_eq(u[0].dev_eui, 0xE2);
+	ck_assert_uint_eq(u[0].counter, 7);
+	ck_assert_str_eq(u[0].probe, "SIM0000001");
+	ck_assert_uint_eq(u[1].chip_uid, 4);
+	ck_assert_int_eq(u[1].step, J_CONFIRMED);
+	ck_assert_str_eq(u[1].record, "eyJhbGciOiJFUzI1NiJ9.e30.sig");
+	ck_assert_str_eq(u[1].receipt, "TFBSMQ-receipt");
+	ck_assert_ptr_nonnull(e = journal_last(j, 1));
+	ck_assert_int_eq(e->step, J_RECORDED);
+	ck_assert_uint_eq(e->dev_eui, 0xE1);
+	ck_assert_uint_eq(e->counter, 5);
+	ck_assert_str_eq(e->probe, "SIM0000001");
+	ck_assert_str_eq(journal_last(j, 3)->reason, "no target");
+	ck_assert_int_eq(journal_last(j, 6)->step, J_ABANDONED);
+	ck_assert_ptr_null(journal_last(j, 7));
+	ck_assert(!journal_unrecorded_attempt(j, 1, 0xE1, 5));
+	ck_assert(journal_unrecorded_attempt(j, 2, 0xE2, 7));
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 1));
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 2));
+	ck_assert(!journal_unrecorded_attempt(j, 5, 0xE5, 3));
+}
+
+/* A live segment past its size is archived (byte for byte, never deleted) and the state
+ * is read back from the snapshot alone. */
+START_TEST(grown_segment_archived_and_snapshot_read)
+{
+	char arch[160], snap[160], *before, *after;
+	size_t n_before, n_after;
+	journal *j = NULL;
+	struct stat st;
+
+	snap_dir();
+	snap_history();
+	before = slurp(jpath, &n_before);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	snap_assert_state(j);
+	journal_close(&j);
+	snprintf(arch, sizeof(arch), "%s/journal.d/000001.jsonl", dir);
+	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
+	after = slurp(arch, &n_after);
+	ck_assert_uint_eq(n_after, n_before);
+	ck_assert(memcmp(before, after, n_before) == 0);
+	ck_assert_int_eq(stat(jpath, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(stat(snap, &st), 0);
+	ck_assert_int_lt(st.st_size, 1024); /* the 1.1 MiB line is not in it */
+	/* The archive is not read when the snapshot covers it. */
+	ck_assert_int_eq(chmod(arch, 0), 0);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	snap_assert_state(j);
+	/* Appending goes on in the new live segment, and survives a restart. */
+	step(j, J_INSTALLED, 2, 0, 0);
+	journal_close(&j);
+	ck_assert_int_eq(chmod(arch, 0600), 0);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	ck_assert_int_eq(journal_last(j, 2)->step, J_INSTALLED);
+	ck_assert_uint_eq(journal_last(j, 2)->counter, 7);
+	journal_close(&j);
+	free(before);
+	free(after);
+	snap_dir_remove();
+}
+END_TEST
+
+/* The snapshot cut at every byte, or one byte changed: the station starts, from the
+ * archive, and loses nothing. */
+START_TEST(torn_snapshot_loses_nothing)
+{
+	char snap[160], *good;
+	size_t n;
+	journal *j = NULL;
+
+	snap_dir();
+	snap_history();
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	journal_close(&j);
+	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
+	good = slurp(snap, &n);
+	/* The same history without its 1.1 MiB line, for a quick replay at every cut. */
+	{
+		char arch[160], *all, *pad;
+		size_t n_all;
+		static const char six[] =
+			"{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\"}\n"
+			"{\"t\":2,\"step\":\"abandoned\",\"uid\":"
+			"\"0000000000000006\"}\n";
+
+		snprintf(arch, sizeof(arch), "%s/journal.d/000001.jsonl", dir);
+		all = slurp(arch, &n_all);
+		ck_assert_ptr_nonnull(
+			pad = strstr(all,
+				     "{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\""));
+		memcpy(pad, six, sizeof(six));
+		spill(arch, all, strlen(all));
+		free(all);
+	}
+	for (size_t cut = 0; cut <= n + 1; cut++) {
+		char *bad = malloc(n + 1);
+
+		ck_assert_ptr_nonnull(bad);
+		memcpy(bad, good, n);
+		if (cut < n) {
+			spill(snap, bad, cut); /* torn */
+		} else {
+			bad[n == 0 ? 0 : (cut - n) * (n / 2)] ^= 0x40; /* flipped */
+			spill(snap, bad, n);
+		}
+		ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+		snap_assert_state(j);
+		journal_close(&j);
+		free(bad);
+	}
+	/* The open that found it torn wrote a good one again. */
+	{
+		size_t n2;
+		char *again = slurp(snap, &n2);
+
+		ck_assert_uint_eq(n2, n);
+		free(again);
+	}
+	free(good);
+	snap_dir_remove();
+}
+END_TEST
+
+/* A crash between archiving a segment and writing the snapshot that covers it: the
+ * older snapshot is read, then the segment it does not cover. */
+START_TEST(segment_archived_before_its_snapshot)
+{
+	char snap[160], *old;
+	size_t n;
+	journal *j = NULL;
+	FILE *f;
+
+	snap_dir();
+	snap_history();
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	journal_close(&j);
+	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
+	old = slurp(snap, &n);
+	/* A second segment: chip 2 recorded, chip 7 begun, then a long line. */
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	step(j, J_RECORDED, 2, 0, 0);
+	step(j, J_BEGIN, 7, 0, 0);
+	journal_close(&j);
+	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
+	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000008\",\"pad\":\"", f);
+	for (int i = 0; i < 1100 * 1024; i++)
+		fputc('y', f);
+	fputs("\"}\n", f);
+	fclose(f);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	journal_close(&j);
+	spill(snap, old, n); /* as if the crash came before the rename of the new one */
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	ck_assert_int_eq(journal_last(j, 2)->step, J_RECORDED);
+	ck_assert_uint_eq(journal_last(j, 2)->counter, 7);
+	ck_assert_int_eq(journal_last(j, 7)->step, J_BEGIN);
+	ck_assert_int_eq(journal_last(j, 8)->step, J_BEGIN);
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 1));
+	ck_assert(!journal_unrecorded_attempt(j, 2, 0xE2, 7));
+	journal_close(&j);
+	free(old);
+	snap_dir_remove();
+}
+END_TEST
+
+/* Many chips: each found by its UID (the index), finished ones summarised. */
+START_TEST(many_chips_found_by_uid)
+{
+	journal *j = NULL;
+	FILE *f = fopen(path, "w");
+	size_t rec, ab, un;
+
+	ck_assert_ptr_nonnull(f);
+	for (unsigned i = 1; i <= 5000; i++) {
+		fprintf(f, "{\"t\":1,\"step\":\"begin\",\"uid\":\"%016x\"}\n", i * 7919u);
+		fprintf(f,
+			"{\"t\":1,\"step\":\"installing\",\"uid\":\"%016x\",\"dev_eui\":\"%016x\","
+			"\"counter\":%u,\"lot\":\"lot-%u\"}\n",
+			i * 7919u, i, i, i % 3);
+		if (i % 10 != 0)
+			fprintf(f, "{\"t\":1,\"step\":\"recorded\",\"uid\":\"%016x\"}\n",
+				i * 7919u);
+	}
+	fclose(f);
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	journal_totals(j, &rec, &ab, &un);
+	ck_assert_uint_eq(rec, 4500);
+	ck_assert_uint_eq(un, 500);
+	for (unsigned i = 1; i <= 5000; i++) {
+		const struct journal_entry *e = journal_last(j, i * 7919u);
+		char lot[16];
+
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_eq(e->step, i % 10 ? J_RECORDED : J_INSTALLING);
+		ck_assert_uint_eq(e->dev_eui, i);
+		ck_assert_uint_eq(e->counter, i);
+		snprintf(lot, sizeof(lot), "lot-%u", i % 3);
+		ck_assert_str_eq(e->lot, lot);
+		ck_assert(journal_unrecorded_attempt(j, i * 7919u, i, i) == (i % 10 == 0));
+	}
+	ck_assert_ptr_null(journal_last(j, 7918));
+	journal_close(&j);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
@@ -227,6 +542,10 @@ int main(void)
 		TU_CASE(new_attempt_after_abandon),
 		TU_CASE(every_unrecorded_attempt_is_remembered),
 		TU_CASE(abandoned_attempt_inherits_nothing),
+		TU_CASE(grown_segment_archived_and_snapshot_read),
+		TU_CASE(torn_snapshot_loses_nothing),
+		TU_CASE(segment_archived_before_its_snapshot),
+		TU_CASE(many_chips_found_by_uid),
 	};
 
 	return tu_main_fixture("journal", cases, TU_N(cases), setup, teardown);
