@@ -17,7 +17,7 @@
 
 struct admin_ctx {
 	struct kms_paths paths;
-	sqlite3 *db;
+	struct db *db;
 	lpa_secbuf *master;
 };
 

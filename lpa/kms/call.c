@@ -162,9 +162,9 @@ static json_t *call_audit_entry(const struct kms_call *c)
 }
 
 /* Runs one call's second phase in a savepoint: a 500 undoes what it wrote. */
-static int call_apply(struct kms_server *s, sqlite3 *db, struct kms_call *c)
+static int call_apply(struct kms_server *s, struct db *db, struct kms_call *c)
 {
-	sqlite3 *own = c->db;
+	struct db *own = c->db;
 	int r;
 
 	if (!c->apply || !call_pending(c))
@@ -181,7 +181,7 @@ static int call_apply(struct kms_server *s, sqlite3 *db, struct kms_call *c)
 	return db_run(db, NULL, "RELEASE call", NULL);
 }
 
-void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n)
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
 {
 	struct audit_batch *b = NULL;
 	bool committed = false;

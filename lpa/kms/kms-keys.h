@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "kms-db.h"
 #include "lpa/core/lpa-core.h"
 
 #include "kms-err.h"
@@ -33,14 +33,14 @@ int vault_open(const lpa_secbuf *master, const char *label, const void *ctx, siz
 #define KEY_STATION_CA "station-ca"
 #define KEY_TLS_SERVER "tls-server"
 /* Creates (or imports, when priv is given) a P-256 key for a purpose; cert_der optional. */
-int keys_store(sqlite3 *db, const lpa_secbuf *master, const char *purpose, uint32_t key_id,
+int keys_store(struct db *db, const lpa_secbuf *master, const char *purpose, uint32_t key_id,
 	       EVP_PKEY *key, const uint8_t *cert_der, size_t cert_len);
-int keys_load(sqlite3 *db, const lpa_secbuf *master, const char *purpose, EVP_PKEY **key,
+int keys_load(struct db *db, const lpa_secbuf *master, const char *purpose, EVP_PKEY **key,
 	      uint32_t *key_id, uint8_t **cert_der, size_t *cert_len);
-int keys_load_public(sqlite3 *db, const char *purpose, EVP_PKEY **key, uint32_t *key_id);
+int keys_load_public(struct db *db, const char *purpose, EVP_PKEY **key, uint32_t *key_id);
 /* "package-1", "record-1": the JWK kid of a key. */
 void keys_kid(const char *purpose, uint32_t key_id, char kid[32]);
 /* {"keys":[JWK with kid, use, key_id ...]} — what GET /v1/keys and export-keys show. */
-int keys_jwks(sqlite3 *db, json_t **jwks);
+int keys_jwks(struct db *db, json_t **jwks);
 
 #endif /* LPA_KMS_KEYS_H */

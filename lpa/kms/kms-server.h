@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "lpa/core/lpa-core.h"
 
@@ -52,7 +51,7 @@ struct kms_rate; /* rate.c */
 struct kms_server {
 	struct kms_config cfg;
 	struct kms_paths paths;
-	sqlite3 *db;
+	struct db *db;
 	lpa_secbuf *master;
 	EVP_PKEY *package_key;
 	uint32_t package_key_id;
@@ -65,7 +64,7 @@ struct kms_server {
 
 /* One request in flight: who is calling, and what the answer and the audit line say. */
 struct kms_call {
-	sqlite3 *db; /* the connection this call uses */
+	struct db *db; /* the connection this call uses */
 	/* from TLS */
 	int64_t station_id;
 	char station[REQ_MAX_NAME + 1];
@@ -162,7 +161,7 @@ void call_dispatch(struct kms_server *s, struct kms_call *c);
  * is appended, committed together. If the audit log cannot be written or the commit
  * fails, nothing of it stays and every call's reply becomes 500.
  */
-void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n);
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n);
 /* Releases what the call holds (not the call itself). */
 void call_free(struct kms_call *c);
 
