@@ -54,8 +54,8 @@ int admin_device_reprovision(const struct admin_opts *o)
 		if (r == KMS_OK && o->has_counter)
 			r = db_run(
 				a.db, NULL,
-				"UPDATE devices SET counter = max(counter, ?) WHERE chip_uid = ?",
-				"iu", (int64_t)o->counter, uid);
+				"UPDATE devices SET counter = ? WHERE chip_uid = ? AND counter < ?",
+				"iui", (int64_t)o->counter, uid, (int64_t)o->counter);
 		r = admin_end(&a, "allow-reprovision", o->arg, r);
 	}
 	if (r == KMS_OK)

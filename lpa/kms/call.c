@@ -181,7 +181,9 @@ static int call_apply(struct kms_server *s, struct db *db, struct kms_call *c)
 	return db_run(db, NULL, "RELEASE call", NULL);
 }
 
-void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
+/* One try of a batch's second phase: its transaction, begun and committed (KMS_OK) or
+ * rolled back. */
+static int call_commit_try(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
 {
 	struct audit_batch *b = NULL;
 	bool committed = false;
@@ -205,6 +207,12 @@ void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, s
 		if (r != KMS_OK)
 			goto fail;
 	}
+	/* A deadlock or serialization failure that a call's savepoint absorbed still
+	 * means the whole transaction goes again. */
+	if (db_must_retry(db)) {
+		r = KMS_ERR_BUSY;
+		goto fail;
+	}
 	if ((r = audit_batch_write(b, db)) != KMS_OK || (r = db_commit(db)) != KMS_OK)
 		goto fail;
 	committed = true;
@@ -212,7 +220,54 @@ fail:
 	if (!committed)
 		db_rollback(db);
 	audit_batch_close(&b, committed);
-	if (committed)
+	return r;
+}
+
+/* Before another try: each deferred call as its first phase left it. */
+static void call_reset(struct kms_call *c, json_t *detail)
+{
+	c->status = 0;
+	c->error = 0;
+	c->message[0] = '\0';
+	c->retry_after = 0;
+	json_decref(c->reply);
+	c->reply = NULL;
+	json_decref(c->detail);
+	c->detail = detail ? json_deep_copy(detail) : NULL;
+}
+
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
+{
+	json_t **details = calloc(n, sizeof(*details));
+	bool *deferred = calloc(n, sizeof(*deferred));
+	unsigned tries = 0;
+	int r;
+
+	if (!details || !deferred) {
+		r = KMS_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		deferred[i] = calls[i]->apply && call_pending(calls[i]);
+		if (deferred[i] && calls[i]->detail &&
+		    (details[i] = json_deep_copy(calls[i]->detail)) == NULL) {
+			r = KMS_ERR_NOMEM;
+			goto fail;
+		}
+	}
+	for (;;) {
+		if ((r = call_commit_try(s, db, calls, n)) == KMS_OK || !db_retry(r, &tries))
+			break;
+		for (size_t i = 0; i < n; i++)
+			if (deferred[i])
+				call_reset(calls[i], details[i]);
+	}
+fail:
+	for (size_t i = 0; details && i < n; i++)
+		json_decref(details[i]);
+	free(details);
+	free(deferred);
+	if (r == KMS_OK)
 		return;
 	/* An unrecorded decision is not acceptable: nothing of it stays, and the replies
 	 * say so. */

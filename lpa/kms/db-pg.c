@@ -11,7 +11,7 @@
  * parallel across instances is everything else: TLS, parsing, the checks, Argon2 and the
  * cryptography of the first phase, which is most of a request's cost. A serialization
  * failure or deadlock (40001, 40P01: from whatever else touches the database) reads as
- * KMS_ERR_BUSY, and db_transaction runs the transaction again.
+ * KMS_ERR_BUSY, and the caller runs the transaction again (db_retry).
  *
  * Results come in binary: integers by their type, text and bytea as their bytes.
  */
@@ -120,7 +120,11 @@ static int pg_error(struct db *db, PGresult *res)
 	if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 		      strcmp(state, "55P03") == 0)) {
 		fprintf(stderr, "lpa-kms: postgresql: %s (%s): the transaction will be retried\n",
-			strcmp(state, "40P01") == 0 ? "deadlock" : "serialization failure", state);
+			strcmp(state, "40P01") == 0   ? "deadlock"
+			: strcmp(state, "40001") == 0 ? "serialization failure"
+						      : "lock timeout",
+			state);
+		db->must_retry = true;
 		return KMS_ERR_BUSY;
 	}
 	fprintf(stderr, "lpa-kms: postgresql: %s%s%s", state ? state : "", state ? ": " : "",

@@ -41,6 +41,7 @@ struct db_ops {
 /* Every connection starts with its operations. */
 struct db {
 	const struct db_ops *ops;
+	bool must_retry; /* a statement since db_begin failed with KMS_ERR_BUSY */
 };
 struct db_stmt {
 	struct db *db;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -31,7 +32,11 @@ int audit_append(struct db *db, const char *path, json_t *entry);
  * its commit) are cut off; *cut says how many. A log that does not end in an intact head
  * line is left for `audit verify` to report. */
 int audit_recover(struct db *db, const char *path, size_t *cut);
-/* Verifies the chain of path and (when db is not NULL) that its last line is the head.
+/* Writes the log to out as JSON Lines: the file at path, or on PostgreSQL the database's
+ * lines. */
+int audit_export(struct db *db, const char *path, FILE *out);
+/* Verifies the chain of path (NULL on PostgreSQL: the database's lines) and (when db is
+ * not NULL) that its last line is the head.
  * On failure *line is the 1-based line where it breaks and msg says why. */
 int audit_verify(struct db *db, const char *path, size_t *lines, size_t *line, char *msg,
 		 size_t msg_len);

@@ -84,15 +84,18 @@ int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
 /*
- * Runs fn(db, arg) in a write transaction (fn calls neither begin nor commit) and
- * commits; when the database reports a serialization failure or a deadlock (40001,
- * 40P01) or stays busy, everything is rolled back and fn runs again, a bounded number of
- * times with a growing, jittered pause. fn must be safe to run again: it starts from
- * nothing each time. Returns fn's error, the commit's, or KMS_ERR_BUSY when every try
- * failed so.
+ * Retries. A transaction that failed with KMS_ERR_BUSY — the database reported a
+ * serialization failure or a deadlock (PostgreSQL 40001, 40P01) or stayed locked — is
+ * rolled back and run again from nothing, a bounded number of times:
+ *   unsigned tries = 0;
+ *   do r = one_try(...); while (db_retry(r, &tries));
+ * db_retry pauses (growing, jittered) and returns true while tries are left.
+ * db_must_retry tells whether a statement of the open transaction failed so, even when
+ * the caller went on (a savepoint rolled back): the whole transaction must go again.
  */
 #define DB_TRIES 8
-int db_transaction(struct db *db, int (*fn)(struct db *db, void *arg), void *arg);
+bool db_retry(int r, unsigned *tries);
+bool db_must_retry(const struct db *db);
 
 /*
  * Statements. Parameters bind from a format string, one letter per parameter, in order:

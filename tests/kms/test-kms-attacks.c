@@ -506,22 +506,37 @@ START_TEST(audit_unwritable)
 	uint8_t pkg[LPA_LPK1_LEN];
 	uint32_t counter;
 	char token[64], log[700], saved[700], out[1024];
+	struct db *db = NULL;
 	int64_t before;
 
 	session(&op, "audit", "operator", "*", "st1", token);
 	kt_chip_new(&chip, false, 0);
 	before = allocated();
-	/* The attack: the audit log cannot be written (here: it is a directory), and an issue
-	 * used to be committed anyway, without its line. */
+	/* The attack: the audit log cannot be written, and an issue used to be committed
+	 * anyway, without its line. Here the log is a directory (SQLite), or its table
+	 * refuses every new row (PostgreSQL). */
 	snprintf(log, sizeof(log), "%s/audit.log", kt.kms);
 	snprintf(saved, sizeof(saved), "%s/audit.log.saved", kt.kms);
-	ck_assert_int_eq(rename(log, saved), 0);
-	ck_assert_int_eq(mkdir(log, 0700), 0);
+	if (kt.pg) {
+		db = kms_db();
+		ck_assert_int_eq(db_exec(db, "ALTER TABLE audit_log ADD CONSTRAINT attack"
+					     " CHECK (seq < 0) NOT VALID"),
+				 KMS_OK);
+	} else {
+		ck_assert_int_eq(rename(log, saved), 0);
+		ck_assert_int_eq(mkdir(log, 0700), 0);
+	}
 	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT_A, "1.1", &counter, pkg, &r), 500);
 	ck_assert_str_eq(kt_error(&r), "internal");
 	kt_resp_free(&r);
-	ck_assert_int_eq(rmdir(log), 0);
-	ck_assert_int_eq(rename(saved, log), 0);
+	if (kt.pg) {
+		ck_assert_int_eq(db_exec(db, "ALTER TABLE audit_log DROP CONSTRAINT attack"),
+				 KMS_OK);
+		db_close(&db);
+	} else {
+		ck_assert_int_eq(rmdir(log), 0);
+		ck_assert_int_eq(rename(saved, log), 0);
+	}
 	/* Nothing of it stayed: no DevEUI allocated, no attempt; the chip's first issue is
 	 * counter 1; the chain is intact. */
 	ck_assert_int_eq(allocated(), before);
