@@ -181,15 +181,16 @@ static int call_apply(struct kms_server *s, struct db *db, struct kms_call *c)
 	return db_run(db, NULL, "RELEASE call", NULL);
 }
 
-/* One try of a batch's second phase: its transaction, begun and committed (KMS_OK) or
- * rolled back. */
-static int call_commit_try(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
+/* One try of a batch's second phase: its transaction (begun already when begun is
+ * KMS_OK, otherwise here), committed (KMS_OK) or rolled back. */
+static int call_commit_try(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n,
+			   int begun)
 {
 	struct audit_batch *b = NULL;
 	bool committed = false;
-	int r;
+	int r = begun;
 
-	if ((r = db_begin(db)) != KMS_OK)
+	if (r != KMS_OK && (r = db_begin(db)) != KMS_OK)
 		goto fail;
 	if ((r = audit_batch_open(db, s->paths.audit, &b)) != KMS_OK)
 		goto fail;
@@ -236,7 +237,7 @@ static void call_reset(struct kms_call *c, json_t *detail)
 	c->detail = detail ? json_deep_copy(detail) : NULL;
 }
 
-void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n)
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n, int begun)
 {
 	json_t **details = calloc(n, sizeof(*details));
 	bool *deferred = calloc(n, sizeof(*deferred));
@@ -244,6 +245,8 @@ void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, s
 	int r;
 
 	if (!details || !deferred) {
+		if (begun == KMS_OK)
+			db_rollback(db);
 		r = KMS_ERR_NOMEM;
 		goto fail;
 	}
@@ -251,13 +254,16 @@ void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, s
 		deferred[i] = calls[i]->apply && call_pending(calls[i]);
 		if (deferred[i] && calls[i]->detail &&
 		    (details[i] = json_deep_copy(calls[i]->detail)) == NULL) {
+			if (begun == KMS_OK)
+				db_rollback(db);
 			r = KMS_ERR_NOMEM;
 			goto fail;
 		}
 	}
 	for (;;) {
-		if ((r = call_commit_try(s, db, calls, n)) == KMS_OK || !db_retry(r, &tries))
+		if ((r = call_commit_try(s, db, calls, n, begun)) == KMS_OK || !db_retry(r, &tries))
 			break;
+		begun = KMS_ERR_BUSY; /* the next try begins its own */
 		for (size_t i = 0; i < n; i++)
 			if (deferred[i])
 				call_reset(calls[i], details[i]);

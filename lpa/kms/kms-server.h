@@ -159,9 +159,11 @@ void call_dispatch(struct kms_server *s, struct kms_call *c);
  * The second phase of n calls on the writer's connection db: one transaction in which
  * each pending call's apply runs (in a savepoint of its own) and each call's audit line
  * is appended, committed together. If the audit log cannot be written or the commit
- * fails, nothing of it stays and every call's reply becomes 500.
+ * fails, nothing of it stays and every call's reply becomes 500. begun: KMS_OK when the
+ * caller began the transaction already (db_begin), anything else to begin it here.
+ * A deadlock or serialization failure runs the whole transaction again (db_retry).
  */
-void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n);
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n, int begun);
 /* Releases what the call holds (not the call itself). */
 void call_free(struct kms_call *c);
 

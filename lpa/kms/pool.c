@@ -83,17 +83,22 @@ static void pool_commit(struct kms_pool *p, struct db *db)
 	if (p->committing)
 		return;
 	p->committing = true;
-	for (;;) {
+	while (p->done.head) {
 		size_t n = 0;
+		int begun;
 
+		/* The transaction first, then the batch: while this waits for the database's
+		 * writers' lock (another KMS instance on PostgreSQL holds it), calls keep
+		 * gathering, and all of them go into this one transaction. */
+		pthread_mutex_unlock(&p->lock);
+		begun = db_begin(db);
+		pthread_mutex_lock(&p->lock);
 		while (n < POOL_BATCH && (jobs[n] = pool_pop(&p->done)) != NULL)
 			n++;
-		if (n == 0)
-			break;
 		pthread_mutex_unlock(&p->lock);
 		for (size_t i = 0; i < n; i++)
 			calls[i] = &jobs[i]->call;
-		call_commit(p->s, db, calls, n);
+		call_commit(p->s, db, calls, n, begun);
 		for (size_t i = 0; i < n; i++)
 			jobs[i]->done(jobs[i]); /* the job may be gone after this */
 		pthread_mutex_lock(&p->lock);

@@ -13,14 +13,18 @@
  *   meson test -C build --benchmark --suite kms -v bench-kms-concurrent
  *   KMS_BENCH_STATIONS="1 4 16 64" KMS_BENCH_DEVICES=N (per level, default 1200)
  *   KMS_BENCH_FLOOD=0 (no login flood)
+ *   KMS_BENCH_INSTANCES=2 (PostgreSQL only: a second `lpa-kms serve` on the same
+ *   database; the stations alternate between the two)
  */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +34,7 @@
 #define BENCH_FLOODERS 3
 
 static EVP_PKEY *bench_pkg_key;
+static int bench_pid_b;
 static atomic_int bench_stop;
 
 static double bench_now(void)
@@ -55,6 +60,7 @@ static double bench_pct(const double *v, size_t n, double p)
 }
 
 static struct kt_station stations[BENCH_MAX_STATIONS];
+static unsigned bench_ports[2], bench_instances = 1;
 
 static void bench_level(unsigned n, unsigned devices)
 {
@@ -73,6 +79,9 @@ static void bench_level(unsigned n, unsigned devices)
 		st->nchips = per;
 		st->nlat = 0;
 		st->pkg_key = bench_pkg_key;
+		st->ports = bench_ports;
+		st->nports = bench_instances;
+		st->which = s % bench_instances;
 		st->failures = 0;
 		for (unsigned i = 0; i < per; i++)
 			kt_chip_new(&st->chips[i], false, 0);
@@ -166,6 +175,12 @@ START_TEST(concurrent)
 		nlevels++;
 	}
 	bench_pkg_key = kt_kms_key("package");
+	bench_ports[0] = kt.port;
+	if (getenv("KMS_BENCH_INSTANCES") && atoi(getenv("KMS_BENCH_INSTANCES")) == 2) {
+		ck_assert_msg(kt.pg != NULL, "two instances need PostgreSQL (pg-server.sh)");
+		bench_pid_b = kt_serve("serve-b", &bench_ports[1]);
+		bench_instances = 2;
+	}
 	for (unsigned s = 0; s < BENCH_MAX_STATIONS; s++) {
 		struct kt_op op;
 		char name[16];
@@ -204,6 +219,13 @@ START_TEST(concurrent)
 	}
 	for (unsigned s = 0; s < BENCH_MAX_STATIONS; s++)
 		kt_station_free(&stations[s]);
+	if (bench_pid_b > 0) {
+		int status;
+
+		kill(bench_pid_b, SIGTERM);
+		ck_assert_int_eq(waitpid(bench_pid_b, &status, 0), bench_pid_b);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	lpa_pkey_free(&bench_pkg_key);
 }
 END_TEST

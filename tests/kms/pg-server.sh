@@ -9,6 +9,8 @@
 # stopped and the directory removed on every exit path: CMD passing, failing, crashing,
 # or this script being interrupted or terminated (meson's timeout). As root, the server
 # runs as an unprivileged user (postgres, or $LPA_PG_USER): initdb refuses root.
+# LPA_PG_OPTIONS adds server options (e.g. "-c log_min_duration_statement=5" to see
+# what is slow); LPA_PG_KEEP_LOG=FILE keeps the server's log.
 set -eu
 
 PG_BIN=${LPA_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
@@ -38,6 +40,9 @@ stop() {
         as_server "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 ||
             echo "pg-server.sh: pg_ctl stop failed" >&2
     fi
+    if [ -n "${LPA_PG_KEEP_LOG:-}" ] && [ -f "$dir/data/server.log" ]; then
+        cp "$dir/data/server.log" "$LPA_PG_KEEP_LOG" || true
+    fi
     rm -rf "$dir"
     exit "$rc"
 }
@@ -63,7 +68,8 @@ fi
 rm -f "$dir/pwfile"
 started=1
 if ! as_server "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
-    -o "-k $dir -c listen_addresses= -c max_connections=200" start >/dev/null; then
+    -o "-k $dir -c listen_addresses= -c max_connections=200 ${LPA_PG_OPTIONS:-}" \
+    start >/dev/null; then
     cat "$dir/data/server.log" >&2
     exit 1
 fi
