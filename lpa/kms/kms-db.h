@@ -91,7 +91,7 @@ void db_rollback(struct db *db);
  *   do r = one_try(...); while (db_retry(r, &tries));
  * db_retry pauses (growing, jittered) and returns true while tries are left.
  * db_must_retry tells whether a statement of the open transaction failed so, even when
- * the caller went on (a savepoint rolled back): the whole transaction must go again.
+ * the caller went on (answered the call anyway): the whole transaction must go again.
  */
 #define DB_TRIES 8
 bool db_retry(int r, unsigned *tries);

@@ -157,8 +157,9 @@ int server_run(const struct kms_config *cfg);
 void call_dispatch(struct kms_server *s, struct kms_call *c);
 /*
  * The second phase of n calls on the writer's connection db: one transaction in which
- * each pending call's apply runs (in a savepoint of its own) and each call's audit line
- * is appended, committed together. If the audit log cannot be written or the commit
+ * each pending call's apply runs and each call's audit line is appended, committed
+ * together; a call whose apply answers 500 has its writes undone (the batch runs again
+ * without it). If the audit log cannot be written or the commit
  * fails, nothing of it stays and every call's reply becomes 500. begun: KMS_OK when the
  * caller began the transaction already (db_begin), anything else to begin it here.
  * A deadlock or serialization failure runs the whole transaction again (db_retry).

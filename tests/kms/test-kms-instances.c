@@ -10,6 +10,8 @@
  *                    lost or given twice
  *   deadlock_retried a transaction of the KMS chosen as a deadlock's victim (40P01) is
  *                    run again and the call still succeeds, with nothing allocated twice
+ *   undo_500         a call whose second phase fails (500) leaves nothing behind, and
+ *                    the calls committed with it are kept
  * The figures (seconds, fail-overs, resent issues) are printed for docs/benchmarks.md.
  */
 #include <check.h>
@@ -338,6 +340,62 @@ START_TEST(deadlock_retried)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ a 500 */
+#define UNDO_CALLS 8
+
+static void *inst_issue_lot(void *arg)
+{
+	struct inst_issue *is = arg;
+	char body[4096];
+
+	kt_issue_body(&is->chip, is->chip.lorawan ? "POISON" : "UNDO", "1.1", KT_SILICON_ID, body,
+		      sizeof(body));
+	kt_http("st2", "POST", "/v1/devices/issue", is->token, NULL, body, strlen(body), &is->r);
+	return NULL;
+}
+
+START_TEST(undo_500)
+{
+	struct inst_issue is[UNDO_CALLS];
+	pthread_t th[UNDO_CALLS];
+	PGconn *w = inst_pg();
+	long long before = inst_int(w, "SELECT count(*) FROM devices");
+	char out[4096];
+
+	/* Every attempt of lot POISON fails in its second phase (a constraint the KMS does
+	 * not expect): that call answers 500 and leaves nothing, while the calls committed
+	 * in the same transaction go on. */
+	inst_exec(w,
+		  "ALTER TABLE attempts ADD CONSTRAINT poison CHECK (lot <> 'POISON') NOT VALID");
+	for (unsigned i = 0; i < UNDO_CALLS; i++) {
+		memset(&is[i], 0, sizeof(is[i]));
+		memcpy(is[i].token, inst_st[1].token, sizeof(is[i].token));
+		kt_chip_new(&is[i].chip, false, 0);
+		is[i].chip.lorawan = i % 4 == 0; /* marks the poisoned ones */
+	}
+	for (unsigned i = 0; i < UNDO_CALLS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, inst_issue_lot, &is[i]), 0);
+	for (unsigned i = 0; i < UNDO_CALLS; i++)
+		pthread_join(th[i], NULL);
+	inst_exec(w, "ALTER TABLE attempts DROP CONSTRAINT poison");
+	for (unsigned i = 0; i < UNDO_CALLS; i++) {
+		ck_assert_int_eq(is[i].r.status, is[i].chip.lorawan ? 500 : 201);
+		kt_resp_free(&is[i].r);
+		kt_chip_free(&is[i].chip);
+	}
+	/* The poisoned calls allocated nothing, and their 500s are in the intact chain. */
+	ck_assert_int_eq(inst_int(w, "SELECT count(*) FROM devices"), before + UNDO_CALLS * 3 / 4);
+	ck_assert_int_eq(inst_int(w, "SELECT value::bigint FROM meta WHERE key = 'dev_eui_next'"),
+			 before + UNDO_CALLS * 3 / 4);
+	ck_assert_int_eq(inst_int(w, "SELECT count(*) FROM audit_log WHERE line LIKE"
+				     " '%\"action\":\"issue\",\"status\":500%'"),
+			 UNDO_CALLS / 4);
+	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "audit", "verify", "--dir", kt.kms, NULL),
+			 0);
+	PQfinish(w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kms-instances");
@@ -351,6 +409,7 @@ int main(void)
 	tcase_add_test(tc, two_instances);
 	tcase_add_test(tc, instance_killed);
 	tcase_add_test(tc, deadlock_retried);
+	tcase_add_test(tc, undo_500);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* One process: the tests share the instances, and B's pid. */
