@@ -70,8 +70,8 @@ static int conf_conninfo(const char *v, enum kms_conf_err *why, char *msg, size_
 	return KMS_OK;
 }
 
-int kms_conf_parse(const char *text, size_t len, struct kms_conf *conf, enum kms_conf_err *why,
-		   unsigned *line, char *msg, size_t msg_len)
+static int conf_parse(const char *text, size_t len, struct kms_conf *conf, enum kms_conf_err *why,
+		      unsigned *line, char *msg, size_t msg_len)
 {
 	bool have_pg = false;
 	size_t i = 0;
@@ -143,6 +143,16 @@ int kms_conf_parse(const char *text, size_t len, struct kms_conf *conf, enum kms
 	}
 	*line = 0;
 	return KMS_OK;
+}
+
+int kms_conf_parse(const char *text, size_t len, struct kms_conf *conf, enum kms_conf_err *why,
+		   unsigned *line, char *msg, size_t msg_len)
+{
+	int r = conf_parse(text, len, conf, why, line, msg, msg_len);
+
+	if (r != KMS_OK)
+		memset(conf, 0, sizeof(*conf)); /* nothing half-read is used */
+	return r;
 }
 
 int kms_conf_load(const char *path, struct kms_conf *conf)

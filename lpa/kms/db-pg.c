@@ -485,6 +485,14 @@ int db_pg_open(const char *conninfo, bool create, struct db **out)
 	int r;
 
 	*out = NULL;
+	/* A password in the environment is readable by whatever can read ours: the only
+	 * places for it are a passfile or none (peer authentication). */
+	if (getenv("PGPASSWORD")) {
+		fprintf(stderr, "lpa-kms: PGPASSWORD is set; the database password belongs in a"
+				" passfile (kms.conf: passfile=PATH), never in the environment\n");
+		free(d);
+		return KMS_ERR_CONF;
+	}
 	if (!d)
 		return KMS_ERR_NOMEM;
 	d->base.ops = &pg_ops;
