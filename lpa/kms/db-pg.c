@@ -87,6 +87,7 @@ struct pg_prep {
 struct pg_db {
 	struct db base;
 	PGconn *c;
+	bool in_tx; /* between db_begin and db_commit/db_rollback */
 	struct pg_prep cache[PG_CACHE];
 	unsigned next_id;
 };
@@ -147,24 +148,63 @@ static int pg_exec(struct db *db, const char *sql)
 	return pg_simple(db, sql);
 }
 
+/*
+ * A connection the server dropped (a restart, a failover) comes back on the next
+ * statement outside a transaction, without the statements it had prepared. Inside one,
+ * it does not: what the transaction wrote is gone with the old connection, and going on
+ * in a new one would commit the rest piecemeal; the transaction fails and the next one
+ * reconnects.
+ */
+static int pg_alive(struct pg_db *d)
+{
+	if (PQstatus(d->c) != CONNECTION_BAD)
+		return KMS_OK;
+	if (d->in_tx) {
+		fprintf(stderr, "lpa-kms: postgresql: the connection was lost mid-transaction\n");
+		return KMS_ERR_DB;
+	}
+	PQreset(d->c);
+	pg_cache_clear(d);
+	if (PQstatus(d->c) != CONNECTION_OK) {
+		fprintf(stderr, "lpa-kms: postgresql: cannot reconnect: %s", PQerrorMessage(d->c));
+		return KMS_ERR_DB;
+	}
+	fprintf(stderr, "lpa-kms: postgresql: reconnected\n");
+	return pg_simple(&d->base, "SET client_min_messages = warning");
+}
+
 static int pg_begin(struct db *db)
 {
-	return pg_simple(db, "BEGIN ISOLATION LEVEL READ COMMITTED;"
-			     " SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")");
+	struct pg_db *d = (struct pg_db *)db;
+	int r;
+
+	if ((r = pg_alive(d)) != KMS_OK)
+		return r;
+	d->in_tx = true;
+	if ((r = pg_simple(db, "BEGIN ISOLATION LEVEL READ COMMITTED;"
+			       " SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")")) != KMS_OK)
+		d->in_tx = PQtransactionStatus(d->c) != PQTRANS_IDLE;
+	return r;
 }
 
 static int pg_commit(struct db *db)
 {
-	return pg_simple(db, "COMMIT");
+	struct pg_db *d = (struct pg_db *)db;
+	int r = pg_simple(db, "COMMIT");
+
+	d->in_tx = r != KMS_OK && PQtransactionStatus(d->c) != PQTRANS_IDLE;
+	return r;
 }
 
 static void pg_rollback(struct db *db)
 {
+	struct pg_db *d = (struct pg_db *)db;
 	PGresult *res;
 
-	if (PQtransactionStatus(pg_conn(db)) == PQTRANS_IDLE)
+	d->in_tx = false;
+	if (PQtransactionStatus(d->c) == PQTRANS_IDLE)
 		return;
-	res = PQexec(pg_conn(db), "ROLLBACK");
+	res = PQexec(d->c, "ROLLBACK");
 	PQclear(res);
 }
 
@@ -276,14 +316,8 @@ static int pg_run(struct db *db, const char *sql, const struct db_param *prm, si
 	ExecStatusType status;
 	int r;
 
-	/* A connection the server dropped (a restart) comes back on the next statement
-	 * outside a transaction; its prepared statements went with it. */
-	if (PQstatus(d->c) == CONNECTION_BAD) {
-		PQreset(d->c);
-		pg_cache_clear(d);
-		if (PQstatus(d->c) == CONNECTION_BAD)
-			return pg_error(db, NULL);
-	}
+	if ((r = pg_alive(d)) != KMS_OK)
+		return r;
 	if ((r = pg_prepare(d, sql, prm, n, &e, &text, types)) != KMS_OK)
 		return r;
 	for (size_t i = 0; i < n; i++) {

@@ -193,6 +193,10 @@ static void inst_run(const char *lot, unsigned kill_at, const char *what)
 	struct kt_progress prog;
 	struct kt_buf b;
 	unsigned per = INST_DEVICES / INST_STATIONS, failovers = 0, reissues = 0;
+	PGconn *c = inst_pg();
+	const char *repeats_sql =
+		"SELECT count(*) FROM audit_log WHERE line LIKE '%\"repeat\":true%'";
+	long long repeats = inst_int(c, repeats_sql);
 	double t0, t;
 
 	kt_progress_init(&prog);
@@ -237,10 +241,13 @@ static void inst_run(const char *lot, unsigned kill_at, const char *what)
 		failovers += inst_st[s].failovers;
 		reissues += inst_st[s].reissues;
 	}
+	repeats = inst_int(c, repeats_sql) - repeats;
+	PQfinish(c);
 	printf("%s: %u stations, %u devices on 2 instances in %.2f s (%.0f devices/s);"
-	       " %u calls moved to the other instance, %u issues resent after a commit\n",
+	       " %u calls moved to the other instance, %u issues resent after a commit,"
+	       " %lld confirms answered again from the stored record\n",
 	       what, INST_STATIONS, per * INST_STATIONS, t, per * INST_STATIONS / t, failovers,
-	       reissues);
+	       reissues, repeats);
 	fflush(stdout);
 	inst_check(lot, per);
 	if (kill_at)
