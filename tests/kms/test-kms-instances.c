@@ -5,6 +5,8 @@
  *                    2,000 chips at once: no DevEUI twice, the allocation counter equals
  *                    the devices' rows, every manifest record verifies, the audit chain
  *                    is intact
+ *   resend_elsewhere an issue and a confirm whose replies were "lost", sent again to the
+ *                    other instance: the same DevEUI, the stored record
  *   instance_killed  the same with B killed (SIGKILL) once half the chips are done: its
  *                    stations move to A and resend what went unanswered; nothing is
  *                    lost or given twice
@@ -276,6 +278,76 @@ START_TEST(instance_killed)
 }
 END_TEST
 
+/* ------------------------------------------------------------- resending */
+/* One call of station st3 to instance which (0: A, 1: B); the reply's JSON in *o. */
+static long inst_call(unsigned which, const char *path, const char *body, json_t **o)
+{
+	struct kt_station st;
+	struct kt_buf b;
+	long status;
+
+	memset(&st, 0, sizeof(st));
+	st.index = 3;
+	st.ports = inst_ports;
+	st.nports = 2;
+	st.which = which;
+	status = kt_station_http(&st, "POST", path, inst_st[2].token, body, &b);
+	*o = json_loads(b.data, 0, NULL);
+	kt_station_free(&st);
+	return status;
+}
+
+static void inst_package(json_t *o, uint8_t pkg[LPA_LPK1_LEN])
+{
+	const char *p = json_string_value(json_object_get(o, "package"));
+	size_t n;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(lpa_b64url_decode(p, strlen(p), pkg, LPA_LPK1_LEN, &n), LPA_OK);
+	ck_assert_uint_eq(n, LPA_LPK1_LEN);
+}
+
+/* What a station does when a reply is lost, against the other instance: the same answers. */
+START_TEST(resend_elsewhere)
+{
+	struct kt_chip chip;
+	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
+	char body[4096], path[96], b64[1024];
+	json_t *o, *again;
+	uint64_t eui;
+
+	ck_assert_int_gt(inst_b_pid, 0);
+	kt_chip_new(&chip, false, 0);
+	kt_issue_body(&chip, "RESEND", "1.1", KT_SILICON_ID, body, sizeof(body));
+	/* An issue answered by A, sent again to B: the same DevEUI, the next counter, and
+	 * the first package can no longer be confirmed. */
+	ck_assert_int_eq(inst_call(0, "/v1/devices/issue", body, &o), 201);
+	eui = kt_hex64(json_string_value(json_object_get(o, "dev_eui")));
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "counter")), 1);
+	json_decref(o);
+	ck_assert_int_eq(inst_call(1, "/v1/devices/issue", body, &o), 201);
+	ck_assert_uint_eq(kt_hex64(json_string_value(json_object_get(o, "dev_eui"))), eui);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "counter")), 2);
+	inst_package(o, pkg);
+	json_decref(o);
+	kt_chip_install(&chip, pkg, rc);
+	/* A confirm answered by B, sent again to A: the stored record, byte for byte. */
+	kt_b64(rc, sizeof(rc), b64);
+	snprintf(body, sizeof(body),
+		 "{\"counter\":2,\"receipt\":\"%s\",\"probe\":{\"serial\":\"KP3-R\",\"firmware\":"
+		 "\"2.5.0\"}}",
+		 b64);
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/confirm", (unsigned long long)eui);
+	ck_assert_int_eq(inst_call(1, path, body, &o), 200);
+	ck_assert_int_eq(inst_call(0, path, body, &again), 200);
+	ck_assert_str_eq(json_string_value(json_object_get(again, "record")),
+			 json_string_value(json_object_get(o, "record")));
+	json_decref(o);
+	json_decref(again);
+	kt_chip_free(&chip);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- deadlock */
 struct inst_issue {
 	struct kt_chip chip;
@@ -414,6 +486,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, inst_start, NULL);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, two_instances);
+	tcase_add_test(tc, resend_elsewhere);
 	tcase_add_test(tc, instance_killed);
 	tcase_add_test(tc, deadlock_retried);
 	tcase_add_test(tc, undo_500);
