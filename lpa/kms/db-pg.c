@@ -497,8 +497,11 @@ static int pg_schema(struct db *db, bool create)
 		if ((r = db_meta_get(db, "schema_version", &v)) == KMS_OK)
 			version = atoi(v);
 		free(v);
-		if (r == KMS_ERR_NOT_FOUND)
+		if (r == KMS_ERR_NOT_FOUND) {
+			fprintf(stderr, "lpa-kms: the database has a table 'meta' but no"
+					" schema_version: not a KMS database\n");
 			r = KMS_ERR_SCHEMA;
+		}
 	}
 	db_done(&st);
 	if (r == KMS_OK && version != KMS_SCHEMA_VERSION &&
