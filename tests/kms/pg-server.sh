@@ -33,9 +33,13 @@ if [ "$(id -u)" -eq 0 ]; then
     as_server() { runuser -u "$user" -- "$@"; }
 fi
 
+child=
 stop() {
     rc=$?
     trap - EXIT INT TERM HUP
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+    fi
     if [ "$started" = 1 ]; then
         as_server "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 ||
             echo "pg-server.sh: pg_ctl stop failed" >&2
@@ -77,10 +81,14 @@ fi
 KT_PG_DIR=$dir
 KT_PG_CONNINFO="host=$dir dbname=postgres user=lpa passfile=$dir/pgpass"
 export KT_PG_DIR KT_PG_CONNINFO
-# CMD is a child, not exec'd: this shell stays to stop the server after it.
+# CMD is a child, not exec'd: this shell stays to stop the server after it, and to end
+# CMD as well when it is itself interrupted or terminated.
 set +e
-"$@"
+"$@" &
+child=$!
+wait "$child"
 rc=$?
+child=
 set -e
 if [ "$rc" -ne 0 ] && [ -f "$dir/data/server.log" ]; then
     echo "pg-server.sh: $1 exited $rc; the server's log:" >&2
