@@ -41,9 +41,10 @@ grep -o '"probe":"[^"]*","chip_uid":"[^"]*","dev_eui":"[^"]*"[^}]*"result":"[a-z
 tail -1 "$WORK/batch.jsonl"
 [ $rc -eq 0 ] || { echo "batch failed (exit $rc)"; exit 1; }
 echo
-echo "== QA: lpa-station manifest verify (offline, pinned KMS and station keys)"
-"$station" manifest verify "$WORK/station/manifests/DEMO-1.jsonl" \
-	--kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem"
+echo "== QA: lpa-station manifest verify (pinned KMS and station keys; --kms: the KMS's records)"
+"$station" --config "$WORK/station.conf" manifest verify \
+	"$WORK/station/manifests/DEMO-1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" \
+	--station-cert "$WORK/certs/st1.pem" --kms
 echo
 echo "== QA: lpa-station verify on the first chip of probe SIM0000001 (proof of possession)"
 e2e_sim --probes 4 --chips 4 --state "$WORK/sim" -- \

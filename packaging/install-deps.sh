@@ -22,6 +22,8 @@ PACKAGES="
     openocd
     valgrind
     gcc-arm-none-eabi libunicorn-dev
+    libncurses-dev tmux python3-jsonschema
+    softhsm2 libp11-kit-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then

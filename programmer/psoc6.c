@@ -14,6 +14,7 @@
 
 #define AP_SYS 0 /* the system AP: memory as the bus masters see it */
 #define AP_BASE 0xF8
+#define AP_IDR 0xFC
 
 #define IPC_STRUCT_SIZE 0x20
 #define IPC_ACQUIRE 0x00
@@ -69,6 +70,14 @@ static int psoc6_read_family(prog_link *link, uint16_t *family)
 
 	if ((r = prog_ap_read(link, AP_SYS, AP_BASE, &base)) != LPA_OK)
 		return r;
+	if (base == 0) {
+		uint32_t idr = 0;
+
+		/* A system AP that does not identify itself has been closed by the life
+		 * cycle (SECURE or DEAD: CPUSS.AP_CTL): no chip to fix by reseating. */
+		if ((r = prog_ap_read(link, AP_SYS, AP_IDR, &idr)) != LPA_OK || idr == 0)
+			return LPA_ERR_STATE;
+	}
 	if ((base & 3) != 3)
 		return LPA_ERR_UNSUPPORTED; /* no ROM table in the ADIv5 format */
 	base &= 0xFFFFF000u;

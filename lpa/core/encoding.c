@@ -118,3 +118,19 @@ int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_ca
 	*out_len = o;
 	return LPA_OK;
 }
+
+bool lpa_name_valid(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}

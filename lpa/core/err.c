@@ -1,4 +1,6 @@
 /* err.c — the one table of error messages for every LPA_ERR_* code. */
+#include <string.h>
+
 #include "lpa/core/lpa-core.h"
 
 struct err_entry {
@@ -29,7 +31,8 @@ static const struct err_entry err_table[] = {
 	[18] = {"LPA_ERR_ENCODING", "malformed hex or base64url text"},
 	[19] = {"LPA_ERR_KEY", "malformed or invalid key"},
 	[20] = {"LPA_ERR_CERT", "malformed certificate"},
-	[21] = {"LPA_ERR_STATE", "unknown protection state"},
+	[21] = {"LPA_ERR_STATE",
+		"protection state not allowed (locked, SECURE or DEAD life cycle, or by policy)"},
 	[22] = {"LPA_ERR_TOTP_FORMAT", "one-time code is not 6 or 8 digits"},
 	[23] = {"LPA_ERR_TOTP_INVALID", "one-time code is wrong"},
 	[24] = {"LPA_ERR_TOTP_REPLAY", "one-time code was already used"},
@@ -54,6 +57,8 @@ static const struct err_entry err_table[] = {
 	[43] = {"LPA_ERR_KMS_REFUSED", "KMS refused the request"},
 	[44] = {"LPA_ERR_KMS_SERVER", "KMS failed (server error)"},
 	[45] = {"LPA_ERR_KMS_PROTOCOL", "malformed reply from the KMS"},
+	[46] = {"LPA_ERR_KMS_RECORD",
+		"KMS record fails the pinned record keys or is not this device's"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,
@@ -78,6 +83,21 @@ const char *lpa_errname(int err)
 	const struct err_entry *e = err_lookup(err);
 
 	return e ? e->name : "LPA_ERR_UNKNOWN";
+}
+
+const char *lpa_errid(int err, char *buf, size_t len)
+{
+	const char *name = lpa_errname(err);
+	size_t i = 0;
+
+	if (err == LPA_OK)
+		return NULL;
+	if (strncmp(name, "LPA_ERR_", 8) == 0)
+		name += 8;
+	for (; name[i] && i + 1 < len; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+	return buf;
 }
 
 /* Agent status word <-> error code. Format errors a chip finds in a request

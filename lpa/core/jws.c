@@ -22,7 +22,18 @@ static char *jws_b64(const uint8_t *data, size_t len)
 	return s;
 }
 
+static int jws_p256_sign(void *key, const void *msg, size_t len, uint8_t sig[LPA_P256_SIG_LEN])
+{
+	return lpa_p256_sign(key, msg, len, sig);
+}
+
 int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len, char **jws)
+{
+	return lpa_jws_sign_with(jws_p256_sign, key, kid, payload, len, jws);
+}
+
+int lpa_jws_sign_with(lpa_p256_signer sign, void *ctx, const char *kid, const void *payload,
+		      size_t len, char **jws)
 {
 	json_t *hdr = NULL;
 	char *hdr_json = NULL, *h64 = NULL, *p64 = NULL, *out = NULL;
@@ -48,7 +59,7 @@ int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len
 	memcpy(out, h64, hl);
 	out[hl] = '.';
 	memcpy(out + hl + 1, p64, pl);
-	if ((r = lpa_p256_sign(key, out, hl + 1 + pl, sig)) != LPA_OK)
+	if ((r = sign(ctx, out, hl + 1 + pl, sig)) != LPA_OK)
 		goto fail;
 	lpa_b64url_encode(sig, sizeof(sig), s64);
 	out[hl + 1 + pl] = '.';
@@ -95,6 +106,9 @@ static int jws_header(const char *h64, size_t len, char **kid)
 	k = json_object_get(hdr, "kid");
 	if (k != NULL && !json_is_string(k))
 		goto fail;
+	/* typ is informational (RFC 7515 4.1.9), but a non-string is malformed. */
+	if (json_object_get(hdr, "typ") != NULL && !json_is_string(json_object_get(hdr, "typ")))
+		goto fail;
 	if (kid != NULL) {
 		*kid = k != NULL ? strdup(json_string_value(k)) : NULL;
 		if (k != NULL && *kid == NULL) {
@@ -106,6 +120,18 @@ static int jws_header(const char *h64, size_t len, char **kid)
 fail:
 	json_decref(hdr);
 	return r;
+}
+
+int lpa_jws_kid(const char *jws, char **kid)
+{
+	const char *d1;
+
+	*kid = NULL;
+	if (jws == NULL)
+		return LPA_ERR_INVAL;
+	if ((d1 = strchr(jws, '.')) == NULL)
+		return LPA_ERR_ENCODING;
+	return jws_header(jws, (size_t)(d1 - jws), kid);
 }
 
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,

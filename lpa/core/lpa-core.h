@@ -9,6 +9,7 @@
 #ifndef LPA_CORE_H
 #define LPA_CORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -38,7 +39,7 @@ enum lpa_err {
 	LPA_ERR_ENCODING = -18,     /* malformed base64url / hex text */
 	LPA_ERR_KEY = -19,          /* malformed or off-curve public/private key */
 	LPA_ERR_CERT = -20,         /* malformed certificate length or contents */
-	LPA_ERR_STATE = -21,        /* unknown protection state value */
+	LPA_ERR_STATE = -21,        /* the protection state does not allow it (or is unknown) */
 	LPA_ERR_TOTP_FORMAT = -22,  /* the code is not 6 or 8 decimal digits */
 	LPA_ERR_TOTP_INVALID = -23, /* the code matches no step in the window */
 	LPA_ERR_TOTP_REPLAY = -24,  /* the code's step was already accepted (or is older) */
@@ -66,13 +67,20 @@ enum lpa_err {
 	LPA_ERR_KMS_REFUSED = -43,     /* the KMS refused the request */
 	LPA_ERR_KMS_SERVER = -44,      /* the KMS failed (5xx) */
 	LPA_ERR_KMS_PROTOCOL = -45,    /* a reply from the KMS that does not follow the API */
-	LPA_ERR_LAST = -46
+	LPA_ERR_KMS_RECORD =
+		-46, /* a KMS record that fails the pinned keys or names another device */
+	LPA_ERR_LAST = -47
 };
 
 /* A fixed English message for every code; never NULL. */
 const char *lpa_strerror(int err);
 /* The symbolic name ("LPA_ERR_SIGNATURE"), for logs and JSON. */
 const char *lpa_errname(int err);
+/* The error's stable identifier for machine-readable output: its name without LPA_ERR_,
+ * in lower case ("kms_unreachable"), in buf (LPA_ERRID_MAX); NULL for LPA_OK. Never
+ * renamed once published (docs/lpa-station.md). */
+#define LPA_ERRID_MAX 48
+const char *lpa_errid(int err, char *buf, size_t len);
 
 /* ------------------------------------------------------------ secret buffers */
 /*
@@ -108,6 +116,13 @@ void lpa_hex_encode(const uint8_t *in, size_t len, char *out);
 int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 /* The value of one hex digit (either case), or -1 for any other character. */
 int lpa_hex_digit(char c);
+/* Names (lot, station, operator, probe serial): 1..max of A-Z a-z 0-9 . _ - — the KMS's
+ * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
+#define LPA_NAME_MAX 64
+bool lpa_name_valid(const char *s, size_t max);
+/* The word of words[0..n) closest to word (a typo away: one edit, two for words of six
+ * letters or more), or NULL: for "did you mean" on commands, options and config keys. */
+const char *lpa_suggest(const char *word, const char *const *words, size_t n);
 /* base64url without padding (RFC 4648 §5). out must hold lpa_b64url_len(len)+1. */
 size_t lpa_b64url_len(size_t len);
 void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
@@ -159,6 +174,12 @@ int lpa_ecdsa_raw_to_der(const uint8_t raw[LPA_P256_SIG_LEN], uint8_t *der, size
 			 size_t *der_len);
 int lpa_ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[LPA_P256_SIG_LEN]);
 void lpa_pkey_free(EVP_PKEY **key);
+/*
+ * A signer for keys that are no EVP_PKEY (the KMS's keys in a PKCS#11 token): ECDSA-SHA256
+ * over msg, raw r||s, like lpa_p256_sign. Returns LPA_OK or an LPA_ERR_* code.
+ */
+typedef int (*lpa_p256_signer)(void *ctx, const void *msg, size_t len,
+			       uint8_t sig[LPA_P256_SIG_LEN]);
 
 /* ------------------------------------------------------------------ LoRaWAN */
 /* Values are given as numbers (EUIs and nonces MSB-first as printed); the
@@ -211,11 +232,18 @@ int lpa_totp_verify(const struct lpa_totp_params *p, const uint8_t *secret, size
 /* JWS compact serialisation with ES256 (RFC 7515/7518): header {"alg":"ES256","kid":kid}
  * (kid omitted when NULL), payload bytes as given. *jws is malloc'd, NUL-terminated. */
 int lpa_jws_sign(EVP_PKEY *key, const char *kid, const void *payload, size_t len, char **jws);
+/* The same with a signer of the caller's (sign(ctx, signing input, ...)). */
+int lpa_jws_sign_with(lpa_p256_signer sign, void *ctx, const char *kid, const void *payload,
+		      size_t len, char **jws);
 /* Verifies a compact ES256 JWS. Rejects any alg but ES256, malformed parts, bad base64url.
  * On success *payload (malloc'd, NUL-terminated) and *payload_len hold the payload;
  * *kid (malloc'd, or NULL when absent) the header's kid, when kid is not NULL. */
 int lpa_jws_verify(const char *jws, const EVP_PKEY *key, char **kid, uint8_t **payload,
 		   size_t *payload_len);
+/* The protected header's kid without verifying anything (to pick the key that must
+ * verify): *kid malloc'd, or NULL when the header names none. Header errors as for
+ * lpa_jws_verify. */
+int lpa_jws_kid(const char *jws, char **kid);
 /* A P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":...,"y":...[,"kid":...]} */
 int lpa_jwk_from_p256(const EVP_PKEY *key, const char *kid, char **json);
 int lpa_jwk_to_p256(const char *json, EVP_PKEY **key);
@@ -254,6 +282,10 @@ struct lpa_lpk1_hdr {
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
 		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
 		   uint8_t out[LPA_LPK1_LEN]);
+/* The same with a signer of the caller's for the KMS signature over bytes [0,173). */
+int lpa_lpk1_build_with(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
+			lpa_p256_signer sign, void *sign_ctx, EVP_PKEY *eph, const uint8_t *nonce,
+			uint8_t out[LPA_LPK1_LEN]);
 /* Station side: length, magic, version, LoRaWAN version, reserved; no crypto. */
 int lpa_lpk1_parse(const uint8_t *buf, size_t len, struct lpa_lpk1_hdr *hdr);
 /* Verifies the KMS signature only (after lpa_lpk1_parse). */

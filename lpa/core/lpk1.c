@@ -69,16 +69,30 @@ static int lpk1_nwkkey_is_zero(const uint8_t *keys)
 	return acc == 0;
 }
 
+static int lpk1_p256_sign(void *key, const void *msg, size_t len, uint8_t sig[LPA_P256_SIG_LEN])
+{
+	return lpa_p256_sign(key, msg, len, sig);
+}
+
 int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
 		   EVP_PKEY *kms_sign_key, EVP_PKEY *eph, const uint8_t *nonce,
 		   uint8_t out[LPA_LPK1_LEN])
+{
+	return lpa_lpk1_build_with(hdr, keys, dik_pub, lpk1_p256_sign, kms_sign_key, eph, nonce,
+				   out);
+}
+
+int lpa_lpk1_build_with(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_PKEY *dik_pub,
+			lpa_p256_signer sign, void *sign_ctx, EVP_PKEY *eph, const uint8_t *nonce,
+			uint8_t out[LPA_LPK1_LEN])
 {
 	EVP_PKEY *own_eph = NULL;
 	lpa_secbuf *kek = NULL;
 	uint8_t dik_oct[LPA_P256_PUB_LEN];
 	int r;
 
-	if (hdr == NULL || keys == NULL || lpa_secbuf_len(keys) != LPA_ROOT_KEYS_LEN)
+	if (hdr == NULL || keys == NULL || sign == NULL ||
+	    lpa_secbuf_len(keys) != LPA_ROOT_KEYS_LEN)
 		return LPA_ERR_INVAL;
 	if (!lpa_lorawan_valid(hdr->lorawan))
 		return LPA_ERR_LORAWAN;
@@ -107,7 +121,7 @@ int lpa_lpk1_build(struct lpa_lpk1_hdr *hdr, const lpa_secbuf *keys, const EVP_P
 				    lpa_secbuf_cdata(keys), LPA_ROOT_KEYS_LEN, out + LPK1_OFF_CT,
 				    out + LPK1_OFF_TAG)) != LPA_OK)
 		goto fail;
-	r = lpa_p256_sign(kms_sign_key, out, LPA_LPK1_SIGNED_LEN, out + LPK1_OFF_SIG);
+	r = sign(sign_ctx, out, LPA_LPK1_SIGNED_LEN, out + LPK1_OFF_SIG);
 fail:
 	if (r != LPA_OK)
 		OPENSSL_cleanse(out, LPA_LPK1_LEN);

@@ -11,6 +11,7 @@
 #include "lpa/core/lpa-core.h"
 
 #include "kms-db.h"
+#include "kms-keys.h"
 #include "kms-pki.h"
 
 #define ADMIN_MIN_PASSWORD 8
@@ -18,7 +19,7 @@
 struct admin_ctx {
 	struct kms_paths paths;
 	struct db *db;
-	lpa_secbuf *master;
+	struct vault *master;
 };
 
 /* Options every admin command takes. */
@@ -42,18 +43,26 @@ enum {
 	A_A2M,
 	A_JSON,
 	A_COUNTER,
+	A_KEYSTORE,
+	A_P11MOD,
+	A_P11TOKEN,
+	A_PINFD,
+	A_PINCRED,
 };
 
 struct admin_opts {
 	const char *dir, *master_key, *role, *lots, *join_euis, *alg, *out, *device_ca, *eui_base,
 		*san, *package_key;
-	int password_fd, totp_fd;
+	const char *keystore, *pkcs11_module, *pkcs11_token, *pin_credential;
+	int password_fd, totp_fd, pin_fd;
 	unsigned long eui_count, package_key_id, argon2_t, argon2_m, counter;
 	bool json, has_counter;
 	const char *arg; /* the NAME operand */
 };
 
 int admin_open(const struct admin_opts *o, struct admin_ctx *a);
+/* How o reaches the vault (key file path from a->paths). */
+void admin_vault_opts(const struct admin_opts *o, const struct admin_ctx *a, struct vault_opts *vo);
 void admin_close(struct admin_ctx *a);
 /*
  * A change runs between admin_begin (the write transaction) and admin_end, which, when r
@@ -84,6 +93,9 @@ int admin_operator_scope(const struct admin_opts *o);
 int admin_station_add(const struct admin_opts *o);
 int admin_station_renew(const struct admin_opts *o);
 int admin_station_revoke(const struct admin_opts *o);
+/* admin-keys.c */
+int admin_keys_rotate_record(const struct admin_opts *o);
+int admin_keys_show(const struct admin_opts *o);
 /* admin-device.c */
 int admin_device_reprovision(const struct admin_opts *o);
 int admin_device_show(const struct admin_opts *o);

@@ -31,10 +31,11 @@ struct operator_new {
 	const char *join_euis; /* comma list of 16-hex EUIs or "*" */
 	enum lpa_totp_alg alg;
 };
+struct vault;
 /* Creates the operator; *totp_secret receives the new TOTP secret (20 or 32 bytes). */
-int operator_add(struct db *db, const lpa_secbuf *master, const struct operator_new *n,
+int operator_add(struct db *db, const struct vault *master, const struct operator_new *n,
 		 const char *password, lpa_secbuf **totp_secret);
-int operator_reset_totp(struct db *db, const lpa_secbuf *master, const char *name,
+int operator_reset_totp(struct db *db, const struct vault *master, const char *name,
 			enum lpa_totp_alg alg, lpa_secbuf **totp_secret);
 int operator_unlock(struct db *db, const char *name);
 /* Lifecycle (admin): each ends the operator's sessions where that follows. */

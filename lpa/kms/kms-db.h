@@ -121,7 +121,8 @@ void db_done(struct db_stmt **st);
 int64_t db_col_int64(struct db_stmt *st, int col);
 int db_col_int(struct db_stmt *st, int col);
 const char *db_col_text(struct db_stmt *st, int col);
-const void *db_col_bytes(struct db_stmt *st, int col, size_t *len);
+const void *db_col_bytes(struct db_stmt *st, int col, size_t *len); /* len may be NULL */
+size_t db_col_len(struct db_stmt *st, int col);
 bool db_col_null(struct db_stmt *st, int col);
 /* Copies column col when it is a blob of exactly len bytes; false otherwise. */
 bool db_col_blob(struct db_stmt *st, int col, void *out, size_t len);

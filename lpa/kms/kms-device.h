@@ -28,6 +28,8 @@ struct records_fields {
 	const char *lot, *station, *operator, * probe_serial, *probe_firmware;
 	int64_t issued_at, confirmed_at;
 };
-int records_sign(EVP_PKEY *key, uint32_t key_id, const struct records_fields *f, char **jws);
+struct keys_signer;
+int records_sign(struct keys_signer *key, uint32_t key_id, const struct records_fields *f,
+		 char **jws);
 
 #endif /* LPA_KMS_DEVICE_H */

@@ -21,8 +21,9 @@ enum kms_err {
 	KMS_ERR_TLS = -11,      /* the HTTPS server could not start */
 	KMS_ERR_SEALED = -12,   /* a sealed secret does not open (wrong master key?) */
 	KMS_ERR_BUSY = -13,     /* the database stayed locked (another writer) */
-	KMS_ERR_CONF = -14,     /* kms.conf does not parse */
-	KMS_ERR_LAST = -15
+	KMS_ERR_TOKEN = -14,    /* a PKCS#11 token call failed (named on stderr) */
+	KMS_ERR_CONF = -15,     /* kms.conf does not parse */
+	KMS_ERR_LAST = -16
 };
 const char *kms_strerror(int err);
 

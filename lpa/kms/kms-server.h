@@ -21,6 +21,9 @@
 struct kms_config {
 	const char *dir;
 	const char *master_key;
+	const char *pkcs11_module;  /* overrides the database's pkcs11_module */
+	int pin_fd;                 /* the token PIN from here, or ... */
+	const char *pin_credential; /* ... $CREDENTIALS_DIRECTORY/this (default pkcs11-pin) */
 	const char *listen;
 	unsigned port;
 	const char *port_file;
@@ -44,7 +47,9 @@ struct kms_config {
 	size_t max_body;
 };
 
-struct kms_rate; /* rate.c */
+struct kms_rate;    /* rate.c */
+struct vault;       /* vault.c */
+struct keys_signer; /* keys.c */
 
 /* Everything a request handler needs: read-only once the server runs, except rate (which
  * locks itself). */
@@ -52,10 +57,10 @@ struct kms_server {
 	struct kms_config cfg;
 	struct kms_paths paths;
 	struct db *db;
-	lpa_secbuf *master;
-	EVP_PKEY *package_key;
+	struct vault *master; /* the sealing key: a key file or a PKCS#11 token */
+	struct keys_signer *package_key;
 	uint32_t package_key_id;
-	EVP_PKEY *record_key;
+	struct keys_signer *record_key;
 	uint32_t record_key_id;
 	char *device_ca_pem;
 	struct x509_store_st *device_ca; /* built from it once; X509_STORE is thread-safe */

@@ -4,7 +4,9 @@
  *   kms-err.h      internal and API error codes, exit codes      err.c
  *   kms-db.h       state directory, kms.conf, the database        db.c db-sqlite.c
  *                  (SQLite or PostgreSQL) and its statements      db-pg.c conf.c
- *   kms-keys.h     master key, sealing, the KMS's own keys       vault.c keys.c
+ *   kms-keys.h     the vault (key file or token), sealing, the   vault.c keys.c pin.c
+ *                  KMS's own keys, record-key rotation
+ *   kms-p11.h      the PKCS#11 token (dlopen'ed module)          p11.c
  *   kms-pki.h      station CA, certificates, DIK check           pki.c
  *   kms-request.h  routes and strict request bodies              request.c
  *   kms-server.h   the HTTPS server and one call in flight       server.c tls.c

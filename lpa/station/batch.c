@@ -6,8 +6,11 @@
  *   provision  one device, weighted progress on a terminal
  *   batch      line scripts: one JSON object per device on stdout, a summary, exit 0 only
  *              when every device passed
- *   run        the operator's shift: a PASS/FAIL banner per device, running counters,
- *              Ctrl-C finishes the devices in flight, then stops
+ *   run        the operator's shift: on a terminal the operator screen (screen.c: a
+ *              tile per probe, a FAIL held until acknowledged), else a PASS/FAIL banner
+ *              per device; a KMS outage pauses the line until the KMS answers again, a
+ *              probe unplugged comes back when it is plugged in; Ctrl-C finishes the
+ *              devices in flight, then stops
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,10 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/pem.h>
 
 #include "auth/auth.h"
 #include "pipeline.h"
+#include "screen.h"
+#include "cli.h"
 #include "station.h"
 
 #define BATCH_MAX_PROBES 32
@@ -48,10 +54,13 @@ struct batch {
 	struct pipeline_shared shared;
 	lpa_secbuf *token;
 	EVP_PKEY *station_key;
+	struct manifest_keys record_keys;
 	struct prog_probe_info *probes;
 	size_t n_probes;
-	const struct journal_entry *unfinished;
+	struct journal_entry *unfinished; /* a copy: the journal's own list moves */
 	size_t n_unfinished;
+	struct screen *screen; /* run on a terminal */
+	time_t session_expires;
 	bool limited;        /* --count given */
 	unsigned done;       /* --resume: records the lot's manifest already held */
 	unsigned remaining;  /* when limited: devices this run may take (count - done) */
@@ -66,7 +75,8 @@ struct batch {
 struct batch_worker {
 	struct batch *b;
 	const struct prog_probe_info *probe;
-	int err; /* why the worker stopped early */
+	size_t slot; /* index among b->probes: the operator screen's tile */
+	int err;     /* why the worker stopped early */
 };
 
 static volatile sig_atomic_t batch_stop;
@@ -75,7 +85,14 @@ static atomic_bool batch_full;
 
 static void batch_on_signal(int sig)
 {
+	static const char msg[] =
+		"lpa-station: stopping: finishing the devices in flight, taking no new chip\n";
+
 	(void)sig;
+	/* Said at once (write(2) is async-signal-safe), even while a call to a hanging
+	 * KMS holds every worker; the first signal only. */
+	if (!batch_stop && write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		batch_stop = 1;
 	batch_stop = 1;
 }
 
@@ -120,24 +137,64 @@ static void batch_recovered(struct batch *b, const struct pipeline_result *res)
 }
 
 /* ------------------------------------------------------------ reporting */
-static void batch_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+/* The version of the JSON Lines batch and provision --json print (docs/schema/). */
+#define BATCH_SCHEMA 1
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+/* A JSON string, or (text that is not UTF-8, which jansson refuses) a marker saying so. */
+static json_t *batch_json_text(const char *s)
+{
+	json_t *j = json_string(s);
+
+	return j != NULL ? j : json_string("(not UTF-8)");
+}
+
+/* Unknown values are null, never a sentinel zero. */
+static json_t *batch_json_eui(uint64_t v)
+{
+	char hex[17];
+
+	if (v == 0)
+		return json_null();
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)v);
+	return json_string(hex);
+}
+
+static json_t *batch_json_errid(int err)
+{
+	char buf[LPA_ERRID_MAX];
+	const char *id = lpa_errid(err, buf, sizeof(buf));
+
+	return id != NULL ? json_string(id) : json_null();
+}
+
+/* One line of JSON Lines on stdout, built by jansson (never pasted). */
+static void batch_json_line(json_t *o)
+{
+	char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (line != NULL)
+		printf("%s\n", line);
+	else
+		fprintf(stderr, "lpa-station: cannot encode a result line\n");
+	free(line);
+	json_decref(o);
+}
+
+/* The screen tile of a probe; SIZE_MAX for a probe this run does not drive. */
+static size_t batch_slot_of(const struct batch *b, const char *probe)
+{
+	for (size_t i = 0; i < b->n_probes; i++)
+		if (strcmp(b->probes[i].serial, probe) == 0)
+			return i;
+	return SIZE_MAX;
 }
 
 static void batch_report(struct batch *b, const char *probe, const struct pipeline_result *r)
 {
+	if (b->screen != NULL) {
+		screen_result(b->screen, batch_slot_of(b, probe), r);
+		return;
+	}
 	pthread_mutex_lock(&b->out_lock);
 	if (b->o.mode == MODE_RUN && !b->o.json) {
 		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
@@ -153,20 +210,27 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 			       r->reason, (int)strlen(probe), "", pipeline_class_advice(r->cls));
 		printf("  pass %u   fail %u   %.1f devices/min\n", p, f,
 		       mins > 0 ? (double)(p + f) / mins : 0.0);
+	} else if (b->o.mode == MODE_PROVISION && !b->o.json) {
+		if (r->cls == PC_PASS)
+			printf("PASS  DevEUI %016llx  chip %016llx  counter %u  %.1f s%s\n",
+			       (unsigned long long)r->dev_eui, (unsigned long long)r->chip_uid,
+			       r->counter, r->seconds, r->recovered ? "  (recovered)" : "");
+		else
+			printf("FAIL  %s: %s\n  do: %s\n", pipeline_class_name(r->cls), r->reason,
+			       pipeline_class_advice(r->cls));
 	} else {
-		printf("{\"probe\":");
-		batch_json_string(stdout, probe);
-		printf(",\"chip_uid\":\"%016llx\",\"dev_eui\":\"%016llx\",\"counter\":%u,"
-		       "\"result\":\"%s\",\"class\":\"%s\",\"recovered\":%s,\"message\":",
-		       (unsigned long long)r->chip_uid, (unsigned long long)r->dev_eui, r->counter,
-		       r->cls == PC_PASS ? "pass" : "fail", pipeline_class_name(r->cls),
-		       r->recovered ? "true" : "false");
-		batch_json_string(stdout, r->reason);
-		printf(",\"error\":\"%s\",\"seconds\":%.3f,\"link_round_trips\":%llu,"
-		       "\"link_commands\":%llu}\n",
-		       r->err ? lpa_errname(r->err) : "", r->seconds,
-		       (unsigned long long)r->link.round_trips,
-		       (unsigned long long)r->link.commands);
+		batch_json_line(json_pack(
+			"{s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:o, s:o, s:f, s:I, s:I}",
+			"schema", BATCH_SCHEMA, "type", "device", "probe", batch_json_text(probe),
+			"chip_uid", batch_json_eui(r->chip_uid), "dev_eui",
+			batch_json_eui(r->dev_eui), "counter",
+			r->counter ? json_integer(r->counter) : json_null(), "result",
+			r->cls == PC_PASS ? "pass" : "fail", "class", pipeline_class_name(r->cls),
+			"recovered", r->recovered, "message",
+			r->reason[0] ? batch_json_text(r->reason) : json_null(), "error",
+			batch_json_errid(r->err), "seconds", r->seconds, "link_round_trips",
+			(json_int_t)r->link.round_trips, "link_commands",
+			(json_int_t)r->link.commands));
 	}
 	fflush(stdout);
 	pthread_mutex_unlock(&b->out_lock);
@@ -175,6 +239,7 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 struct batch_progress {
 	struct batch *b;
 	const char *probe;
+	size_t slot;
 };
 
 static void batch_on_progress(void *ctx, const char *step, unsigned pct)
@@ -182,6 +247,10 @@ static void batch_on_progress(void *ctx, const char *step, unsigned pct)
 	struct batch_progress *p = ctx;
 	static const char bar[] = "##############################";
 
+	if (p->b->screen != NULL) {
+		screen_progress(p->b->screen, p->slot, step, pct);
+		return;
+	}
 	if (!p->b->tty)
 		return;
 	pthread_mutex_lock(&p->b->out_lock);
@@ -268,6 +337,131 @@ static bool batch_hand_back(struct batch_worker *bw, prog_link *link, uint64_t u
 	return batch_wait_next(link, uid, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, err);
 }
 
+/* Sleeps up to ms, less when the shift stops. */
+static void batch_pause_ms(unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !batch_stop; t += 50)
+		usleep(50000);
+}
+
+/* A line-wide condition: the screen's banner, else a line on stderr (NULL: it ended). */
+static void batch_line_event(struct batch *b, const char *msg)
+{
+	if (b->screen != NULL)
+		screen_banner(b->screen, msg);
+	else if (msg != NULL)
+		fprintf(stderr, "lpa-station: %s\n", msg);
+}
+
+/* The journal's unfinished devices of one probe, copied (the journal's list moves as
+ * other workers write). */
+static size_t batch_unfinished_of(struct batch *b, const char *probe, struct journal_entry **out)
+{
+	const struct journal_entry *all;
+	size_t n, k = 0;
+
+	pthread_mutex_lock(&b->shared.lock);
+	n = journal_unfinished(b->shared.journal, &all);
+	*out = calloc(n ? n : 1, sizeof(**out));
+	for (size_t i = 0; *out != NULL && i < n; i++)
+		if (strcmp(all[i].probe, probe) == 0)
+			(*out)[k++] = all[i];
+	pthread_mutex_unlock(&b->shared.lock);
+	return k;
+}
+
+/* Finishes what the journal holds unfinished for this probe (an earlier run's devices at
+ * start; in a shift, the devices a KMS outage cut). The chip last recovered is noted so a
+ * provision run does not take it again. */
+static bool batch_reconcile_probe(struct batch_worker *bw, struct pipeline_worker *w,
+				  uint64_t *recovered_uid)
+{
+	struct batch *b = bw->b;
+	struct journal_entry *mine;
+	struct pipeline_result res;
+	size_t n = batch_unfinished_of(b, bw->probe->serial, &mine);
+
+	for (size_t i = 0; mine != NULL && i < n; i++) {
+		pipeline_reconcile(w, &mine[i], &res);
+		if (res.cls == PC_PASS) {
+			batch_recovered(b, &res);
+			*recovered_uid = res.chip_uid;
+			batch_report(b, bw->probe->serial, &res);
+		} else if (res.err != LPA_ERR_MISMATCH) {
+			batch_report(b, bw->probe->serial, &res);
+		}
+		if (res.cls == PC_KMS_RECORD) {
+			/* The KMS cannot be trusted: take no new chip. */
+			bw->err = res.err;
+			batch_stop = 1;
+			break;
+		}
+	}
+	free(mine);
+	return !batch_stop;
+}
+
+/* run: the line waits for the KMS (false: the shift stopped first). Asking for its
+ * public keys needs no session and changes nothing. */
+static bool batch_wait_kms(struct batch *b, kms_client *kms)
+{
+	batch_line_event(b, "the KMS cannot be reached: the line is paused and resumes by "
+			    "itself when the KMS answers");
+	while (!batch_stop) {
+		char *jwks = NULL;
+
+		if (kms_keys(kms, &jwks) == LPA_OK) {
+			free(jwks);
+			batch_line_event(b, NULL);
+			if (b->screen == NULL)
+				fprintf(stderr,
+					"lpa-station: the KMS answers again; the line goes on\n");
+			return true;
+		}
+		batch_pause_ms(1000);
+	}
+	return false;
+}
+
+/* run: the probe disappeared; its slot waits until it is plugged in again and answers
+ * (false: the shift stopped first). */
+static bool batch_wait_probe(struct batch_worker *bw, const struct prog_link_opts *lo,
+			     prog_link **link)
+{
+	struct batch *b = bw->b;
+
+	if (b->screen != NULL)
+		screen_disconnected(b->screen, bw->slot, true);
+	else
+		fprintf(stderr,
+			"lpa-station: probe %s disconnected; its slot waits until it is plugged "
+			"in again\n",
+			bw->probe->serial);
+	prog_link_close(link);
+	while (!batch_stop) {
+		batch_pause_ms(500);
+		if (prog_link_open(lo, link) != LPA_OK)
+			continue;
+		int r = prog_link_target_present(*link);
+
+		if (r != LPA_ERR_PROBE_GONE && r != LPA_ERR_NOT_FOUND) {
+			if (b->screen != NULL)
+				screen_disconnected(b->screen, bw->slot, false);
+			else
+				fprintf(stderr, "lpa-station: probe %s is back\n",
+					bw->probe->serial);
+			return true;
+		}
+		prog_link_close(link);
+	}
+	return false;
+}
+
+static bool batch_probe_gone(int err)
+{
+	return err == LPA_ERR_PROBE_GONE || err == LPA_ERR_NOT_FOUND;
+}
+
 static void *batch_worker_main(void *arg)
 {
 	struct batch_worker *bw = arg;
@@ -277,7 +471,7 @@ static void *batch_worker_main(void *arg)
 				    .clock_khz = b->cfg.clock_khz,
 				    .openocd_path = b->cfg.openocd,
 				    .openocd_adapter = b->cfg.openocd_adapter};
-	struct batch_progress prog = {b, bw->probe->serial};
+	struct batch_progress prog = {b, bw->probe->serial, bw->slot};
 	struct pipeline_worker w = {.shared = &b->shared,
 				    .probe_serial = bw->probe->serial,
 				    .probe_firmware = bw->probe->firmware,
@@ -287,6 +481,7 @@ static void *batch_worker_main(void *arg)
 				    .claim_ctx = b};
 	struct pipeline_result res;
 	uint64_t recovered_uid = 0;
+	bool shift = b->o.mode == MODE_RUN;
 	int r, werr;
 
 	if ((r = prog_link_open(&lo, &w.link)) != LPA_OK ||
@@ -295,28 +490,19 @@ static void *batch_worker_main(void *arg)
 		goto out;
 	}
 	/* Finish what an earlier run left on this probe before taking new chips. */
-	for (size_t i = 0; i < b->n_unfinished; i++) {
-		const struct journal_entry *e = &b->unfinished[i];
-
-		if (strcmp(e->probe, bw->probe->serial) != 0)
-			continue;
-		pipeline_reconcile(&w, e, &res);
-		if (res.cls == PC_PASS) {
-			batch_recovered(b, &res);
-			recovered_uid = res.chip_uid;
-			batch_report(b, bw->probe->serial, &res);
-		} else if (res.err != LPA_ERR_MISMATCH) {
-			batch_report(b, bw->probe->serial, &res);
-		}
-	}
+	if (!batch_reconcile_probe(bw, &w, &recovered_uid))
+		goto out;
 	for (;;) {
 		if (batch_stop)
 			break;
 		/* The lot is complete once every slot is taken: do not wait for a chip. */
 		if (batch_is_full(b))
 			break;
-		if (!batch_wait_chip(w.link, true, b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s,
-				     &werr)) {
+		if (b->screen != NULL)
+			screen_waiting(b->screen, bw->slot);
+		if (!batch_wait_chip(w.link, true, shift ? 0 : b->o.chip_timeout_s, &werr)) {
+			if (shift && batch_probe_gone(werr) && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = werr;
 			break;
 		}
@@ -335,17 +521,38 @@ static void *batch_worker_main(void *arg)
 				 b->o.lot, (unsigned long long)res.dev_eui);
 		} else if (res.skip == PS_RECORDED) {
 			if (!batch_hand_back(bw, w.link, res.chip_uid, &werr)) {
+				if (shift && batch_probe_gone(werr) &&
+				    batch_wait_probe(bw, &lo, &w.link))
+					continue;
 				bw->err = werr;
 				break;
 			}
 			continue;
 		}
-		if (res.cls == PC_PASS)
+		if (shift && res.cls == PC_KMS_UNREACHABLE) {
+			/* A shift waits out an outage, and it is no verdict on the chip: the
+			 * chip in the socket got no keys, or its attempt is journaled and
+			 * settled as soon as the KMS is back; then the socket is tried again. */
+			if (b->screen != NULL)
+				screen_waiting(b->screen, bw->slot);
+			if (!batch_wait_kms(b, w.kms) ||
+			    !batch_reconcile_probe(bw, &w, &recovered_uid))
+				break;
+			continue;
+		}
+		if (res.cls == PC_PASS) {
 			atomic_fetch_add(&b->passed, 1);
-		else
+		} else {
 			atomic_fetch_add(&b->failed, 1);
+			/* --count counts good devices: a failed one gives its slot back, for
+			 * the next chip to take. */
+			if (b->limited && res.claimed) {
+				atomic_fetch_sub(&b->claimed, 1);
+				atomic_store(&batch_full, false);
+			}
+		}
 		batch_report(b, bw->probe->serial, &res);
-		if (res.cls == PC_AUTH || res.cls == PC_STATE || res.cls == PC_KMS_UNREACHABLE) {
+		if (pipeline_class_stops_line(res.cls)) {
 			/* Every further device would fail the same way: stop the line rather
 			 * than run chips through it (a KMS outage would burn the lot). */
 			bw->err = res.err;
@@ -353,6 +560,8 @@ static void *batch_worker_main(void *arg)
 			break;
 		}
 		if (res.cls == PC_PROBE_GONE) {
+			if (shift && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = res.err;
 			break;
 		}
@@ -360,9 +569,15 @@ static void *batch_worker_main(void *arg)
 		(void)prog_link_disconnect(w.link);
 		if (b->o.mode == MODE_PROVISION || batch_is_full(b))
 			break;
+		/* On the screen a FAIL holds its slot until the operator has seen it. */
+		if (b->screen != NULL && res.cls != PC_PASS &&
+		    !screen_acknowledge(b->screen, bw->slot))
+			break;
 		usleep(100000);
-		if (!batch_wait_next(w.link, res.chip_uid,
-				     b->o.mode == MODE_RUN ? 0 : b->o.chip_timeout_s, &werr)) {
+		if (!batch_wait_next(w.link, res.chip_uid, shift ? 0 : b->o.chip_timeout_s,
+				     &werr)) {
+			if (shift && batch_probe_gone(werr) && batch_wait_probe(bw, &lo, &w.link))
+				continue;
 			bw->err = werr;
 			break;
 		}
@@ -439,7 +654,7 @@ static int batch_parse(int argc, char **argv, struct batch_opts *o)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'l':
 			o->lot = optarg;
@@ -495,19 +710,23 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 	struct prog_probe_info *all = NULL;
 	size_t n_all = 0;
 	char path[CONFIG_PATH_MAX + 128];
-	bool missing;
 	int r;
 
-	config_defaults(&b->cfg);
-	r = config_load(station_config_path(), &b->cfg, &missing, why, why_len);
-	if (r != LPA_OK && !(missing && !station_config_explicit()))
-		return STATION_EXIT_USAGE;
+	if ((r = station_load_config(&b->cfg, NULL, true, why, why_len)) != STATION_EXIT_OK)
+		return r;
 	if (b->o.have_backend)
 		b->cfg.backend = b->o.backend;
 	if (b->o.lot == NULL && b->cfg.lot[0])
 		b->o.lot = b->cfg.lot;
 	if (b->o.lot == NULL) {
 		snprintf(why, why_len, "no lot: give --lot or [provision] lot in station.conf");
+		return STATION_EXIT_USAGE;
+	}
+	/* The lot names the manifest file: a name, never a path. */
+	if (!lpa_name_valid(b->o.lot, LPA_NAME_MAX)) {
+		snprintf(why, why_len,
+			 "--lot '%.80s' is not a lot name: 1..%d of A-Z a-z 0-9 . _ - expected",
+			 b->o.lot, LPA_NAME_MAX);
 		return STATION_EXIT_USAGE;
 	}
 	if (!b->cfg.have_join_eui) {
@@ -518,10 +737,22 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "not logged in (or the session expired): lpa-station login");
 		return STATION_EXIT_AUTH;
 	}
+	b->session_expires = sess.expires_at;
+	if ((r = station_key_private(b->cfg.tls_key, why, why_len)) != STATION_EXIT_OK)
+		return r;
 	if ((r = batch_load_station_key(b)) != LPA_OK) {
 		snprintf(why, why_len, "cannot read the station key %.300s", b->cfg.tls_key);
 		return STATION_EXIT_STATE;
 	}
+	/* Every record the KMS returns is checked against these before it is journaled. */
+	if (manifest_keys_load_jwks(b->cfg.record_keys, &b->record_keys, why, why_len) != LPA_OK) {
+		size_t n = strlen(why);
+
+		snprintf(why + n, why_len - n,
+			 " ([kms] record_keys: the KMS's JWKS, lpa-kms admin export-keys)");
+		return STATION_EXIT_STATE;
+	}
+	b->shared.record_keys = &b->record_keys;
 	snprintf(path, sizeof(path), "%s/manifests", b->cfg.state_dir);
 	if (batch_mkdir(b->cfg.state_dir) != LPA_OK || batch_mkdir(path) != LPA_OK) {
 		snprintf(why, why_len, "cannot create %.300s", path);
@@ -537,7 +768,16 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		snprintf(why, why_len, "manifest %.300s: %s", path, lpa_strerror(r));
 		return STATION_EXIT_STATE;
 	}
-	b->n_unfinished = journal_unfinished(b->shared.journal, &b->unfinished);
+	{
+		const struct journal_entry *u;
+
+		b->n_unfinished = journal_unfinished(b->shared.journal, &u);
+		if ((b->unfinished = calloc(b->n_unfinished + 1, sizeof(*u))) == NULL) {
+			snprintf(why, why_len, "out of memory");
+			return STATION_EXIT_STATE;
+		}
+		memcpy(b->unfinished, u, b->n_unfinished * sizeof(*u));
+	}
 	if (b->o.mode == MODE_BATCH && !b->o.resume &&
 	    (manifest_count(b->shared.manifest) > 0 || b->n_unfinished > 0)) {
 		snprintf(why, why_len,
@@ -606,6 +846,10 @@ static void batch_reconcile_orphans(struct batch *b)
 			batch_recovered(b, &res);
 		if (res.cls == PC_PASS || res.err != LPA_ERR_MISMATCH)
 			batch_report(b, e->probe, &res);
+		if (res.cls == PC_KMS_RECORD) {
+			batch_stop = 1;
+			break;
+		}
 	}
 	kms_client_free(&w.kms);
 }
@@ -643,13 +887,22 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	b->t0 = batch_now();
+	if (mode == MODE_RUN && !b->o.json && screen_usable()) {
+		const char *serials[BATCH_MAX_PROBES];
+
+		for (size_t i = 0; i < b->n_probes; i++)
+			serials[i] = b->probes[i].serial;
+		/* No screen (a terminal ncurses cannot drive): the plain lines. */
+		if (screen_open(&b->screen, b->o.lot, serials, b->n_probes, &batch_stop) == LPA_OK)
+			screen_session_expiry(b->screen, b->session_expires);
+	}
 	batch_reconcile_orphans(b);
-	if (mode == MODE_RUN && !b->o.json)
+	if (mode == MODE_RUN && !b->o.json && b->screen == NULL)
 		printf("lpa-station: lot %s, %zu probe(s); Ctrl-C stops after the devices in "
 		       "flight\n",
 		       b->o.lot, b->n_probes);
 	for (size_t i = 0; i < b->n_probes; i++) {
-		workers[i] = (struct batch_worker){.b = b, .probe = &b->probes[i]};
+		workers[i] = (struct batch_worker){.b = b, .probe = &b->probes[i], .slot = i};
 		pthread_create(&threads[i], NULL, batch_worker_main, &workers[i]);
 	}
 	for (size_t i = 0; i < b->n_probes; i++) {
@@ -657,9 +910,10 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 		if (workers[i].err != LPA_OK && worker_err == LPA_OK)
 			worker_err = workers[i].err;
 	}
+	screen_close(&b->screen);
 	/* Close the batch: the trailer makes a truncated manifest detectable. */
 	pthread_mutex_lock(&b->shared.lock);
-	if (manifest_count(b->shared.manifest) > 0 &&
+	if (manifest_open_records(b->shared.manifest) > 0 &&
 	    manifest_append_trailer(b->shared.manifest, b->o.lot, b->station_key,
 				    b->cfg.name[0] ? b->cfg.name : "station") != LPA_OK)
 		fprintf(stderr, "lpa-station: cannot write the manifest trailer\n");
@@ -674,20 +928,26 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 			printf("\nshift ended: pass %u, fail %u, recovered %u, %.0f s\n", p, f, rv,
 			       secs);
 		else
-			printf("{\"summary\":{\"lot\":\"%s\",\"passed\":%u,\"failed\":%u,"
-			       "\"recovered\":%u,\"unfinished\":%zu,\"manifest_records\":%zu,"
-			       "\"seconds\":%.2f,\"devices_per_minute\":%.1f%s%s%s}}\n",
-			       b->o.lot, p, f, rv, un, manifest_count(b->shared.manifest), secs,
-			       secs > 0 ? 60.0 * (p + f) / secs : 0.0,
-			       worker_err ? ",\"stopped\":\"" : "",
-			       worker_err ? lpa_errname(worker_err) : "", worker_err ? "\"" : "");
+			batch_json_line(json_pack(
+				"{s:i, s:s, s:{s:o, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:o}}",
+				"schema", BATCH_SCHEMA, "type", "summary", "summary", "lot",
+				batch_json_text(b->o.lot), "passed", p, "failed", f, "recovered",
+				rv, "unfinished", (json_int_t)un, "manifest_records",
+				(json_int_t)manifest_count(b->shared.manifest), "seconds", secs,
+				"devices_per_minute", secs > 0 ? 60.0 * (p + f) / secs : 0.0,
+				"stopped", batch_json_errid(worker_err)));
+		fflush(stdout);
 		/* 0 only when every device passed and the lot is complete: --count records
 		 * (with --resume, all of the lot's; else this run's), or (without --count) no
 		 * probe stopped on an error before its chips ran out. */
 		bool complete =
 			b->limited && manifest_count(b->shared.manifest) - b->base >= b->o.count;
 
-		if (f > 0 || un > 0)
+		if (mode == MODE_RUN)
+			/* A shift ends when the operator ends it; its FAILs were each shown
+			 * and acknowledged. Only a line stopped by an error says so. */
+			rc = worker_err == LPA_OK ? STATION_EXIT_OK : station_exit_for(worker_err);
+		else if (f > 0 || un > 0)
 			rc = STATION_EXIT_INCOMPLETE;
 		else if (complete)
 			rc = STATION_EXIT_OK;
@@ -703,9 +963,11 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 out:
 	lpa_secbuf_free(&b->token);
 	lpa_pkey_free(&b->station_key);
+	manifest_keys_free(&b->record_keys);
 	manifest_close(&b->shared.manifest);
 	journal_close(&b->shared.journal);
 	free(b->probes);
+	free(b->unfinished);
 	pthread_mutex_destroy(&b->out_lock);
 	pthread_mutex_destroy(&b->shared.lock);
 	free(b);

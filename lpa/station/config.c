@@ -63,6 +63,7 @@ void config_defaults(struct station_config *c)
 	snprintf(c->kms_ca, sizeof(c->kms_ca), "/etc/lpa/kms-ca.pem");
 	snprintf(c->tls_cert, sizeof(c->tls_cert), "/etc/lpa/station.pem");
 	snprintf(c->tls_key, sizeof(c->tls_key), "/etc/lpa/station.key");
+	snprintf(c->record_keys, sizeof(c->record_keys), "/etc/lpa/kms-keys.json");
 	c->kms_timeout_s = 10;
 	c->kms_retries = 3;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/lpa");
@@ -162,16 +163,15 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 		return config_str(v, c->tls_cert, sizeof(c->tls_cert));
 	if (IS("kms", "key"))
 		return config_str(v, c->tls_key, sizeof(c->tls_key));
+	if (IS("kms", "record_keys"))
+		return v[0] ? config_str(v, c->record_keys, sizeof(c->record_keys)) : -1;
 	if (IS("kms", "timeout"))
 		return config_uint(v, 1, 600, &c->kms_timeout_s);
 	if (IS("kms", "retries"))
 		return config_uint(v, 0, 10, &c->kms_retries);
-	if (IS("station", "name")) {
-		for (const char *p = v; *p; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-				return -1;
-		return v[0] ? config_str(v, c->name, sizeof(c->name)) : -1;
-	}
+	if (IS("station", "name"))
+		return lpa_name_valid(v, LPA_NAME_MAX) ? config_str(v, c->name, sizeof(c->name))
+						       : -1;
 	if (IS("station", "state_dir"))
 		return config_str(v, c->state_dir, sizeof(c->state_dir));
 	if (IS("station", "backend")) {
@@ -190,7 +190,7 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 	if (IS("station", "clock_khz"))
 		return config_uint(v, 10, 50000, &c->clock_khz);
 	if (IS("provision", "lot"))
-		return v[0] ? config_str(v, c->lot, sizeof(c->lot)) : -1;
+		return lpa_name_valid(v, LPA_NAME_MAX) ? config_str(v, c->lot, sizeof(c->lot)) : -1;
 	if (IS("provision", "join_eui")) {
 		if (lpa_hex_decode(v, strlen(v), eui, 8) != LPA_OK)
 			return -1;
@@ -209,6 +209,51 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 		return config_bool(v, &c->reprovision);
 #undef IS
 	return 1; /* unknown key */
+}
+
+/* What each key takes, for the error that refuses a value (and the unknown-key hint). */
+static const struct {
+	const char *sec, *key, *expect;
+} config_keys[] = {
+	{"kms", "url", "an https:// URL of the KMS"},
+	{"kms", "ca", "the path of the KMS CA certificate (PEM)"},
+	{"kms", "cert", "the path of this station's certificate (PEM)"},
+	{"kms", "key", "the path of this station's private key (PEM)"},
+	{"kms", "record_keys",
+	 "the path of the KMS's record keys (JWKS, lpa-kms admin export-keys)"},
+	{"kms", "timeout", "seconds per request, 1..600"},
+	{"kms", "retries", "retries of an idempotent call, 0..10"},
+	{"station", "name", "1..64 of A-Z a-z 0-9 . _ -"},
+	{"station", "state_dir", "the directory of the journal and the manifests"},
+	{"station", "backend", "cmsis-dap or openocd"},
+	{"station", "openocd", "the path of the openocd program"},
+	{"station", "openocd_adapter", "an OpenOCD adapter driver name"},
+	{"station", "clock_khz", "the SWD clock in kHz, 10..50000"},
+	{"provision", "lot", "1..64 of A-Z a-z 0-9 . _ -"},
+	{"provision", "join_eui", "16 hex digits"},
+	{"provision", "lorawan", "1.0.4 or 1.1"},
+	{"provision", "allow_protection", "a comma list of virgin, normal, secure, dead"},
+	{"provision", "reprovision", "true or false"},
+};
+
+static const char *config_expected(const char *sec, const char *key)
+{
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].sec, sec) == 0 && strcmp(config_keys[i].key, key) == 0)
+			return config_keys[i].expect;
+	return "?";
+}
+
+/* The key of section sec a typo away from key, or NULL. */
+static const char *config_suggest(const char *sec, const char *key)
+{
+	const char *names[sizeof(config_keys) / sizeof(config_keys[0])];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].sec, sec) == 0)
+			names[n++] = config_keys[i].key;
+	return lpa_suggest(key, names, n);
 }
 
 static char *config_trim(char *s)
@@ -268,13 +313,21 @@ int config_parse(const char *text, size_t len, struct station_config *c, char *e
 			return config_err(err, err_len, lineno, LPA_ERR_ENCODING,
 					  "key outside a section");
 		*eq = '\0';
-		r = config_set(c, sec, config_trim(l), config_trim(eq + 1));
+		char *key = config_trim(l), *val = config_trim(eq + 1);
+		const char *hint;
+
+		r = config_set(c, sec, key, val);
+		if (r > 0 && (hint = config_suggest(sec, key)) != NULL)
+			return config_err(err, err_len, lineno, LPA_ERR_NOT_FOUND,
+					  "unknown key '%.40s' in [%s]; did you mean '%s'?", key,
+					  sec, hint);
 		if (r > 0)
 			return config_err(err, err_len, lineno, LPA_ERR_NOT_FOUND,
-					  "unknown key '%s' in [%s]", config_trim(l), sec);
+					  "unknown key '%.40s' in [%s]", key, sec);
 		if (r < 0)
 			return config_err(err, err_len, lineno, LPA_ERR_INVAL,
-					  "bad value for '%s' in [%s]", config_trim(l), sec);
+					  "bad value '%.60s' for '%s' in [%s]: expected %s", val,
+					  key, sec, config_expected(sec, key));
 	}
 	return LPA_OK;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lpa/core/lpa-core.h"
 #include "programmer/programmer.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/lpa/station.conf"
@@ -17,21 +18,22 @@
 
 struct station_config {
 	/* [kms] */
-	char kms_url[256];              /* https://host:port */
-	char kms_ca[CONFIG_PATH_MAX];   /* the KMS CA certificate (pinned) */
-	char tls_cert[CONFIG_PATH_MAX]; /* this station's certificate */
-	char tls_key[CONFIG_PATH_MAX];  /* and key */
-	unsigned kms_timeout_s;         /* per request */
-	unsigned kms_retries;           /* for idempotent calls */
+	char kms_url[256];                 /* https://host:port */
+	char kms_ca[CONFIG_PATH_MAX];      /* the KMS CA certificate (pinned) */
+	char tls_cert[CONFIG_PATH_MAX];    /* this station's certificate */
+	char tls_key[CONFIG_PATH_MAX];     /* and key */
+	char record_keys[CONFIG_PATH_MAX]; /* the KMS's record keys (JWKS), pinned */
+	unsigned kms_timeout_s;            /* per request */
+	unsigned kms_retries;              /* for idempotent calls */
 	/* [station] */
-	char name[64];
+	char name[LPA_NAME_MAX + 1];
 	char state_dir[CONFIG_PATH_MAX]; /* journal and manifests */
 	enum prog_backend backend;
 	char openocd[CONFIG_PATH_MAX];
 	char openocd_adapter[64];
 	unsigned clock_khz;
 	/* [provision] */
-	char lot[64];
+	char lot[LPA_NAME_MAX + 1];
 	uint64_t join_eui;
 	bool have_join_eui;
 	char lorawan[8];            /* "1.0.4" or "1.1" */

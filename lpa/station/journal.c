@@ -167,7 +167,7 @@ fail:
 }
 
 /* The new entry as the device's state. Fields a step does not carry are kept from the
- * device's earlier entries (the DevEUI learned at J_ISSUED stays known later on). */
+ * attempt's earlier entries (the DevEUI learned at J_ISSUED stays known later on). */
 static int journal_apply(journal *j, const struct journal_entry *e)
 {
 	struct journal_dev *dev = journal_slot(j, e->chip_uid);
@@ -178,6 +178,13 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 		return LPA_ERR_NOMEM;
 	d = &dev->e;
 	keep = *d;
+	/* A new attempt (begin) inherits nothing of the chip's earlier ones: an attempt
+	 * abandoned before its issue returned has no DevEUI or counter of its own, and
+	 * must not show the previous attempt's. */
+	if (e->step == J_BEGIN) {
+		keep.dev_eui = 0;
+		keep.counter = 0;
+	}
 	*d = *e;
 	if (e->dev_eui == 0)
 		d->dev_eui = keep.dev_eui;

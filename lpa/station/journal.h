@@ -38,7 +38,7 @@ struct journal_entry {
 	uint64_t dev_eui;
 	uint32_t counter;
 	char probe[64];
-	char lot[64];
+	char lot[65];                      /* LPA_NAME_MAX + 1 */
 	char receipt[JOURNAL_RECEIPT_B64]; /* J_INSTALLED */
 	char record[JOURNAL_RECORD_MAX];   /* J_CONFIRMED: the KMS's JWS */
 	char reason[128];                  /* J_ABANDONED */

@@ -18,11 +18,14 @@ enum kms_call {
 	KMS_CALL_ABANDON,
 	KMS_CALL_CHALLENGE,
 	KMS_CALL_VERIFY,
+	KMS_CALL_LOT_RECORDS,
 	KMS_CALL_N
 };
 
 /* The largest reply the client accepts (a JWKS or a record is a few KiB). */
 #define KMS_REPLY_MAX (64 * 1024)
+/* GET /v1/lots/{lot}/records: about 1.3 KiB per record, so 256 MiB is some 200,000. */
+#define KMS_LOT_REPLY_MAX (256u * 1024 * 1024)
 
 /*
  * A refusal (any status but the call's success status): fills e from the body's
@@ -46,6 +49,9 @@ int kms_parse_abandon(const char *body, size_t len, uint64_t dev_eui, uint32_t c
 		      struct kms_error *e);
 int kms_parse_challenge(const char *body, size_t len, uint64_t dev_eui, uint8_t nonce[16],
 			time_t *expires_at, struct kms_error *e);
+/* lot: the lot asked for, which the reply must name. */
+int kms_parse_lot_records(const char *body, size_t len, const char *lot,
+			  struct kms_lot_records *out, struct kms_error *e);
 int kms_parse_verify(const char *body, size_t len, uint64_t dev_eui, bool *verified,
 		     uint32_t *counter, struct kms_error *e);
 

@@ -36,6 +36,7 @@ struct kms_reply {
 	size_t len;
 	size_t cap;
 	bool overflow;
+	size_t grow_to; /* > cap: data is malloc'd and may grow to this (lot records) */
 };
 
 struct kms_client {
@@ -50,7 +51,8 @@ struct kms_client {
 };
 
 static const char *const kms_call_names[KMS_CALL_N] = {
-	"login", "logout", "keys", "issue", "confirm", "abandon", "challenge", "verify",
+	"login",   "logout",    "keys",   "issue",       "confirm",
+	"abandon", "challenge", "verify", "lot records",
 };
 
 /*
@@ -62,7 +64,8 @@ static const char *const kms_call_names[KMS_CALL_N] = {
  *   confirm   the byte-identical receipt returns the stored record;
  *   abandon   abandoning an abandoned attempt is 200 and keeps the first reason;
  *   challenge a lost reply leaves an unused nonce that expires on its own (several may be
- *             open at once), so asking again costs nothing.
+ *             open at once), so asking again costs nothing;
+ *   lot records read-only.
  * Never: login (each success consumes a TOTP step: the retry would be refused as a
  * replay, or open a second session), logout (a repeat after a lost 204 is a 401 that
  * would hide the success), verify (the proof's challenge is consumed whatever the
@@ -70,7 +73,7 @@ static const char *const kms_call_names[KMS_CALL_N] = {
  */
 static const bool kms_call_retried[KMS_CALL_N] = {
 	[KMS_CALL_KEYS] = true,    [KMS_CALL_ISSUE] = true,     [KMS_CALL_CONFIRM] = true,
-	[KMS_CALL_ABANDON] = true, [KMS_CALL_CHALLENGE] = true,
+	[KMS_CALL_ABANDON] = true, [KMS_CALL_CHALLENGE] = true, [KMS_CALL_LOT_RECORDS] = true,
 };
 
 /* Back-off before retry n (0-based): long enough for a KMS restart or a dropped
@@ -221,11 +224,7 @@ static int kms_get_b64(json_t *o, const char *member, uint8_t *out, size_t n)
  * terminal would interpret. */
 static bool kms_is_name(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
+	return lpa_name_valid(s, LPA_NAME_MAX);
 }
 
 int kms_parse_error(enum kms_call call, long status, const char *body, size_t len,
@@ -586,12 +585,103 @@ int kms_parse_verify(const char *body, size_t len, uint64_t dev_eui, bool *verif
 	return r;
 }
 
+void kms_lot_records_free(struct kms_lot_records *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].record);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+int kms_parse_lot_records(const char *body, size_t len, const char *lot,
+			  struct kms_lot_records *out, struct kms_error *e)
+{
+	const char *name;
+	json_t *o, *arr, *it;
+	json_int_t count, v;
+	size_t i;
+	int r = LPA_ERR_KMS_PROTOCOL;
+
+	memset(out, 0, sizeof(*out));
+	if ((o = kms_parse_json(KMS_CALL_LOT_RECORDS, body, len, e)) == NULL)
+		return LPA_ERR_KMS_PROTOCOL;
+	arr = json_object_get(o, "records");
+	if ((name = kms_get_str(o, "lot", 1, LPA_NAME_MAX)) == NULL || strcmp(name, lot) != 0) {
+		r = kms_bad(e, KMS_CALL_LOT_RECORDS, "lot", "is not the lot asked for");
+		goto fail;
+	}
+	if (!json_is_array(arr)) {
+		r = kms_bad(e, KMS_CALL_LOT_RECORDS, "records", "is not an array");
+		goto fail;
+	}
+	if (kms_get_int(o, "count", 0, INT64_MAX, &count) != 0 ||
+	    (size_t)count != json_array_size(arr)) {
+		r = kms_bad(e, KMS_CALL_LOT_RECORDS, "count", "is not the number of records");
+		goto fail;
+	}
+	if (count > 0 && (out->v = calloc((size_t)count, sizeof(*out->v))) == NULL) {
+		r = LPA_ERR_NOMEM;
+		goto fail;
+	}
+	json_array_foreach(arr, i, it)
+	{
+		struct kms_lot_record *rec = &out->v[i];
+		const char *jws;
+
+		if (!json_is_object(it) || kms_get_eui(it, "dev_eui", &rec->dev_eui) != 0) {
+			r = kms_bad(e, KMS_CALL_LOT_RECORDS, "records[].dev_eui",
+				    "is not 16 hex digits");
+			goto fail;
+		}
+		if (kms_get_int(it, "counter", 1, UINT32_MAX, &v) != 0) {
+			r = kms_bad(e, KMS_CALL_LOT_RECORDS, "records[].counter",
+				    "is not in 1..2^32-1");
+			goto fail;
+		}
+		rec->counter = (uint32_t)v;
+		if (kms_get_int(it, "confirmed_at", 0, INT64_MAX, &v) != 0) {
+			r = kms_bad(e, KMS_CALL_LOT_RECORDS, "records[].confirmed_at",
+				    "is not a time");
+			goto fail;
+		}
+		rec->confirmed_at = (time_t)v;
+		if ((jws = kms_get_str(it, "record", 1, KMS_REPLY_MAX)) == NULL ||
+		    kms_check_jws(jws) != 0) {
+			r = kms_bad(e, KMS_CALL_LOT_RECORDS, "records[].record",
+				    "is not an ES256 JWS");
+			goto fail;
+		}
+		if ((rec->record = strdup(jws)) == NULL) {
+			r = LPA_ERR_NOMEM;
+			goto fail;
+		}
+		out->n++;
+	}
+	r = LPA_OK;
+fail:
+	json_decref(o);
+	if (r != LPA_OK)
+		kms_lot_records_free(out);
+	return r;
+}
+
 /* ------------------------------------------------------------------ HTTP */
 static size_t kms_client_write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
 	struct kms_reply *b = ud;
 	size_t n = size * nmemb;
 
+	if (n > b->cap - b->len && b->grow_to > b->cap && n <= b->grow_to - b->len) {
+		size_t cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
+		uint8_t *p;
+
+		cap = cap < b->grow_to ? cap : b->grow_to;
+		if ((p = realloc(b->data, cap + 1)) != NULL) {
+			b->data = p;
+			b->cap = cap;
+		}
+	}
 	if (n > b->cap - b->len) {
 		b->overflow = true;
 		return 0; /* curl aborts the transfer with CURLE_WRITE_ERROR */
@@ -1139,6 +1229,27 @@ int kms_challenge(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint
 	if (r == LPA_OK)
 		r = kms_parse_challenge((const char *)b.data, b.len, dev_eui, nonce, expires_at,
 					&c->err);
+	return r;
+}
+
+int kms_lot_records(kms_client *c, const lpa_secbuf *token, const char *lot,
+		    struct kms_lot_records *out)
+{
+	struct kms_reply b = {.cap = KMS_REPLY_MAX, .grow_to = KMS_LOT_REPLY_MAX};
+	char path[128];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!lpa_name_valid(lot, LPA_NAME_MAX))
+		return LPA_ERR_INVAL;
+	if ((b.data = malloc(b.cap + 1)) == NULL)
+		return LPA_ERR_NOMEM;
+	/* A name needs no percent-encoding: its alphabet is unreserved in a URL path. */
+	snprintf(path, sizeof(path), "/v1/lots/%s/records", lot);
+	r = kms_client_call(c, KMS_CALL_LOT_RECORDS, "GET", path, token, NULL, 0, &b, 200);
+	if (r == LPA_OK)
+		r = kms_parse_lot_records((const char *)b.data, b.len, lot, out, &c->err);
+	free(b.data);
 	return r;
 }
 

@@ -93,4 +93,20 @@ int kms_challenge(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint
 int kms_verify(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui,
 	       const uint8_t proof[LPA_LPP1_LEN], bool *verified, uint32_t *counter);
 
+/* GET /v1/lots/{lot}/records (role qa): the KMS's confirmed records of a lot, in
+ * confirmation order — the witness a manifest cut back to an earlier trailer cannot fool. */
+struct kms_lot_record {
+	uint64_t dev_eui;
+	uint32_t counter;
+	time_t confirmed_at;
+	char *record; /* the JWS, as confirm returned it */
+};
+struct kms_lot_records {
+	size_t n;
+	struct kms_lot_record *v;
+};
+int kms_lot_records(kms_client *c, const lpa_secbuf *token, const char *lot,
+		    struct kms_lot_records *out);
+void kms_lot_records_free(struct kms_lot_records *l);
+
 #endif

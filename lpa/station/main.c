@@ -20,43 +20,6 @@ static int version_main(int argc, char **argv)
 	return STATION_EXIT_OK;
 }
 
-int station_exit_for(int err)
-{
-	switch (err) {
-	case LPA_OK:
-		return STATION_EXIT_OK;
-	case LPA_ERR_NOT_FOUND:
-	case LPA_ERR_PROBE_GONE:
-		return STATION_EXIT_NO_PROBE;
-	case LPA_ERR_NO_TARGET:
-		return STATION_EXIT_NO_TARGET;
-	case LPA_ERR_FAULT:
-	case LPA_ERR_WAIT:
-	case LPA_ERR_PROTOCOL:
-	case LPA_ERR_TIMEOUT:
-	case LPA_ERR_UNSUPPORTED:
-		return STATION_EXIT_TARGET;
-	case LPA_ERR_INVAL:
-		return STATION_EXIT_USAGE;
-	case LPA_ERR_KMS_UNREACHABLE:
-	case LPA_ERR_KMS_SERVER:
-		return STATION_EXIT_KMS_UNREACHABLE;
-	case LPA_ERR_KMS_AUTH:
-		return STATION_EXIT_AUTH;
-	case LPA_ERR_KMS_UNTRUSTED:
-		return STATION_EXIT_UNTRUSTED;
-	case LPA_ERR_KMS_RECEIPT:
-		return STATION_EXIT_RECEIPT;
-	case LPA_ERR_STATE:
-	case LPA_ERR_MISMATCH:
-		return STATION_EXIT_EXAM;
-	default:
-		if (err <= LPA_ERR_AGENT_REQUEST && err > LPA_ERR_LAST)
-			return STATION_EXIT_AGENT;
-		return STATION_EXIT_FAILURE;
-	}
-}
-
 static const struct station_cmd station_cmds[] = {
 	{"probes", probes_main, "list probes and the chip each one sees"},
 	{"identify", identify_main, "read the identity record of a chip"},
@@ -68,16 +31,19 @@ static const struct station_cmd station_cmds[] = {
 	{"run", run_main, "shift mode: PASS/FAIL per chip on every probe until Ctrl-C"},
 	{"verify", verify_main, "QA: prove a chip holds the keys the KMS issued"},
 	{"manifest", manifest_main, "verify a lot manifest (QA, offline)"},
+	{"agent", agent_main, "part, version, size and SHA-256 of a secure-agent image"},
 	{"selftest", selftest_main, "known-answer tests of the station's cryptography"},
-	{"version", version_main, "print the version"},
+	{"version", version_main, "print the version (also --version)"},
 };
+
+#define STATION_N_CMDS (sizeof(station_cmds) / sizeof(station_cmds[0]))
 
 static void station_usage(FILE *f)
 {
 	fprintf(f, "usage: lpa-station [--config FILE] [-v] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", station_cmds[i].name, station_cmds[i].summary);
-	fprintf(f, "\n'lpa-station COMMAND --help' describes a command.\n");
+	fprintf(f, "\n'lpa-station help COMMAND' (or COMMAND --help) describes a command.\n");
 }
 
 int main(int argc, char **argv)
@@ -108,14 +74,42 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		station_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? STATION_EXIT_USAGE : STATION_EXIT_OK;
+	if (argc < 2) {
+		station_usage(stderr);
+		return STATION_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(station_cmds) / sizeof(station_cmds[0]); i++)
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    (strcmp(argv[1], "help") == 0 && argc == 2)) {
+		station_usage(stdout);
+		return STATION_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		return version_main(argc - 1, argv + 1);
+	/* `help COMMAND` is `COMMAND --help`. */
+	if (strcmp(argv[1], "help") == 0 && argc == 3) {
+		static char help_opt[] = "--help";
+		char *help_argv[] = {argv[2], help_opt, NULL};
+
+		for (size_t i = 0; i < STATION_N_CMDS; i++)
+			if (strcmp(argv[2], station_cmds[i].name) == 0)
+				return station_cmds[i].run(2, help_argv);
+		argv++;
+		argc--;
+	}
+	for (size_t i = 0; i < STATION_N_CMDS; i++)
 		if (strcmp(argv[1], station_cmds[i].name) == 0)
 			return station_cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "lpa-station: unknown command '%s'\n\n", argv[1]);
+	{
+		const char *names[STATION_N_CMDS], *s;
+
+		for (size_t i = 0; i < STATION_N_CMDS; i++)
+			names[i] = station_cmds[i].name;
+		if ((s = lpa_suggest(argv[1], names, STATION_N_CMDS)) != NULL)
+			fprintf(stderr, "lpa-station: unknown command '%s'; did you mean '%s'?\n\n",
+				argv[1], s);
+		else
+			fprintf(stderr, "lpa-station: unknown command '%s'\n\n", argv[1]);
+	}
 	station_usage(stderr);
 	return STATION_EXIT_USAGE;
 }

@@ -110,6 +110,21 @@ size_t manifest_count(const manifest *m)
 	return m->seq;
 }
 
+size_t manifest_open_records(const manifest *m)
+{
+	return m->open_records;
+}
+
+char *manifest_trailer_payload(const char *lot, size_t count, const char *head)
+{
+	json_t *t =
+		json_pack("{s:s,s:I,s:s}", "lot", lot, "count", (json_int_t)count, "head", head);
+	char *s = t != NULL ? json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(t);
+	return s;
+}
+
 int manifest_contains(manifest *m, const char *jws, bool *found)
 {
 	FILE *f = fopen(m->path, "r");
@@ -177,9 +192,11 @@ int manifest_append_trailer(manifest *m, const char *lot, EVP_PKEY *station_key,
 	char *payload = NULL, *sig = NULL, *jwk_s = NULL;
 	int r = LPA_ERR_NOMEM;
 
-	if ((t = json_pack("{s:s,s:I,s:s}", "lot", lot, "count", (json_int_t)m->open_records,
-			   "head", m->prev)) == NULL ||
-	    (payload = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+	if (m->open_records == 0 || !lpa_name_valid(lot, LPA_NAME_MAX) || station_kid == NULL ||
+	    station_kid[0] == '\0')
+		return LPA_ERR_INVAL;
+	if ((payload = manifest_trailer_payload(lot, m->open_records, m->prev)) == NULL ||
+	    (t = json_loads(payload, 0, NULL)) == NULL)
 		goto fail;
 	if ((r = lpa_jws_sign(station_key, station_kid, payload, strlen(payload), &sig)) !=
 		    LPA_OK ||
@@ -202,72 +219,6 @@ fail:
 }
 
 /* ---------------------------------------------------------------- verifier */
-void manifest_keys_free(struct manifest_keys *k)
-{
-	for (size_t i = 0; i < k->n_record; i++)
-		lpa_pkey_free(&k->record[i]);
-	k->n_record = 0;
-	lpa_pkey_free(&k->station);
-}
-
-int manifest_keys_load_jwks(const char *path, struct manifest_keys *k, char *err, size_t err_len)
-{
-	json_error_t je;
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je), *keys, *jwk;
-	size_t i;
-	bool any_purpose = false;
-	int r = LPA_ERR_KEY;
-
-	memset(k, 0, sizeof(*k));
-	if (root == NULL) {
-		snprintf(err, err_len, "%s: %s (line %d)", path, je.text, je.line);
-		return LPA_ERR_ENCODING;
-	}
-	keys = json_object_get(root, "keys");
-	if (!json_is_array(keys)) {
-		snprintf(err, err_len, "%s: no \"keys\" array", path);
-		goto fail;
-	}
-	json_array_foreach(keys, i, jwk)
-	{
-		if (json_is_string(json_object_get(jwk, "purpose")))
-			any_purpose = true;
-	}
-	json_array_foreach(keys, i, jwk)
-	{
-		const char *purpose = json_string_value(json_object_get(jwk, "purpose"));
-		const char *kid = json_string_value(json_object_get(jwk, "kid"));
-		char *s;
-
-		if (any_purpose && (purpose == NULL || strcmp(purpose, "record") != 0))
-			continue;
-		if (k->n_record == sizeof(k->record) / sizeof(k->record[0]))
-			break;
-		if ((s = json_dumps(jwk, JSON_COMPACT)) == NULL)
-			goto fail;
-		r = lpa_jwk_to_p256(s, &k->record[k->n_record]);
-		free(s);
-		if (r != LPA_OK) {
-			snprintf(err, err_len, "%s: key %zu is not a P-256 public JWK", path, i);
-			goto fail;
-		}
-		snprintf(k->record_kid[k->n_record], sizeof(k->record_kid[0]), "%s",
-			 kid != NULL ? kid : "");
-		k->n_record++;
-	}
-	if (k->n_record == 0) {
-		snprintf(err, err_len, "%s: no record-signing key", path);
-		r = LPA_ERR_KEY;
-		goto fail;
-	}
-	r = LPA_OK;
-fail:
-	if (r != LPA_OK)
-		manifest_keys_free(k);
-	json_decref(root);
-	return r;
-}
-
 struct seen {
 	uint64_t v;
 	size_t line;
@@ -279,7 +230,9 @@ struct verify {
 	struct seen *eui, *uid;
 	size_t n, cap;
 	size_t open_records;
-	char open_lot[64];
+	char open_lot[LPA_NAME_MAX + 1];
+	manifest_record_cb cb;
+	void *cb_ctx;
 };
 
 static int verify_fail(struct verify *v, size_t line, int r, const char *fmt, ...)
@@ -307,67 +260,34 @@ static struct manifest_lot *verify_lot(struct manifest_report *rep, const char *
 	return &rep->lots[rep->n_lots++];
 }
 
-static int verify_hex64(json_t *o, const char *name, uint64_t *out)
-{
-	json_t *v = json_object_get(o, name);
-	uint8_t b[8];
-
-	if (!json_is_string(v) || lpa_hex_decode(json_string_value(v), json_string_length(v), b, 8))
-		return -1;
-	*out = lpa_be_get(b, 8);
-	return 0;
-}
-
 static int verify_record(struct verify *v, size_t line, json_t *o, size_t *seq)
 {
-	json_t *jseq = json_object_get(o, "seq"), *jrec = json_object_get(o, "record"), *p = NULL;
-	const char *jws;
-	uint8_t *payload = NULL;
-	size_t plen = 0;
-	char *kid = NULL;
-	uint64_t eui, uid;
-	const char *lot;
-	int r = LPA_ERR_SIGNATURE;
+	json_t *jseq = json_object_get(o, "seq"), *jrec = json_object_get(o, "record");
+	struct manifest_record rec;
+	char err[200];
+	int r;
 
 	if (json_object_size(o) != 3 || !json_is_integer(jseq) || !json_is_string(jrec))
 		return verify_fail(v, line, LPA_ERR_ENCODING, "not a record line");
-	if ((size_t)json_integer_value(jseq) != *seq + 1)
+	if (json_integer_value(jseq) != (json_int_t)(*seq + 1))
 		return verify_fail(v, line, LPA_ERR_MISMATCH, "seq %lld, expected %zu",
 				   (long long)json_integer_value(jseq), *seq + 1);
-	jws = json_string_value(jrec);
-	/* The key named by the JWS kid, or any pinned record key when it names none. */
-	for (size_t i = 0; i < v->keys->n_record && r != LPA_OK; i++) {
-		free(kid);
-		kid = NULL;
-		free(payload);
-		payload = NULL;
-		r = lpa_jws_verify(jws, v->keys->record[i], &kid, &payload, &plen);
-		if (r == LPA_OK && kid != NULL && v->keys->record_kid[i][0] &&
-		    strcmp(kid, v->keys->record_kid[i]) != 0)
-			r = LPA_ERR_SIGNATURE;
-	}
-	free(kid);
-	if (r != LPA_OK) {
-		free(payload);
-		return verify_fail(v, line, r, "record signature does not verify with the KMS key");
-	}
-	p = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL);
-	free(payload);
-	if (!json_is_object(p) || verify_hex64(p, "dev_eui", &eui) != 0 ||
-	    verify_hex64(p, "chip_uid", &uid) != 0 || !json_is_string(json_object_get(p, "lot")) ||
-	    !json_is_integer(json_object_get(p, "counter"))) {
-		json_decref(p);
-		return verify_fail(v, line, LPA_ERR_ENCODING,
-				   "record payload lacks dev_eui, chip_uid, lot or counter");
-	}
-	lot = json_string_value(json_object_get(p, "lot"));
-	if (v->open_records > 0 && strcmp(lot, v->open_lot) != 0) {
-		r = verify_fail(v, line, LPA_ERR_MISMATCH,
-				"record of lot %s inside a batch of lot %s", lot, v->open_lot);
-		json_decref(p);
-		return r;
-	}
-	snprintf(v->open_lot, sizeof(v->open_lot), "%s", lot);
+	if ((r = manifest_record_verify(v->keys, json_string_value(jrec), &rec, err,
+					sizeof(err))) != LPA_OK)
+		return verify_fail(v, line, r, "%s", err);
+	if (v->open_records > 0 && strcmp(rec.lot, v->open_lot) != 0)
+		return verify_fail(v, line, LPA_ERR_MISMATCH,
+				   "record of lot %s inside a batch of lot %s", rec.lot,
+				   v->open_lot);
+	/* A manifest is one station's: confirm returns records to the station that
+	 * confirmed, so a record naming another station was spliced in. */
+	if (v->rep->station[0] == '\0')
+		strcpy(v->rep->station, rec.station);
+	else if (strcmp(rec.station, v->rep->station) != 0)
+		return verify_fail(v, line, LPA_ERR_MISMATCH,
+				   "record of station %s in a manifest of station %s", rec.station,
+				   v->rep->station);
+	snprintf(v->open_lot, sizeof(v->open_lot), "%s", rec.lot);
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 256;
 		struct seen *a = realloc(v->eui, cap * sizeof(*a)), *b;
@@ -377,88 +297,136 @@ static int verify_record(struct verify *v, size_t line, json_t *o, size_t *seq)
 		b = realloc(v->uid, cap * sizeof(*b));
 		if (b != NULL)
 			v->uid = b;
-		if (a == NULL || b == NULL) {
-			json_decref(p);
+		if (a == NULL || b == NULL)
 			return LPA_ERR_NOMEM;
-		}
 		v->cap = cap;
 	}
-	v->eui[v->n] = (struct seen){eui, line};
-	v->uid[v->n] = (struct seen){uid, line};
+	v->eui[v->n] = (struct seen){rec.dev_eui, line};
+	v->uid[v->n] = (struct seen){rec.chip_uid, line};
 	v->n++;
 	v->open_records++;
 	(*seq)++;
-	json_decref(p);
+	if (v->cb != NULL && (r = v->cb(v->cb_ctx, line, json_string_value(jrec), &rec)) != 0)
+		return verify_fail(v, line, r, "stopped by the caller");
+	return LPA_OK;
+}
+
+/* 64 lower-case hex digits, as the writer puts them. */
+static bool verify_is_hash(const char *s)
+{
+	if (s == NULL || strlen(s) != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* The trailer key: a P-256 public JWK with a kid; one of the pinned station keys when
+ * any are given. Reports its fingerprint. */
+static int verify_trailer_key(struct verify *v, size_t line, json_t *jkey, EVP_PKEY **key)
+{
+	uint8_t pub[LPA_P256_PUB_LEN], h[32];
+	bool pinned = false;
+	char *s;
+	int r;
+
+	if ((s = json_dumps(jkey, JSON_COMPACT)) == NULL)
+		return LPA_ERR_NOMEM;
+	r = lpa_jwk_to_p256(s, key);
+	free(s);
+	if (r != LPA_OK)
+		return verify_fail(v, line, r, "trailer key is not a P-256 JWK");
+	if ((r = lpa_p256_public_bytes(*key, pub)) != LPA_OK)
+		return r;
+	for (size_t i = 0; i < v->keys->n_station && !pinned; i++) {
+		uint8_t b[LPA_P256_PUB_LEN];
+
+		pinned = lpa_p256_public_bytes(v->keys->station[i], b) == LPA_OK &&
+			 memcmp(pub, b, sizeof(b)) == 0;
+	}
+	if (v->keys->n_station > 0 && !pinned)
+		return verify_fail(v, line, LPA_ERR_SIGNATURE,
+				   "trailer signed by a key other than the pinned station key");
+	lpa_sha256(pub, sizeof(pub), h);
+	lpa_hex_encode(h, sizeof(h), v->rep->trailer_key_sha256);
+	v->rep->trailer_key_pinned = pinned;
 	return LPA_OK;
 }
 
 static int verify_trailer(struct verify *v, size_t line, json_t *o, const char *prev_hash)
 {
-	json_t *t = json_object_get(o, "trailer"), *jkey = json_object_get(o, "key"), *p = NULL;
-	json_t *jsig = json_object_get(o, "sig");
+	json_t *t = json_object_get(o, "trailer"), *jkey = json_object_get(o, "key");
+	json_t *jsig = json_object_get(o, "sig"), *jcount = json_object_get(t, "count");
+	const char *lot = json_string_value(json_object_get(t, "lot"));
+	const char *head = json_string_value(json_object_get(t, "head"));
+	const char *key_kid = json_string_value(json_object_get(jkey, "kid"));
 	EVP_PKEY *key = NULL;
-	uint8_t *payload = NULL, pub[LPA_P256_PUB_LEN], h[32];
+	uint8_t *payload = NULL;
 	size_t plen = 0;
-	char *s = NULL;
-	struct manifest_lot *lot;
+	char *want = NULL, *kid = NULL;
+	struct manifest_lot *l;
 	int r;
 
-	if (json_object_size(o) != 3 || !json_is_object(t) || !json_is_object(jkey) ||
-	    !json_is_string(jsig) || !json_is_string(json_object_get(t, "lot")) ||
-	    !json_is_integer(json_object_get(t, "count")) ||
-	    !json_is_string(json_object_get(t, "head")))
+	if (json_object_size(o) != 3 || !json_is_object(t) || json_object_size(t) != 3 ||
+	    !json_is_object(jkey) || !json_is_string(jsig) || lot == NULL ||
+	    !json_is_integer(jcount) || head == NULL)
 		return verify_fail(v, line, LPA_ERR_ENCODING, "not a trailer line");
-	if ((size_t)json_integer_value(json_object_get(t, "count")) != v->open_records)
+	if (!lpa_name_valid(lot, LPA_NAME_MAX))
+		return verify_fail(v, line, LPA_ERR_ENCODING, "trailer lot is not a name");
+	if (!verify_is_hash(head))
+		return verify_fail(v, line, LPA_ERR_ENCODING,
+				   "trailer head is not 64 lower-case hex digits");
+	/* A trailer closes at least one record: a file must not pass on trailers alone. */
+	if (v->open_records == 0)
+		return verify_fail(v, line, LPA_ERR_LENGTH, "trailer closes no record");
+	if (json_integer_value(jcount) != (json_int_t)v->open_records)
 		return verify_fail(v, line, LPA_ERR_MISMATCH, "trailer count %lld, batch has %zu",
-				   (long long)json_integer_value(json_object_get(t, "count")),
-				   v->open_records);
-	if (strcmp(json_string_value(json_object_get(t, "head")), prev_hash) != 0)
+				   (long long)json_integer_value(jcount), v->open_records);
+	if (strcmp(head, prev_hash) != 0)
 		return verify_fail(v, line, LPA_ERR_MISMATCH, "trailer head is not the chain head");
-	if (v->open_records > 0 &&
-	    strcmp(json_string_value(json_object_get(t, "lot")), v->open_lot) != 0)
+	if (strcmp(lot, v->open_lot) != 0)
 		return verify_fail(v, line, LPA_ERR_MISMATCH,
 				   "trailer lot differs from its records");
-	if ((s = json_dumps(jkey, JSON_COMPACT)) == NULL)
-		return LPA_ERR_NOMEM;
-	r = lpa_jwk_to_p256(s, &key);
-	free(s);
-	if (r != LPA_OK)
-		return verify_fail(v, line, r, "trailer key is not a P-256 JWK");
-	/* A pinned station key must be the one that signed. */
-	if (v->keys->station != NULL) {
-		uint8_t a[LPA_P256_PUB_LEN], b[LPA_P256_PUB_LEN];
-
-		if (lpa_p256_public_bytes(key, a) != LPA_OK ||
-		    lpa_p256_public_bytes(v->keys->station, b) != LPA_OK ||
-		    memcmp(a, b, sizeof(a))) {
-			lpa_pkey_free(&key);
-			return verify_fail(
-				v, line, LPA_ERR_SIGNATURE,
-				"trailer signed by a key other than the pinned station key");
-		}
+	if (key_kid == NULL || !lpa_name_valid(key_kid, LPA_NAME_MAX))
+		return verify_fail(v, line, LPA_ERR_ENCODING,
+				   "trailer key has no kid (the station's name)");
+	if ((r = verify_trailer_key(v, line, jkey, &key)) != LPA_OK)
+		goto out;
+	if ((r = lpa_jws_verify(json_string_value(jsig), key, &kid, &payload, &plen)) != LPA_OK) {
+		r = verify_fail(v, line, r, "trailer signature does not verify");
+		goto out;
 	}
-	lpa_p256_public_bytes(key, pub);
-	lpa_sha256(pub, sizeof(pub), h);
-	lpa_hex_encode(h, sizeof(h), v->rep->trailer_key_sha256);
-	v->rep->trailer_key_pinned = v->keys->station != NULL;
-	r = lpa_jws_verify(json_string_value(jsig), key, NULL, &payload, &plen);
-	lpa_pkey_free(&key);
-	if (r != LPA_OK)
-		return verify_fail(v, line, r, "trailer signature does not verify");
-	p = json_loadb((const char *)payload, plen, JSON_REJECT_DUPLICATES, NULL);
-	free(payload);
-	if (p == NULL || !json_equal(p, t)) {
-		json_decref(p);
-		return verify_fail(v, line, LPA_ERR_MISMATCH,
-				   "trailer signature covers other data");
+	if (kid == NULL || strcmp(kid, key_kid) != 0) {
+		r = verify_fail(v, line, LPA_ERR_SIGNATURE,
+				"trailer signature's kid is not the trailer key's kid");
+		goto out;
 	}
-	json_decref(p);
-	if ((lot = verify_lot(v->rep, json_string_value(json_object_get(t, "lot")))) != NULL) {
-		lot->records += v->open_records;
-		lot->trailers++;
+	/* The signature covers exactly these bytes: nothing reordered, added or spaced. */
+	if ((want = manifest_trailer_payload(lot, v->open_records, head)) == NULL) {
+		r = LPA_ERR_NOMEM;
+		goto out;
 	}
+	if (plen != strlen(want) || memcmp(payload, want, plen) != 0) {
+		r = verify_fail(v, line, LPA_ERR_MISMATCH,
+				"trailer signature covers other bytes than the trailer");
+		goto out;
+	}
+	if ((l = verify_lot(v->rep, lot)) == NULL) {
+		r = verify_fail(v, line, LPA_ERR_LENGTH, "more than %zu lots in one manifest",
+				sizeof(v->rep->lots) / sizeof(v->rep->lots[0]));
+		goto out;
+	}
+	l->records += v->open_records;
+	l->trailers++;
 	v->open_records = 0;
-	return LPA_OK;
+	r = LPA_OK;
+out:
+	lpa_pkey_free(&key);
+	free(payload);
+	free(kid);
+	free(want);
+	return r;
 }
 
 static int seen_cmp(const void *a, const void *b)
@@ -483,7 +451,13 @@ static int verify_unique(struct verify *v, struct seen *s, const char *what)
 
 int manifest_verify(FILE *f, const struct manifest_keys *k, struct manifest_report *rep)
 {
-	struct verify v = {.keys = k, .rep = rep};
+	return manifest_verify_cb(f, k, NULL, NULL, rep);
+}
+
+int manifest_verify_cb(FILE *f, const struct manifest_keys *k, manifest_record_cb cb, void *ctx,
+		       struct manifest_report *rep)
+{
+	struct verify v = {.keys = k, .rep = rep, .cb = cb, .cb_ctx = ctx};
 	char prev[MANIFEST_HASH_HEX] = MANIFEST_ZERO_HASH;
 	char *line = NULL;
 	size_t cap = 0, seq = 0;
@@ -554,4 +528,60 @@ int manifest_verify(FILE *f, const struct manifest_keys *k, struct manifest_repo
 	free(v.eui);
 	free(v.uid);
 	return r;
+}
+
+/* Printable ASCII only (a file name or an error quoting input may hold anything, and
+ * jansson refuses strings that are not UTF-8). */
+static char *manifest_ascii(const char *in)
+{
+	size_t n = strlen(in);
+	char *out = malloc(n + 1);
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = i == n ? '\0' : (in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?');
+	return out;
+}
+
+char *manifest_report_json(const char *file, int result, const struct manifest_report *rep,
+			   json_t *kms)
+{
+	json_t *o = NULL, *lots = json_array();
+	char *s = NULL, *fname = manifest_ascii(file), *err = manifest_ascii(rep->error);
+
+	if (lots == NULL || fname == NULL || err == NULL) {
+		json_decref(lots);
+		goto out;
+	}
+	for (size_t i = 0; i < rep->n_lots; i++)
+		if (json_array_append_new(
+			    lots, json_pack("{s:s,s:I,s:I}", "lot", rep->lots[i].lot, "records",
+					    (json_int_t)rep->lots[i].records, "trailers",
+					    (json_int_t)rep->lots[i].trailers)) != 0) {
+			json_decref(lots);
+			goto out;
+		}
+	/* Values the file supplies (file name, lots, the error naming them) are strings
+	 * jansson escapes: nothing in the file can add or change a member. */
+	o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:s?,s:s?,s:b,s:o}", "file", fname, "ok",
+		      result == LPA_OK, "lines", (json_int_t)rep->lines, "records",
+		      (json_int_t)rep->records, "trailers", (json_int_t)rep->trailers, "station",
+		      rep->station[0] ? rep->station : NULL, "trailer_key_sha256",
+		      rep->trailer_key_sha256[0] ? rep->trailer_key_sha256 : NULL,
+		      "trailer_key_pinned", rep->trailer_key_pinned, "lots", lots);
+	if (o == NULL)
+		goto out;
+	if (json_object_set(o, "kms", kms != NULL ? kms : json_null()) != 0 ||
+	    (result != LPA_OK &&
+	     (json_object_set_new(o, "line", json_integer((json_int_t)rep->bad_line)) != 0 ||
+	      json_object_set_new(o, "error", json_string(err)) != 0 ||
+	      json_object_set_new(o, "error_id", json_string(lpa_errname(result))) != 0)))
+		goto out;
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+	json_decref(o);
+	free(fname);
+	free(err);
+	return s;
 }

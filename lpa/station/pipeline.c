@@ -14,76 +14,18 @@
 #include "pipeline.h"
 #include "station.h"
 
-static const struct {
-	const char *name;
-	const char *advice;
-} pipeline_classes[PC_N] = {
-	[PC_PASS] = {"pass", ""},
-	[PC_NO_TARGET] = {"no_target", "seat the chip in the socket and check the cable"},
-	[PC_PROBE_GONE] = {"probe_gone", "reconnect the probe's USB cable"},
-	[PC_TARGET] = {"target_error", "reseat the chip; if it repeats, set the chip aside"},
-	[PC_EXAM] = {"exam_refused", "set the chip aside for engineering (see the reason)"},
-	[PC_UNTRUSTED] = {"untrusted_chip", "quarantine the chip: its identity is not trusted"},
-	[PC_KMS_UNREACHABLE] = {"kms_unreachable",
-				"check the network to the KMS, then resume the lot"},
-	[PC_AUTH] = {"not_authorised", "log in again (lpa-station login)"},
-	[PC_INSTALL] = {"install_rejected", "set the chip aside; the KMS attempt was abandoned"},
-	[PC_RECEIPT] = {"receipt_refused", "set the chip aside; the KMS attempt was abandoned"},
-	[PC_KMS_REFUSED] = {"kms_refused", "call the line supervisor (see the reason)"},
-	[PC_STATE] = {"state_error", "stop the line: the station cannot write its records"},
-};
+/* Where LPR1 names the package (docs/protocols.md): the first 16 bytes of its SHA-256. */
+#define PIPELINE_RCPT_PKG_HASH 24
 
-const char *pipeline_class_name(enum pipeline_class c)
+int pipeline_identity_check(uint64_t sflash_uid, const struct lpa_lpi1 *id, char *why,
+			    size_t why_len)
 {
-	return c < PC_N ? pipeline_classes[c].name : "unknown";
-}
-
-const char *pipeline_class_advice(enum pipeline_class c)
-{
-	return c < PC_N ? pipeline_classes[c].advice : "";
-}
-
-enum pipeline_class pipeline_classify(int err)
-{
-	switch (err) {
-	case LPA_OK:
-		return PC_PASS;
-	case LPA_ERR_NO_TARGET:
-		return PC_NO_TARGET;
-	case LPA_ERR_PROBE_GONE:
-	case LPA_ERR_NOT_FOUND:
-		return PC_PROBE_GONE;
-	case LPA_ERR_FAULT:
-	case LPA_ERR_WAIT:
-	case LPA_ERR_PROTOCOL:
-	case LPA_ERR_TIMEOUT:
-	case LPA_ERR_UNSUPPORTED:
-		return PC_TARGET;
-	case LPA_ERR_STATE:
-	case LPA_ERR_MISMATCH:
-		return PC_EXAM;
-	case LPA_ERR_KMS_UNTRUSTED:
-		return PC_UNTRUSTED;
-	case LPA_ERR_KMS_UNREACHABLE:
-	case LPA_ERR_KMS_SERVER:
-		return PC_KMS_UNREACHABLE;
-	case LPA_ERR_KMS_AUTH:
-		return PC_AUTH;
-	case LPA_ERR_KMS_RECEIPT:
-		return PC_RECEIPT;
-	case LPA_ERR_KMS_REFUSED:
-	case LPA_ERR_KMS_PROTOCOL:
-		return PC_KMS_REFUSED;
-	case LPA_ERR_SYSTEM:
-		return PC_STATE;
-	default:
-		/* Agent statuses: the chip rejected the package. */
-		if (err == LPA_ERR_SIGNATURE || err == LPA_ERR_WRONG_CHIP || err == LPA_ERR_STALE ||
-		    err == LPA_ERR_UNWRAP || err == LPA_ERR_NWKKEY ||
-		    (err <= LPA_ERR_AGENT_REQUEST && err >= LPA_ERR_AGENT_UNKNOWN))
-			return PC_INSTALL;
-		return PC_TARGET;
-	}
+	if (id->chip_uid == sflash_uid)
+		return LPA_OK;
+	snprintf(why, why_len,
+		 "the agent's identity names chip UID %016llx, the SFlash holds %016llx",
+		 (unsigned long long)id->chip_uid, (unsigned long long)sflash_uid);
+	return LPA_ERR_MISMATCH;
 }
 
 static bool pipeline_is_agent_refusal(int err)
@@ -238,6 +180,30 @@ out:
 	return s;
 }
 
+/* The record the KMS returned for this device: signed by a pinned record key, for this
+ * DevEUI, chip, attempt, lot and package. Checked before it is journaled or appended. */
+static int pipeline_check_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
+				 uint32_t counter, const char *record, const uint8_t *pkg_hash,
+				 size_t pkg_hash_len, struct pipeline_result *res)
+{
+	struct manifest_record_expect x = {.dev_eui = dev_eui,
+					   .chip_uid = uid,
+					   .counter = counter,
+					   .lot = w->shared->lot,
+					   .package_hash = pkg_hash,
+					   .package_hash_len = pkg_hash_len};
+	char err[200];
+	int r;
+
+	if (w->shared->record_keys == NULL)
+		return pipeline_fail(res, PC_STATE, LPA_ERR_KEY, "%s",
+				     "no pinned KMS record keys ([kms] record_keys)");
+	r = manifest_record_check(w->shared->record_keys, record, &x, err, sizeof(err));
+	if (r != LPA_OK)
+		return pipeline_fail(res, pipeline_classify(r), r, "KMS record refused: %s", err);
+	return LPA_OK;
+}
+
 static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
 			   uint32_t counter, const char *record, struct pipeline_result *res)
 {
@@ -268,6 +234,7 @@ static int pipeline_record(struct pipeline_worker *w, uint64_t uid, uint64_t dev
 /* Confirm a receipt (first time or on resume), then record. */
 static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t dev_eui,
 			    uint32_t counter, const uint8_t rcpt[LPA_LPR1_LEN],
+			    const uint8_t *pkg_hash, size_t pkg_hash_len,
 			    struct pipeline_result *res)
 {
 	char *record = NULL, b64[JOURNAL_RECEIPT_B64], detail[160];
@@ -291,6 +258,14 @@ static int pipeline_confirm(struct pipeline_worker *w, uint64_t uid, uint64_t de
 		pipeline_kms_detail(w, r, detail, sizeof(detail));
 		return pipeline_fail(res, pipeline_classify(r), r,
 				     "confirm pending (resume the lot): %s", detail);
+	}
+	/* A record that fails is never journaled: the device stays `confirming`, and a
+	 * --resume against the real KMS gets the stored record again (confirm is
+	 * idempotent for the same receipt). */
+	if ((r = pipeline_check_record(w, uid, dev_eui, counter, record, pkg_hash, pkg_hash_len,
+				       res)) != LPA_OK) {
+		free(record);
+		return r;
 	}
 	r = pipeline_log(w, J_CONFIRMED, uid, dev_eui, counter, NULL, record, NULL);
 	if (r == LPA_OK)
@@ -389,7 +364,13 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 			return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
 					     lpa_strerror(r));
 	}
-	return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, res);
+	{
+		uint8_t h[32];
+
+		lpa_sha256(issued.package, sizeof(issued.package), h);
+		return pipeline_confirm(w, uid, issued.dev_eui, issued.counter, rcpt, h, sizeof(h),
+					res);
+	}
 }
 
 /* Whether the keys on an "already provisioned" chip are from an attempt this station
@@ -431,8 +412,13 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 	prog_link_counters(w->link, &c0);
 	pipeline_progress(w, "exam", 0);
 	if ((r = psoc6_attach(w->link, &chip)) != LPA_OK) {
-		pipeline_fail(res, pipeline_classify(r), r, "cannot identify the chip family: %s",
-			      lpa_strerror(r));
+		if (r == LPA_ERR_STATE)
+			pipeline_fail(res, PC_EXAM, r,
+				      "the chip's system access port is closed: a SECURE or DEAD "
+				      "life cycle, not provisionable on this line");
+		else
+			pipeline_fail(res, pipeline_classify(r), r,
+				      "cannot identify the chip family: %s", lpa_strerror(r));
 		goto out;
 	}
 	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);
@@ -466,12 +452,19 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 			      lpa_strerror(r));
 		goto out;
 	}
-	res->chip_uid = id.chip_uid;
+	res->chip_uid = exam.uid;
+	if ((r = pipeline_identity_check(exam.uid, &id, res->reason, sizeof(res->reason))) !=
+	    LPA_OK) {
+		res->cls = PC_IDENTITY;
+		res->err = r;
+		goto out;
+	}
 	if (w->claim != NULL && !w->claim(w->claim_ctx)) {
 		res->skip = PS_NO_SLOT;
 		r = LPA_OK;
 		goto out;
 	}
+	res->claimed = w->claim != NULL;
 	r = pipeline_provision(w, chip, raw, raw_len, id.chip_uid, exam.silicon_id, res, 0);
 out:
 	psoc6_detach(&chip);
@@ -519,7 +512,7 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 		st = pipeline_check_install(w, e->chip_uid, e->counter, &chip, &held);
 		if (st == INSTALL_DONE &&
 		    psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len) == LPA_OK &&
-		    psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
+		    id.chip_uid == e->chip_uid && psoc6_silicon_id(chip, &sid, &prot) == LPA_OK) {
 			/* Keys of ours without a receipt (this attempt's, or an earlier one's
 			 * when this one never reached the chip): provision once more to get
 			 * one; the new issue supersedes both at the KMS. */
@@ -544,8 +537,22 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 		    n != LPA_LPR1_LEN)
 			return pipeline_fail(res, PC_STATE, LPA_ERR_ENCODING, "%s",
 					     "journal holds no usable receipt");
-		return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt, res);
+		/* The package itself is not journaled; the receipt names its hash as the
+		 * chip computed it (the first 16 bytes of SHA-256). */
+		return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt,
+					rcpt + PIPELINE_RCPT_PKG_HASH, 16, res);
 	case J_CONFIRMED:
+		if (lpa_b64url_decode(e->receipt, strlen(e->receipt), rcpt, sizeof(rcpt), &n) !=
+			    LPA_OK ||
+		    n != LPA_LPR1_LEN)
+			return pipeline_fail(res, PC_STATE, LPA_ERR_ENCODING, "%s",
+					     "journal holds no usable receipt");
+		/* A journaled record is checked again (the journal is a file); one that
+		 * fails is fetched again from the KMS with the receipt. */
+		if (pipeline_check_record(w, e->chip_uid, e->dev_eui, e->counter, e->record,
+					  rcpt + PIPELINE_RCPT_PKG_HASH, 16, res) != LPA_OK)
+			return pipeline_confirm(w, e->chip_uid, e->dev_eui, e->counter, rcpt,
+						rcpt + PIPELINE_RCPT_PKG_HASH, 16, res);
 		return pipeline_record(w, e->chip_uid, e->dev_eui, e->counter, e->record, res);
 	default:
 		return LPA_OK;

@@ -29,12 +29,25 @@ enum pipeline_class {
 	PC_RECEIPT,         /* the KMS refused the receipt */
 	PC_KMS_REFUSED,     /* the KMS refused otherwise */
 	PC_STATE,           /* the journal or manifest could not be written */
+	PC_IDENTITY,        /* the agent's identity names another chip than its SFlash */
+	PC_KMS_RECORD,      /* the KMS's record fails the pinned keys or is not this device's */
 	PC_N
 };
 const char *pipeline_class_name(enum pipeline_class c);
 /* What the operator should do about it, one short sentence. */
 const char *pipeline_class_advice(enum pipeline_class c);
+/* The exit code a command ending on class c exits with (STATION_EXIT_*). */
+int pipeline_class_exit(enum pipeline_class c);
 enum pipeline_class pipeline_classify(int err);
+/* Whether a failure of this class stops the line: every further device would fail the
+ * same way (session, state, KMS outage), or the KMS cannot be trusted. */
+bool pipeline_class_stops_line(enum pipeline_class c);
+
+/* The chip UID the agent's LPI1 names against the one the exam read from SFlash over SWD:
+ * LPA_OK when equal, else LPA_ERR_MISMATCH with why. The KMS can check the LPI1 against
+ * the DIK certificate, but only the station sees the SFlash. */
+int pipeline_identity_check(uint64_t sflash_uid, const struct lpa_lpi1 *id, char *why,
+			    size_t why_len);
 
 /* Shared by all workers of one station process. */
 struct pipeline_shared {
@@ -45,6 +58,7 @@ struct pipeline_shared {
 	manifest *manifest;
 	pthread_mutex_t lock; /* journal and manifest */
 	struct psoc6_exam_policy policy;
+	const struct manifest_keys *record_keys; /* [kms] record_keys: every record is checked */
 };
 
 typedef void (*pipeline_progress_cb)(void *ctx, const char *step, unsigned percent);
@@ -80,6 +94,7 @@ struct pipeline_result {
 	bool recovered; /* finished a device an earlier run left unfinished */
 	enum pipeline_skip skip;
 	bool appended; /* passed, and its record went into the manifest now (not earlier) */
+	bool claimed;  /* took a slot of the lot (w->claim said yes) */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "programmer/programmer.h"
+#include "cli.h"
 #include "station.h"
 
 struct probes_opts {
@@ -28,7 +29,7 @@ static int probes_parse(int argc, char **argv, struct probes_opts *o, const char
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hp:b:", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "hp:b:", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
@@ -222,6 +223,34 @@ static const char identify_usage[] =
 	"usage: lpa-station identify [--probe SERIAL] [--json] [--backend cmsis-dap|openocd]\n"
 	"Reads the identity record (LPI1) of the chip on a probe.\n";
 
+/* Which probe: with several attached, the operator names one (and is shown them); an
+ * unknown serial is refused with the list of those that are there. */
+static int probes_pick(const char *serial)
+{
+	struct prog_probe_info *all = NULL;
+	size_t n = 0;
+	bool found = false;
+	int rc = STATION_EXIT_OK;
+
+	if (prog_probe_list(&all, &n) != LPA_OK)
+		return STATION_EXIT_OK; /* prog_link_open reports it */
+	for (size_t i = 0; i < n; i++)
+		found |= serial != NULL && strcmp(all[i].serial, serial) == 0;
+	if (serial == NULL && n > 1) {
+		fprintf(stderr, "lpa-station: %zu probes are attached; name one with --probe:\n",
+			n);
+		rc = STATION_EXIT_USAGE;
+	} else if (serial != NULL && !found) {
+		fprintf(stderr, "lpa-station: no probe %s%s\n", serial,
+			n ? "; attached:" : " (no probe is attached)");
+		rc = STATION_EXIT_NO_PROBE;
+	}
+	for (size_t i = 0; rc != STATION_EXIT_OK && i < n; i++)
+		fprintf(stderr, "  %-16s %s\n", all[i].serial, all[i].product);
+	free(all);
+	return rc;
+}
+
 int identify_main(int argc, char **argv)
 {
 	struct probes_opts o;
@@ -239,6 +268,8 @@ int identify_main(int argc, char **argv)
 		return r < 0 ? STATION_EXIT_OK : r;
 	lo.backend = o.backend;
 	lo.serial = o.serial;
+	if ((r = probes_pick(o.serial)) != STATION_EXIT_OK)
+		return r;
 	if ((r = prog_link_open(&lo, &link)) != LPA_OK)
 		goto fail;
 	step = "connect to the chip";

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "kms-client.h"
+#include "cli.h"
 #include "station.h"
 
 static const char qa_usage[] =
@@ -35,7 +36,7 @@ int verify_main(int argc, char **argv)
 	psoc6 *chip = NULL;
 	uint8_t nonce[16], proof[LPA_LPP1_LEN];
 	const char *step = "read the configuration", *serial = NULL;
-	bool json = false, verified = false, missing = false;
+	bool json = false, verified = false;
 	uint32_t counter = 0;
 	time_t expires = 0;
 	char err[512] = "";
@@ -43,7 +44,7 @@ int verify_main(int argc, char **argv)
 
 	optind = 1;
 	config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "hp:", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "hp:", opts)) != -1) {
 		switch (c) {
 		case 'p':
 			serial = optarg;
@@ -69,10 +70,10 @@ int verify_main(int argc, char **argv)
 		fprintf(stderr, "%s", qa_usage);
 		return STATION_EXIT_USAGE;
 	}
-	r = config_load(station_config_path(), &cfg, &missing, err, sizeof(err));
-	if (r != LPA_OK && !(missing && !station_config_explicit())) {
+	if ((r = station_load_config(&cfg, NULL, true, err, sizeof(err))) != STATION_EXIT_OK ||
+	    (r = station_key_private(cfg.tls_key, err, sizeof(err))) != STATION_EXIT_OK) {
 		fprintf(stderr, "lpa-station: %s\n", err);
-		return STATION_EXIT_USAGE;
+		return r;
 	}
 	step = "find the session (lpa-station login)";
 	if ((r = auth_session_load(cfg.kms_url, &token, &sess)) != LPA_OK) {

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "lpa/core/lpa-core.h"
+#include "cli.h"
 #include "station.h"
 
 struct selftest_case {
@@ -144,7 +145,7 @@ int selftest_main(int argc, char **argv)
 	int json = 0, failed = 0, c;
 	size_t n = sizeof(selftest_cases) / sizeof(selftest_cases[0]);
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;

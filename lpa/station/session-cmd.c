@@ -14,6 +14,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "kms-client.h"
+#include "cli.h"
 #include "station.h"
 
 /* ----------------------------------------------------------------- helpers */
@@ -21,17 +22,12 @@
  * default path, which may be absent (the defaults then name the usual /etc/lpa files). */
 static int session_cmd_config(const char *path, struct station_config *cfg)
 {
-	bool explicit = path != NULL || station_config_explicit();
-	char err[320];
-	bool missing;
-	int r;
+	char err[720];
+	int rc = station_load_config(cfg, path, true, err, sizeof(err));
 
-	config_defaults(cfg);
-	r = config_load(path ? path : station_config_path(), cfg, &missing, err, sizeof(err));
-	if (r == LPA_OK || (r == LPA_ERR_NOT_FOUND && missing && !explicit))
-		return STATION_EXIT_OK;
-	fprintf(stderr, "lpa-station: %s\n", err);
-	return STATION_EXIT_USAGE;
+	if (rc != STATION_EXIT_OK)
+		fprintf(stderr, "lpa-station: %s\n", err);
+	return rc;
 }
 
 /* Files the TLS layer would otherwise report as a vague handshake failure. */
@@ -41,12 +37,18 @@ static int session_cmd_check_files(const struct station_config *cfg)
 				  {cfg->tls_cert, "station certificate ([kms] cert)"},
 				  {cfg->tls_key, "station key ([kms] key)"}};
 
+	char why[1100];
+
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (access(files[i][0], R_OK) != 0) {
 			fprintf(stderr, "lpa-station: cannot read the %s %s\n", files[i][1],
 				files[i][0]);
 			return STATION_EXIT_STATE;
 		}
+	if (station_key_private(cfg->tls_key, why, sizeof(why)) != STATION_EXIT_OK) {
+		fprintf(stderr, "lpa-station: %s\n", why);
+		return STATION_EXIT_STATE;
+	}
 	return STATION_EXIT_OK;
 }
 
@@ -166,7 +168,7 @@ int login_main(int argc, char **argv)
 	char *end, expiry[64];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'o':
 			operator_name = optarg;
@@ -269,7 +271,7 @@ int logout_main(int argc, char **argv)
 	char expiry[64];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -353,7 +355,7 @@ int status_main(int argc, char **argv)
 	int c, r, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;

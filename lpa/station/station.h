@@ -25,9 +25,10 @@ enum station_exit {
 	STATION_EXIT_RECEIPT = 13,        /* the KMS refused the chip's receipt */
 	STATION_EXIT_INCOMPLETE = 14,     /* batch/run: not every device passed */
 	STATION_EXIT_STATE = 15,          /* journal, manifest or key files unusable */
+	STATION_EXIT_KMS_RECORD = 16,     /* the KMS's record failed the pinned record keys */
 };
 
-/* The exit code for an LPA_ERR_* from target access (one place maps them all). */
+/* The exit code for an LPA_ERR_*: the exit code of its failure class (outcome.c). */
 int station_exit_for(int err);
 
 struct station_cmd {
@@ -53,6 +54,7 @@ int selftest_main(int argc, char **argv);
 int probes_main(int argc, char **argv);
 int identify_main(int argc, char **argv);
 int manifest_main(int argc, char **argv);
+int agent_main(int argc, char **argv);
 int login_main(int argc, char **argv);
 int logout_main(int argc, char **argv);
 int status_main(int argc, char **argv);

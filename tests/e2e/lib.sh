@@ -91,9 +91,10 @@ e2e_kms_start() {
 	pki=$BUILD/fixtures/pki
 	kms=$BUILD/lpa/kms/lpa-kms
 	mkdir -p "$WORK/certs"
+	# shellcheck disable=SC2086 # E2E_KMS_INIT_ARGS: words (e2e_softhsm_init)
 	"$kms" admin init --dir "$WORK/kms" --device-ca "$pki/device-ca.pem" \
 		--package-key "$pki/kms-package.key" --argon2-t 1 --argon2-m 1024 \
-		--dev-eui-base 70b3d57ed0100000 >"$WORK/kms-init.log" 2>&1 ||
+		--dev-eui-base 70b3d57ed0100000 ${E2E_KMS_INIT_ARGS:-} >"$WORK/kms-init.log" 2>&1 ||
 		e2e_die "KMS init failed: $(cat "$WORK/kms-init.log")"
 	printf '%s\n' "$E2E_PASSWORD" >"$WORK/password"
 	chmod 600 "$WORK/password"
@@ -109,6 +110,22 @@ e2e_kms_start() {
 	e2e_kms_wait_port "$WORK/kms.port"
 	E2E_KMS_PORT=$(cat "$WORK/kms.port")
 	e2e_write_conf "${1:-cmsis-dap}"
+}
+
+# e2e_softhsm_init SCRIPT: the KMS's keys in a SoftHSM2 token of this run's own, made by
+# SCRIPT (tests/kms/softhsm-token.sh) in $WORK/softhsm (removed with WORK). Every lpa-kms
+# started afterwards finds the token PIN as a systemd credential would hand it over:
+# $CREDENTIALS_DIRECTORY/pkcs11-pin (the variable is a directory's path, no secret).
+# Call before e2e_kms_start.
+e2e_softhsm_init() {
+	sh "$1" "$WORK/softhsm" lpa-kms || e2e_die "no SoftHSM2 token (packaging/install-deps.sh)"
+	SOFTHSM2_CONF=$WORK/softhsm/softhsm2.conf
+	mkdir -m 700 "$WORK/creds"
+	cp "$WORK/softhsm/pin" "$WORK/creds/pkcs11-pin"
+	chmod 400 "$WORK/creds/pkcs11-pin"
+	CREDENTIALS_DIRECTORY=$WORK/creds
+	export SOFTHSM2_CONF CREDENTIALS_DIRECTORY
+	E2E_KMS_INIT_ARGS="--keystore pkcs11 --pkcs11-module $(cat "$WORK/softhsm/module") --pkcs11-token lpa-kms"
 }
 
 # e2e_kms_wait_port FILE: until the KMS listens (it writes FILE then) or has exited.
@@ -128,6 +145,7 @@ url = https://127.0.0.1:$E2E_KMS_PORT
 ca = $WORK/certs/kms-ca.pem
 cert = $WORK/certs/st1.pem
 key = $WORK/certs/st1.key
+record_keys = $WORK/keys/kms-keys.json
 timeout = 10
 retries = 3
 

@@ -63,10 +63,24 @@ no_keys_in_station_files() {
 scenario=$1
 backend=cmsis-dap
 [ "$scenario" = happy-openocd ] && backend=openocd
+[ "$scenario" = happy-softhsm ] && e2e_softhsm_init "$(dirname "$0")/../kms/softhsm-token.sh"
 e2e_kms_start "$backend"
 
+# A JWS's first part for a record signed with kid (the KMS writes this header, compact).
+jws_header() {
+	printf '{"alg":"ES256","kid":"%s"}' "$1" | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+# The private scalar of a PEM key as hex, and byte-reversed (a BIGNUM's limbs in memory).
+key_scalar() {
+	openssl pkey -in "$1" -text -noout 2>/dev/null |
+		awk '/^priv:/ {p = 1; next} /^pub:/ {p = 0} p' | tr -d ' :\n' | sed 's/^00//'
+}
+reverse_hex() {
+	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
+}
+
 case "$scenario" in
-happy-cmsis-dap | happy-openocd)
+happy-cmsis-dap | happy-openocd | happy-softhsm)
 	if [ "$scenario" = happy-openocd ]; then
 		sed -i 's/^lorawan = 1.1/lorawan = 1.0.4/' "$WORK/station.conf"
 	fi
@@ -80,6 +94,7 @@ happy-cmsis-dap | happy-openocd)
 	check "-v logs no secret" '! grep -q "$E2E_PASSWORD\|Bearer" "$WORK/batch.log"'
 	check "6 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ]'
 	check "summary says 6 passed" 'grep -q "\"passed\":6,\"failed\":0" "$WORK/batch.jsonl"'
+	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
 	check "6 distinct DevEUIs" '[ "$(grep -o "\"dev_eui\":\"[0-9a-f]*\"" "$WORK/batch.jsonl" | sort -u | wc -l)" -eq 6 ]'
 	check "manifest verifies with pinned keys" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "every simulated chip holds keys" '[ "$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)" -eq 6 ]'
@@ -92,6 +107,77 @@ happy-cmsis-dap | happy-openocd)
 	done
 	check "no root key in any station file" 'no_keys_in_station_files'
 	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	if [ "$scenario" = happy-cmsis-dap ] && [ "$(id -u)" -eq 0 ]; then
+		# The control for happy-softhsm's scan: a key-file KMS holds the package key's
+		# scalar in memory, and the scan finds it.
+		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
+		python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+		scan=$?
+		check "a key-file KMS's memory holds the package key (the scan sees it)" '[ $scan -eq 1 ] && grep -q "hits" "$WORK/kms-scan.txt" && ! grep -q " 0 hits" "$WORK/kms-scan.txt"'
+	fi
+	if [ "$scenario" = happy-softhsm ]; then
+		check "KMS has no master key file" '[ ! -e "$WORK/kms/master.key" ]'
+		# A second KMS on the same token is refused, and its undo leaves the first's keys.
+		# shellcheck disable=SC2086
+		"$BUILD/lpa/kms/lpa-kms" admin init --dir "$WORK/kms2" --device-ca "$BUILD/fixtures/pki/device-ca.pem" \
+			$E2E_KMS_INIT_ARGS >"$WORK/init2.log" 2>&1
+		rc=$?
+		check "a second init on the token is refused" '[ $rc -ne 0 ] && grep -q "already holds \"lpa-kms sealing\"" "$WORK/init2.log" && [ ! -e "$WORK/kms2/kms.db" ]'
+		"$BUILD/lpa/kms/lpa-kms" admin show-keys --dir "$WORK/kms" --json >"$WORK/show-keys.json"
+		check "sealing, package and record keys are token objects" '[ "$(grep -o "\"where\":\"token\"" "$WORK/show-keys.json" | wc -l)" -eq 3 ]'
+		check "the token refuses to reveal any of them (CKA_VALUE)" '[ "$(grep -o "\"value_refused\":true" "$WORK/show-keys.json" | wc -l)" -eq 3 ] && ! grep -q "\"extractable\":true" "$WORK/show-keys.json"'
+		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
+		check "the imported package key's scalar is known (${#d} hex digits)" '[ ${#d} -eq 64 ]'
+		check "  and in no file of the KMS" 'python3 -c "import sys; d = bytes.fromhex(sys.argv[1]); sys.exit(any(d in open(f, \"rb\").read() or d[::-1] in open(f, \"rb\").read() for f in sys.argv[2:]))" "$d" "$WORK"/kms/*'
+		if [ "$(id -u)" -eq 0 ]; then
+			python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+			scan=$?
+			cat "$WORK/kms-scan.txt"
+			check "  nor in the serving KMS's memory" '[ $scan -eq 0 ]'
+		fi
+	fi
+	;;
+record-rotation)
+	# A lot spanning a record-key rotation: records before it carry record-1, after it
+	# record-2; the JWKS publishes both and the whole manifest verifies.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 3 >"$WORK/batch1.jsonl" 2>"$WORK/batch1.log"
+	check "first batch: 3 devices pass" '[ "$(count_result pass "$WORK/batch1.jsonl")" -eq 3 ]'
+	e2e_kms_stop
+	"$BUILD/lpa/kms/lpa-kms" admin rotate-record-key --dir "$WORK/kms" >"$WORK/rotate.log" 2>&1
+	rc=$?
+	check "rotate-record-key exits 0" '[ $rc -eq 0 ] && grep -q "record-2 replaces record-1" "$WORK/rotate.log"'
+	e2e_kms_serve --port "$E2E_KMS_PORT" --port-file "$WORK/kms.port2"
+	e2e_kms_wait_port "$WORK/kms.port2"
+	curl -sS --cacert "$WORK/certs/kms-ca.pem" --cert "$WORK/certs/st1.pem" \
+		--key "$WORK/certs/st1.key" "https://127.0.0.1:$E2E_KMS_PORT/v1/keys" >"$WORK/jwks.json"
+	check "GET /v1/keys publishes record-1 and record-2" 'grep -q "\"kid\": *\"record-1\"" "$WORK/jwks.json" && grep -q "\"kid\": *\"record-2\"" "$WORK/jwks.json"'
+	"$BUILD/lpa/kms/lpa-kms" admin export-keys --dir "$WORK/kms" --out "$WORK/keys2" >/dev/null 2>&1
+	check "export-keys publishes both too" '[ "$(grep -c "\"purpose\": \"record\"" "$WORK/keys2/kms-keys.json")" -eq 2 ]'
+	# Other chips (seed 2), the same lot continued. The station still pins the keys of
+	# before the rotation: it refuses the first record signed with record-2 and stops.
+	m=$WORK/station/manifests/L1.jsonl
+	sim_station --probes 1 --chips 3 --seed 2 --state "$WORK/sim2" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 6 --resume >"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	rc=$?
+	check "a station pinning the old keys refuses record-2 and stops (exit $rc)" '[ $rc -eq 14 ] && grep -q "\"class\":\"kms_record_invalid\"" "$WORK/batch2.jsonl" && [ "$(grep -c "\"record\"" "$m")" -eq 3 ]'
+	# The new JWKS pinned, --resume settles the refused device and goes on.
+	sed -i "s|^record_keys = .*|record_keys = $WORK/keys2/kms-keys.json|" "$WORK/station.conf"
+	sim_station --probes 1 --chips 3 --seed 2 --state "$WORK/sim2" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 6 --resume >"$WORK/batch3.jsonl" 2>"$WORK/batch3.log"
+	rc=$?
+	got=$(( $(count_result pass "$WORK/batch3.jsonl") ))
+	check "with the new keys pinned the lot completes: 3 more devices (exit $rc)" '[ $rc -eq 0 ] && [ "$(grep -c "\"record\"" "$m")" -eq 6 ] && [ "$got" -ge 2 ]'
+	check "3 records signed with record-1, then 3 with record-2" '[ "$(grep -c "\"record\":\"$(jws_header record-1)\." "$m")" -eq 3 ] && [ "$(grep -c "\"record\":\"$(jws_header record-2)\." "$m")" -eq 3 ] && [ "$(grep "\"record\"" "$m" | tail -3 | grep -c "$(jws_header record-2)\.")" -eq 3 ]'
+	check "the manifest spanning the rotation verifies with the new JWKS" 'station manifest verify "$m" --kms-keys "$WORK/keys2/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >"$WORK/verify-old.txt" 2>&1
+	rc=$?
+	# Line 5: the first record after the first batch's trailer.
+	check "  but not with the keys pinned before it (record-2 unknown)" '[ $rc -ne 0 ] && grep -q "FAILED at line 5: record kid record-2 is not a pinned record key" "$WORK/verify-old.txt"'
 	;;
 auth)
 	oathtool --totp -b "$(cat "$WORK/totp-secret")" >"$WORK/code"
@@ -179,7 +265,7 @@ crash)
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "manifest records ($recs) == provisioned chips ($chips)" '[ "$recs" -eq "$chips" ]'
 	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
-	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
 crash-reinstall)
@@ -268,7 +354,7 @@ torn-record)
 		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
 	rc=$?
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
-	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	check "the torn device is recovered, its record not appended twice" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ] && station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "the third chip is provisioned: 3 records" '[ "$recs" -eq 3 ] && [ "$(chips_with_keys)" -eq 3 ] && [ "$(kms_confirmed)" -eq 3 ]'
 	check "the resumed batch exits 0" '[ $rc -eq 0 ]'
 	;;
@@ -308,6 +394,130 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+count-good)
+	# --count counts good devices: the first chip fails its install, and the lot of 2
+	# still ends with 2 records, from the next two chips (exit 14: a device failed).
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' \
+		--state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" \
+		batch --lot L1 --count 2 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "one install_rejected, then two passes (exit $rc)" '[ $rc -eq 14 ] && [ "$(count_result fail "$WORK/batch.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/batch.jsonl")" -eq 2 ]'
+	check "the lot holds 2 records ($recs)" '[ "$recs" -eq 2 ]'
+	check "the summary says so" 'grep -q "\"passed\":2,\"failed\":1" "$WORK/batch.jsonl"'
+	;;
+locked-chip)
+	# A chip whose life cycle closed its system access port (SECURE, DEAD) is an exam
+	# refusal with the advice to set it aside: reseating it cannot help.
+	check "login" 'e2e_login >/dev/null'
+	for prot in secure dead; do
+		sim_station --protection $prot --probes 1 --chips 1 --state "$WORK/sim-$prot" -- \
+			"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch \
+			--lot L1 --count 1 --chip-timeout 3 >"$WORK/$prot.jsonl" 2>"$WORK/$prot.log"
+		rc=$?
+		check "$prot: exam_refused, not target_error (exit $rc)" '[ $rc -eq 14 ] && grep -q "\"class\":\"exam_refused\"" "$WORK/$prot.jsonl" && grep -q "system access port is closed" "$WORK/$prot.jsonl"'
+		check "$prot: nothing asked of the KMS" '[ "$(kms_confirmed)" -eq 0 ] && ! grep -q "\"dev_eui\":\"" "$WORK/$prot.jsonl"'
+	done
+	;;
+screen | screen-outage)
+	# The operator screen, as the operator sees it: `run` in a real terminal (tmux, 110x42,
+	# UTF-8), read back with capture-pane (-e: with its colours).
+	check "login" 'e2e_login >/dev/null'
+	sock=$WORK/tmux.sock
+	if [ "$scenario" = screen ]; then
+		# Probe 2's first chip fails its install (flash-fail): its tile turns red and
+		# holds the slot until key 2 is pressed, while probe 1 goes on.
+		sim_args="--probes 2 --chips 4 --faults p1:brownout-install=1:flash-fail"
+	else
+		sim_args="--probes 1 --chips 6"
+	fi
+	# (The script's shell must outlive Ctrl-C to note the exit status: it traps INT.)
+	cat >"$WORK/screen.sh" <<SCRIPT
+#!/bin/sh
+trap : INT
+"$BUILD/fixtures/sim/lpa-sim" --kms-pub "$WORK/keys/kms-package.pub.pem" $sim_args \
+	--state "$WORK/sim" -- \
+	"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" run --lot L1 \
+	2>"$WORK/screen.err"
+echo "run exit \$?" >"$WORK/screen.rc"
+exec cat
+SCRIPT
+	# The tmux server is a process group of its own; cleanup ends it with the others.
+	e2e_track "$WORK/tmux.pgid"
+	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$WORK/tmux.pgid" \
+		env LANG=C.UTF-8 TERM=xterm-256color tmux -u -S "$sock" -f /dev/null \
+		new-session -d -s shift -x 110 -y 42 "sh $WORK/screen.sh"
+	pane() { tmux -S "$sock" capture-pane -p -t shift "$@" 2>/dev/null; }
+	# until_screen PATTERN [capture options]: waits (at most 60 s) for PATTERN on screen.
+	until_screen() {
+		i=0
+		while ! pane ${2:-} | grep -q -- "$1"; do
+			i=$((i + 1))
+			[ $i -lt 600 ] || return 1
+			sleep 0.1
+		done
+	}
+	# end_shift: Ctrl-C, then the exit status the script noted.
+	end_shift() {
+		tmux -S "$sock" send-keys -t shift C-c
+		i=0
+		while [ ! -s "$WORK/screen.rc" ] && [ $i -lt 300 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+		grep -q "run exit 0" "$WORK/screen.rc"
+	}
+	if [ "$scenario" = screen-outage ]; then
+		# The KMS dies after the first PASS: the line pauses under a banner, and
+		# resumes by itself once the KMS is back on its port; no FAIL is held.
+		check "first PASS" 'until_screen "pass 1  fail 0"'
+		kill -KILL "$(e2e_kms_pid)"
+		wait "$E2E_KMS_PID" 2>/dev/null
+		check "the outage banner" 'until_screen "the KMS cannot be reached: the line is paused"'
+		echo "--- the operator's screen during the outage:"
+		pane
+		e2e_kms_serve --port "$E2E_KMS_PORT" --port-file "$WORK/kms.port2"
+		e2e_kms_wait_port "$WORK/kms.port2"
+		check "the line resumes by itself: six chips pass, none failed" 'until_screen "pass 6  fail 0  yield 100%"'
+		check "the banner is gone" '! pane | grep -q "cannot be reached"'
+		check "no slot waits for an acknowledgement" '! pane | grep -q "to acknowledge"'
+		check "Ctrl-C ends the shift (exit 0)" 'end_shift'
+		recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+		confirmed=$(kms_confirmed)
+		check "6 records, as many confirmed by the KMS ($confirmed)" '[ "$recs" -eq 6 ] && [ "$confirmed" -eq 6 ]'
+		check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+		tmux -S "$sock" kill-server 2>/dev/null
+		finish "$scenario"
+	fi
+	check "a tile per probe" 'until_screen "\[1\] SIM0000001" && until_screen "\[2\] SIM0000002"'
+	check "probe 2's FAIL asks for its key" 'until_screen "press 2 to acknowledge"'
+	check "the FAIL says what happened and what to do" 'pane | grep -q "FAIL  install_rejected" && pane | grep -q "do: set the chip aside"'
+	check "PASS on probe 1 with its DevEUI" 'until_screen "PASS  DevEUI 70b3d57ed01"'
+	check "PASS and FAIL drawn large in blocks" 'pane | grep -q "█████"'
+	check "PASS green, FAIL red" 'pane -e | grep -q "42m" && pane -e | grep -q "41m"'
+	# Probe 1 goes on while probe 2's slot is held: all of probe 1's four chips pass.
+	check "probe 1 passes its four chips while slot 2 is held" 'until_screen "pass 4  fail 0  yield 100%"'
+	check "slot 2 still held" 'pane | grep -q "press 2 to acknowledge"'
+	held=$(grep -ls "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)
+	check "no chip of probe 2 was provisioned while held ($held with keys)" '[ "$held" -eq 4 ]'
+	echo "--- the operator's screen, slot 2 held:"
+	pane
+	tmux -S "$sock" send-keys -t shift 2
+	check "key 2 frees the slot: probe 2 goes on" 'until_screen "pass 3  fail 1  yield 75%"'
+	check "shift counters with yield" 'pane | grep -q "pass 7  fail 1  yield 88%"'
+	echo "--- the operator's screen, all chips done:"
+	pane
+	check "Ctrl-C ends the shift (exit 0: each FAIL was acknowledged)" 'end_shift'
+	check "the summary is on the terminal after the screen" 'until_screen "shift ended: pass 7, fail 1"'
+	check "messages printed during the shift kept" '[ -f "$WORK/screen.err" ]'
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "7 records in the manifest" '[ "$recs" -eq 7 ]'
+	echo "--- the terminal after the shift:"
+	pane
+	cat "$WORK/screen.rc" "$WORK/screen.err" 2>/dev/null
+	tmux -S "$sock" kill-server 2>/dev/null
+	;;
 brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	# Faults on the line: whatever happens, every device ends recorded or abandoned,
 	# and the KMS, the manifest and the chips agree.
@@ -326,9 +536,10 @@ brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null || echo 0)
 	confirmed=$(kms_confirmed)
 	check "the journal holds no unfinished device" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	check "every line (failures too) valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
 	check "KMS confirmed (${confirmed:-?}) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
 	check "every recorded DevEUI is a chip that holds its keys" 'for e in $(grep -o "\"dev_eui\":\"[0-9a-f]*\",\"counter\":[0-9]*,\"result\":\"pass\"" "$WORK/batch.jsonl" | cut -d\" -f4); do grep -qi "^dev_eui $e" "$WORK"/sim/chips/*/keys || exit 1; done'
-	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null'
+	[ "$recs" -gt 0 ] && check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	case "$scenario" in
 	brownout-after-flip)
 		# The chip's keys went in but the receipt was lost: the station asks the chip and
@@ -361,14 +572,20 @@ brownout-after-flip | brownout-mid-slot | wait-storm | unplug | pulled)
 	;;
 kms-restart)
 	# The KMS stops mid-batch and comes back: confirms that could not be sent wait in
-	# the journal, and --resume finishes the lot.
+	# the journal, and --resume finishes the lot. The outage is placed by an event, not a
+	# clock: the KMS is killed as soon as the first device has passed (a JSON line per
+	# device is written as it ends), so the lot is always cut in the middle.
 	check "login" 'e2e_login >/dev/null'
 	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- sh -c '
 		"$1" --config "$2" batch --lot L1 --count 8 --chip-timeout 3 >"$3" 2>&1 &
 		pid=$!
-		sleep 0.6
+		n=0
+		until grep -q "\"result\":\"pass\"" "$3"; do
+			n=$((n + 1))
+			[ $n -lt 1200 ] && kill -0 $pid 2>/dev/null || break
+			sleep 0.05
+		done
 		kill -KILL "$4"
-		sleep 1.5
 		wait $pid
 		echo "first exit $?" >>"$3"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
 		"$WORK/batch1.jsonl" "$(e2e_kms_pid)"
@@ -397,6 +614,90 @@ kms-restart)
 	rv=$(grep -c '"recovered":true' "$WORK/batch2.jsonl")
 	check "the $first chips recorded before the outage (+$rv recovered) were handed back, $((8 - first)) passed" '[ "$(grep -c "already recorded in lot L1" "$WORK/batch2.jsonl")" -eq $((first + rv)) ] && [ "$(count_result pass "$WORK/batch2.jsonl")" -eq $((8 - first)) ]'
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	;;
+red-kms-sig | red-kms-payload | red-kms-none | red-kms-other)
+	# Red team, attack 1: the station talks to a malicious KMS (tests/e2e/evil-kms.py,
+	# trusted as the KMS: an intercepted or impersonated one) that relays to the real
+	# KMS and tampers with the record of each confirm. The station must check every
+	# record against the pinned record keys and the device before journaling it: the
+	# device fails as kms_record_invalid, the line stops, nothing bad reaches the
+	# manifest; --resume against the real KMS then records the device properly.
+	mode=${scenario#red-kms-}
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$WORK/evil.key" -out "$WORK/evil.pem" -subj "/CN=evil KMS" -days 2 \
+		-addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+	rm -f "$WORK/evil.port"
+	e2e_spawn "$WORK/evil.pgid" python3 "$(dirname "$0")/evil-kms.py" "$mode" \
+		"$WORK/evil.port" "$E2E_KMS_PORT" "$WORK/certs/kms-ca.pem" "$WORK/certs/st1.pem" \
+		"$WORK/certs/st1.key" "$WORK/evil.pem" "$WORK/evil.key" 2>"$WORK/evil.log" &
+	evil_pid=$!
+	e2e_track "$WORK/evil.pgid"
+	i=0
+	while [ ! -s "$WORK/evil.port" ] && kill -0 $evil_pid 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	check "the malicious KMS listens" '[ -s "$WORK/evil.port" ]'
+	sed -i "s|^url = .*|url = https://127.0.0.1:$(cat "$WORK/evil.port")|; s|^ca = .*|ca = $WORK/evil.pem|" \
+		"$WORK/station.conf"
+	check "login (through the malicious KMS)" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 --chip-timeout 3 \
+		>"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	cat "$WORK/evil.log" | grep tampered
+	check "the malicious KMS tampered with a record" 'grep -q "tampered" "$WORK/evil.log"'
+	bad=1
+	[ "$mode" = other ] && bad=2 # the first device's record is genuine: it passes
+	check "batch exits 14 (not every device passed)" '[ $rc -eq 14 ]'
+	check "the tampered device fails as kms_record_invalid" '[ "$(grep -c "\"class\":\"kms_record_invalid\"" "$WORK/batch.jsonl")" -eq 1 ] && grep "kms_record_invalid" "$WORK/batch.jsonl" | grep -q "KMS record refused"'
+	check "no device passed on a tampered record" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq $((bad - 1)) ]'
+	check "the line stopped: no chip after it was provisioned" '[ "$(chips_with_keys)" -eq $bad ] && grep -q "\"stopped\":\"kms_record\"" "$WORK/batch.jsonl"'
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null)
+	check "the manifest holds only genuine records (${recs:-0})" '[ "${recs:-0}" -eq $((bad - 1)) ]'
+	check "the device is left unfinished (confirming) for --resume" 'grep -q "\"unfinished\":1" "$WORK/batch.jsonl"'
+	# The attack ends (the relay stops tampering; the session opened through it stays):
+	# --resume confirms the device again (the KMS returns its stored record for the
+	# same receipt), records it, and provisions the rest of the lot.
+	touch "$WORK/evil.port.honest"
+	sim_station --probes 1 --chips 2 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 --resume --chip-timeout 3 \
+		>"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	rc=$?
+	check "--resume with the KMS's own records exits 0" '[ $rc -eq 0 ]'
+	check "  and recovers the refused device" '[ "$(grep -c "\"recovered\":true" "$WORK/batch2.jsonl")" -eq 1 ]'
+	check "the manifest verifies, compared with the KMS" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" --kms >"$WORK/verify.out"'
+	check "  2 records, as the KMS holds" 'grep -q "KMS: 2 record(s) of station st1; 0 missing" "$WORK/verify.out"'
+	;;
+red-manifest)
+	# Red team, attacks 2 and 4: a manifest cut back to an earlier trailer passed, even
+	# with the station key pinned; manifest verify ran unpinned by default; --lot took a
+	# path. Two batches make two trailers; the file is cut after the first.
+	check "login" 'e2e_login >/dev/null'
+	m=$WORK/station/manifests/L1.jsonl
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 2 >/dev/null 2>&1
+	sim_station --probes 1 --chips 3 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 3 --resume --chip-timeout 3 \
+		>/dev/null 2>&1
+	check "two batches: 3 records, 2 trailers" '[ "$(grep -c "\"record\"" "$m")" -eq 3 ] && [ "$(grep -c "\"trailer\"" "$m")" -eq 2 ]'
+	check "the whole file verifies against the KMS" 'station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" --kms >/dev/null'
+	head -n 3 "$m" >"$WORK/cut.jsonl"
+	check "the cut file still holds a good prefix (offline verify passes, as documented)" 'station manifest verify "$WORK/cut.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >"$WORK/cut.out"; [ $? -eq 0 ] && grep -q "not compared with the KMS" "$WORK/cut.out"'
+	station manifest verify "$WORK/cut.jsonl" --kms-keys "$WORK/keys/kms-keys.json" \
+		--station-cert "$WORK/certs/st1.pem" --kms --json >"$WORK/cut.json" 2>&1
+	rc=$?
+	check "--kms: the cut manifest fails (exit 8)" '[ $rc -eq 8 ]'
+	check "  naming the record the file lacks" 'python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[\"ok\"] is False and r[\"kms\"][\"missing\"] == 1 and \"lacks\" in r[\"error\"] else 1)" "$WORK/cut.json"'
+	station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" >/dev/null 2>"$WORK/err"
+	rc=$?
+	check "verify without a pinned station key is refused (exit 2)" '[ $rc -eq 2 ] && grep -q "unpinned" "$WORK/err"'
+	check "  unless --unpinned is given" 'station manifest verify "$m" --kms-keys "$WORK/keys/kms-keys.json" --unpinned | grep -q "NOT pinned"'
+	mkdir -p "$WORK/outside"
+	station batch --lot ../../outside/pwned --count 1 >/dev/null 2>"$WORK/err"
+	rc=$?
+	check "batch --lot ../../outside/pwned: exit 2" '[ $rc -eq 2 ] && grep -q "is not a lot name" "$WORK/err"'
+	check "  and no file outside the state directory" '[ -z "$(ls -A "$WORK/outside")" ] && ! find "$WORK" -name "pwned*" | grep -q .'
 	;;
 *)
 	echo "unknown scenario $scenario"

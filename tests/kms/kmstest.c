@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "kmstest.h"
+#include "softhsm.h"
 
 #define KT_PASSWORD "correct horse battery"
 
@@ -179,11 +180,34 @@ void kt_start(void)
 		ck_assert_int_eq(fclose(f), 0);
 	}
 	snprintf(path, sizeof(path), "%s/device-ca.pem", kt.dir);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "init", "--dir", kt.kms,
-				"--device-ca", path, "--argon2-t", kt.argon2_t ? kt.argon2_t : "1",
-				"--argon2-m", kt.argon2_m ? kt.argon2_m : "256", "--dev-eui-base",
-				"70b3d57ed0100000", NULL),
-			 0);
+	/* KT_SOFTHSM (softhsm-token.sh): the same KMS with its keys in a SoftHSM2 token; every
+	 * lpa-kms started from here on reads the PIN as the systemd credential pkcs11-pin. */
+	if (getenv("KT_SOFTHSM")) {
+		static const char *const labels[] = {"kt"};
+		static struct softhsm hsm;
+		char creds[700], cmd[2400];
+
+		softhsm_start(&hsm, getenv("KT_SOFTHSM"), labels, 1);
+		snprintf(creds, sizeof(creds), "%s/creds", kt.dir);
+		ck_assert_int_eq(mkdir(creds, 0700), 0);
+		snprintf(cmd, sizeof(cmd), "install -m 0400 '%s' '%s/pkcs11-pin'", hsm.pin, creds);
+		ck_assert_int_eq(system(cmd), 0);
+		setenv("CREDENTIALS_DIRECTORY", creds, 1);
+		ck_assert_int_eq(
+			kt_run(-1, -1, out, sizeof(out), "admin", "init", "--dir", kt.kms,
+			       "--device-ca", path, "--argon2-t", kt.argon2_t ? kt.argon2_t : "1",
+			       "--argon2-m", kt.argon2_m ? kt.argon2_m : "256", "--dev-eui-base",
+			       "70b3d57ed0100000", "--keystore", "pkcs11", "--pkcs11-module",
+			       hsm.module, "--pkcs11-token", "kt", NULL),
+			0);
+	} else {
+		ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "init", "--dir", kt.kms,
+					"--device-ca", path, "--argon2-t",
+					kt.argon2_t ? kt.argon2_t : "1", "--argon2-m",
+					kt.argon2_m ? kt.argon2_m : "256", "--dev-eui-base",
+					"70b3d57ed0100000", NULL),
+				 0);
+	}
 	for (unsigned i = 1; i <= (kt.stations ? kt.stations : 3); i++) {
 		char name[16];
 

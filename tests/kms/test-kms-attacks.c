@@ -561,7 +561,7 @@ enum forge_kind { FORGE_CLIENT, FORGE_SERVER, FORGE_BARE };
 static void forge_station(const char *name, enum forge_kind kind)
 {
 	struct db *db = kms_db();
-	lpa_secbuf *master = NULL;
+	struct vault *master = NULL;
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca = NULL, *cert = NULL;
 	uint8_t *ca_der = NULL, *der = NULL, fp[32];
@@ -570,7 +570,7 @@ static void forge_station(const char *name, enum forge_kind kind)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/master.key", kt.kms);
-	ck_assert_int_eq(vault_load_master(path, &master), KMS_OK);
+	ck_assert_int_eq(vault_load_file(path, &master), KMS_OK);
 	ck_assert_int_eq(keys_load(db, master, KEY_STATION_CA, &ca_key, NULL, &ca_der, &ca_len),
 			 KMS_OK);
 	ck_assert_int_eq(pki_cert_from_der(ca_der, ca_len, &ca), KMS_OK);
@@ -617,7 +617,7 @@ static void forge_station(const char *name, enum forge_kind kind)
 	X509_free(ca);
 	lpa_pkey_free(&key);
 	lpa_pkey_free(&ca_key);
-	lpa_secbuf_free(&master);
+	vault_free(&master);
 	db_close(&db);
 }
 

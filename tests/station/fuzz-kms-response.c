@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = (const char *)data + 1;
 	size--;
 	memset(&e, 0, sizeof(e));
-	switch (data[0] % 9) {
+	switch (data[0] % 10) {
 	case 0:
 		(void)kms_parse_login(body, size, &token, &info, &e);
 		lpa_secbuf_free(&token);
@@ -57,6 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6:
 		(void)kms_parse_verify(body, size, FUZZ_DEV_EUI, &verified, &counter, &e);
 		break;
+	case 7: {
+		struct kms_lot_records lr;
+
+		if (kms_parse_lot_records(body, size, "L1", &lr, &e) == LPA_OK)
+			kms_lot_records_free(&lr);
+		break;
+	}
 	default:
 		(void)kms_parse_error(
 			(enum kms_call)(data[0] % KMS_CALL_N),

@@ -1,5 +1,6 @@
 /* Fuzz the manifest verifier (QA feeds it files from the line). */
 #include <stdio.h>
+#include <string.h>
 
 #include "manifest.h"
 
@@ -18,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lpa_sha256("lpa vector kms", 14, d);
 		if (lpa_p256_from_private(d, &keys.record[0]) != LPA_OK)
 			return 0;
+		snprintf(keys.record_kid[0], sizeof(keys.record_kid[0]), "record-1");
 		keys.n_record = 1;
 	}
 	if (size == 0 || (f = fmemopen((void *)(uintptr_t)data, size, "r")) == NULL)

@@ -17,6 +17,7 @@ START_TEST(full_file)
 			   "url = https://kms.example:8443\n"
 			   "ca=/etc/lpa/ca.pem\r\n"
 			   "timeout = 30\n"
+			   "record_keys = /etc/lpa/keys/kms-keys.json\n"
 			   "\n"
 			   "[station]\n"
 			   "name = line-3_station.a\n"
@@ -34,6 +35,7 @@ START_TEST(full_file)
 	ck_assert_str_eq(c.kms_url, "https://kms.example:8443");
 	ck_assert_str_eq(c.kms_ca, "/etc/lpa/ca.pem");
 	ck_assert_uint_eq(c.kms_timeout_s, 30);
+	ck_assert_str_eq(c.record_keys, "/etc/lpa/keys/kms-keys.json");
 	ck_assert_str_eq(c.name, "line-3_station.a");
 	ck_assert_int_eq(c.backend, PROG_BACKEND_OPENOCD);
 	ck_assert_uint_eq(c.clock_khz, 4000);
@@ -53,9 +55,18 @@ START_TEST(mistakes_named_with_line)
 	char err[256];
 
 	ck_assert_int_eq(parse("[kms]\nurl = http://plain\n", &c, err), LPA_ERR_INVAL);
-	ck_assert_str_eq(err, "line 2: bad value for 'url' in [kms]");
+	/* Each refusal says what the key takes, and a typo gets its suggestion. */
+	ck_assert_str_eq(err, "line 2: bad value 'http://plain' for 'url' in [kms]: expected an "
+			      "https:// URL of the KMS");
+	ck_assert_int_eq(parse("[kms]\ntimeout = 0\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "line 2: bad value '0' for 'timeout' in [kms]: expected seconds per "
+			      "request, 1..600");
 	ck_assert_int_eq(parse("[kms]\nurll = https://x\n", &c, err), LPA_ERR_NOT_FOUND);
-	ck_assert_str_eq(err, "line 2: unknown key 'urll' in [kms]");
+	ck_assert_str_eq(err, "line 2: unknown key 'urll' in [kms]; did you mean 'url'?");
+	ck_assert_int_eq(parse("[station]\nbakend = openocd\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'bakend' in [station]; did you mean 'backend'?");
+	ck_assert_int_eq(parse("[kms]\nbanana = 1\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'banana' in [kms]");
 	ck_assert_int_eq(parse("[kmss]\n", &c, err), LPA_ERR_NOT_FOUND);
 	ck_assert_int_eq(parse("url = https://x\n", &c, err), LPA_ERR_ENCODING);
 	ck_assert_int_eq(parse("[kms\n", &c, err), LPA_ERR_ENCODING);
@@ -69,6 +80,10 @@ START_TEST(mistakes_named_with_line)
 	ck_assert_int_eq(parse("[provision]\nallow_protection = tired\n", &c, err), LPA_ERR_INVAL);
 	ck_assert_int_eq(parse("[provision]\nreprovision = maybe\n", &c, err), LPA_ERR_INVAL);
 	ck_assert_int_eq(parse("[kms]\ntimeout = 99999999999999999999\n", &c, err), LPA_ERR_INVAL);
+	/* The lot names a file: a name, never a path (red team: ../../outside/pwned). */
+	ck_assert_int_eq(parse("[provision]\nlot = ../../outside/pwned\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[provision]\nlot = a/b\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[kms]\nrecord_keys =\n", &c, err), LPA_ERR_INVAL);
 }
 END_TEST
 

@@ -139,6 +139,38 @@ START_TEST(new_attempt_after_abandon)
 }
 END_TEST
 
+/* Issue 14: an attempt abandoned before its issue returned (no DevEUI, no counter of its
+ * own) inherited the previous attempt's counter and DevEUI — in memory and on replay. */
+START_TEST(abandoned_attempt_inherits_nothing)
+{
+	journal *j = NULL;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	step(j, J_BEGIN, 8, 0, 0);
+	step(j, J_ISSUED, 8, 0xE8, 4);
+	step(j, J_INSTALLING, 8, 0, 0);
+	step(j, J_ABANDONED, 8, 0xE8, 4);
+	step(j, J_BEGIN, 8, 0, 0);
+	step(j, J_ISSUING, 8, 0, 0);
+	step(j, J_ABANDONED, 8, 0, 0); /* the issue failed */
+	ck_assert_int_eq(journal_last(j, 8)->step, J_ABANDONED);
+	ck_assert_uint_eq(journal_last(j, 8)->counter, 0);
+	ck_assert_uint_eq(journal_last(j, 8)->dev_eui, 0);
+	journal_close(&j);
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	ck_assert_uint_eq(journal_last(j, 8)->counter, 0);
+	ck_assert_uint_eq(journal_last(j, 8)->dev_eui, 0);
+	/* Within one attempt the fields still carry forward. */
+	ck_assert(journal_unrecorded_attempt(j, 8, 0xE8, 4));
+	step(j, J_BEGIN, 8, 0, 0);
+	step(j, J_ISSUED, 8, 0xE8, 5);
+	step(j, J_INSTALLING, 8, 0, 0);
+	ck_assert_uint_eq(journal_last(j, 8)->counter, 5);
+	ck_assert_uint_eq(journal_last(j, 8)->dev_eui, 0xE8);
+	journal_close(&j);
+}
+END_TEST
+
 /*
  * The crash of issue 9: attempt 1 reached the chip (receipt lost), attempt 2 was
  * journaled at `installing` but never reached it, then abandoned. The chip's keys are
@@ -194,6 +226,7 @@ int main(void)
 		TU_CASE(corrupt_line_refused),
 		TU_CASE(new_attempt_after_abandon),
 		TU_CASE(every_unrecorded_attempt_is_remembered),
+		TU_CASE(abandoned_attempt_inherits_nothing),
 	};
 
 	return tu_main_fixture("journal", cases, TU_N(cases), setup, teardown);

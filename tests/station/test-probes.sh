@@ -18,14 +18,16 @@ rc=$?
 check "identify exits 0" '[ $rc -eq 0 ]'
 check "identify names the probe" 'echo "$out" | grep -q "\"probe\":\"SIM0000002\""'
 check "identify carries the LPI1 record" 'echo "$out" | grep -q "\"identity\":\"TFBJMQ"'
-"$st" identify --probe NOSUCH01 >/dev/null 2>&1
+err=$("$st" identify --probe NOSUCH01 2>&1 >/dev/null)
 rc=$?
 check "unknown probe exits 4" '[ $rc -eq 4 ]'
-"$st" identify >/dev/null 2>&1
+check "  and lists the probes that are there" 'echo "$err" | grep -q "no probe NOSUCH01; attached:" && echo "$err" | grep -q "^  SIM0000001" && echo "$err" | grep -q "^  SIM0000002"'
+err=$("$st" identify 2>&1 >/dev/null)
 rc=$?
 check "two probes without --probe is a usage error" '[ $rc -eq 2 ]'
+check "  that asks for --probe and lists them" 'echo "$err" | grep -q "2 probes are attached; name one with --probe" && echo "$err" | grep -q "^  SIM0000002"'
 "$st" identify --backend jtag >/dev/null 2>&1
 rc=$?
 check "unknown backend is a usage error" '[ $rc -eq 2 ]'
-echo "probes: $((9 - fail)) passed, $fail failed"
+echo "probes: $((11 - fail)) passed, $fail failed"
 exit $fail

@@ -81,6 +81,50 @@ START_TEST(jws_rejects_other_algs)
 }
 END_TEST
 
+/* docs/protocols.md: typ is optional, but when present a string; lpa_jws_kid reads the
+ * header's kid without a key (the verifier picks the key it names). */
+START_TEST(jws_typ_must_be_a_string)
+{
+	EVP_PKEY *k = NULL;
+	uint8_t *payload = NULL;
+	size_t n;
+	char *h, *kid = NULL, buf[512];
+
+	ck_assert_int_eq(lpa_p256_generate(&k), 0);
+	h = b64("{\"alg\":\"ES256\",\"typ\":5}");
+	snprintf(buf, sizeof(buf), "%s.e30.AAAA", h);
+	ck_assert_int_eq(lpa_jws_verify(buf, k, NULL, &payload, &n), LPA_ERR_ENCODING);
+	ck_assert_int_eq(lpa_jws_kid(buf, &kid), LPA_ERR_ENCODING);
+	free(h);
+	h = b64("{\"alg\":\"ES256\",\"typ\":\"JOSE\",\"kid\":\"record-2\"}");
+	snprintf(buf, sizeof(buf), "%s.e30.AAAA", h);
+	ck_assert_int_eq(lpa_jws_kid(buf, &kid), LPA_OK);
+	ck_assert_str_eq(kid, "record-2");
+	free(kid);
+	free(h);
+	h = b64("{\"alg\":\"ES256\"}");
+	snprintf(buf, sizeof(buf), "%s.e30.AAAA", h);
+	ck_assert_int_eq(lpa_jws_kid(buf, &kid), LPA_OK);
+	ck_assert_ptr_null(kid);
+	free(h);
+	lpa_pkey_free(&k);
+}
+END_TEST
+
+/* The one name check (lot, station, operator): the KMS's alphabet, never a path. */
+START_TEST(names_validated)
+{
+	ck_assert(lpa_name_valid("LOT-2026_a.1", LPA_NAME_MAX));
+	ck_assert(!lpa_name_valid("", LPA_NAME_MAX));
+	ck_assert(!lpa_name_valid(NULL, LPA_NAME_MAX));
+	ck_assert(!lpa_name_valid("../../outside/pwned", LPA_NAME_MAX));
+	ck_assert(!lpa_name_valid("a b", LPA_NAME_MAX));
+	ck_assert(!lpa_name_valid("x\",\"ok\":true", LPA_NAME_MAX));
+	ck_assert(lpa_name_valid("aaaa", 4));
+	ck_assert(!lpa_name_valid("aaaaa", 4));
+}
+END_TEST
+
 START_TEST(jwk_round_trip)
 {
 	EVP_PKEY *k = NULL, *back = NULL;
@@ -119,7 +163,8 @@ int main(void)
 	const struct tu_case cases[] = {
 		TU_CASE(jws_round_trip),         TU_CASE(jws_rejects_tampering_and_other_key),
 		TU_CASE(jws_rejects_other_algs), TU_CASE(jwk_round_trip),
-		TU_CASE(jwk_rejects_malformed),
+		TU_CASE(jwk_rejects_malformed),  TU_CASE(jws_typ_must_be_a_string),
+		TU_CASE(names_validated),
 	};
 
 	return tu_main("jws", cases, TU_N(cases));

@@ -1,0 +1,173 @@
+/*
+ * agent.h — the secure agent's portable core: the IPC calls of docs/protocols.md
+ * ("Secure-agent calls over IPC"), the key store (docs/protocols.md, "Key store"), the
+ * device identity key. The same sources build for the Cortex-M0+ (with hal-psoc6.c)
+ * and for the host tests (with tests/agent/hal-host.c).
+ */
+#ifndef LPA_AGENT_AGENT_H
+#define LPA_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "hal.h"
+
+#ifndef AGENT_VERSION
+#define AGENT_VERSION 0x0100 /* major.minor, as GET_STATUS and LPI1 report it */
+#endif
+
+/* The parts an image is built for (the image-info block names it; AGENT_PART selects
+ * one in the part-specific files). Macros, not an enum: #if compares them. */
+#define AGENT_PART_CY8C6XX7 1 /* PSoC 6A-BLE2, CPUSS v1 */
+#define AGENT_PART_CY8C6XXA 2 /* PSoC 6A-2M, CPUSS v2 */
+
+/* Call status words (docs/protocols.md). */
+#define AGENT_OK 0xA0000000u
+#define AGENT_ERR_REQUEST 0xF0000001u
+#define AGENT_ERR_SIGNATURE 0xF0000002u
+#define AGENT_ERR_WRONG_CHIP 0xF0000003u
+#define AGENT_ERR_STALE 0xF0000004u
+#define AGENT_ERR_UNWRAP 0xF0000005u
+#define AGENT_ERR_FLASH 0xF0000006u
+#define AGENT_ERR_NOT_PROVISIONED 0xF0000007u
+#define AGENT_ERR_BUSY 0xF0000008u
+
+#define AGENT_OP_GET_IDENTITY 0x70
+#define AGENT_OP_INSTALL 0x71
+#define AGENT_OP_PROVE 0x72
+#define AGENT_OP_GET_STATUS 0x73
+
+/* The parameter block: request, status, input length, output length, data. */
+#define AGENT_BLK_REQUEST 0
+#define AGENT_BLK_STATUS 4
+#define AGENT_BLK_IN_LEN 8
+#define AGENT_BLK_OUT_LEN 12
+#define AGENT_BLK_DATA 16
+#define AGENT_BLOCK_MAX 2048u
+#define AGENT_DATA_MAX (AGENT_BLOCK_MAX - AGENT_BLK_DATA)
+
+/* Formats (docs/protocols.md). */
+#define LPK1_LEN 237
+#define LPR1_LEN 120
+#define LPP1_LEN 116
+#define LPI1_HDR_LEN 91
+#define LPI1_MAX_CERT 1024
+#define STATUS_LEN 16
+#define PROVE_IN_LEN 24
+
+/* The SFlash public-key region: "LPKP", key id (big-endian), SEC1 public key. */
+#define AGENT_KMS_KEY_OFF 0x5A00u
+
+/*
+ * The key store: 4 KiB at the end of work flash, eight 512-byte rows (docs/protocols.md,
+ * "Key store"). Rows 0 and 1 are the two key slots; rows 2-5 the identity record.
+ */
+#define KS_BASE 0x14007000u
+#define KS_SIZE 0x1000u
+#define KS_SLOT_ADDR(n) (KS_BASE + (uint32_t)(n)*HAL_ROW_SIZE)
+#define KS_ID_ADDR (KS_BASE + 2 * HAL_ROW_SIZE)
+#define KS_ID_ROWS 4u
+#define KS_SLOT_LEN 128
+#define KS_SLOT_BODY 96
+#define KS_ID_HDR 108
+#define KS_ID_ORIGIN_CHIP 1    /* generated from the TRNG on the chip's first boot */
+#define KS_ID_ORIGIN_FACTORY 2 /* placed by the chip's manufacture, with its certificate */
+
+/* One key slot as the agent holds it. */
+struct ks_slot {
+	uint32_t seq;
+	uint32_t counter;
+	uint8_t lorawan; /* 0x10 or 0x11 */
+	uint8_t provisioned;
+	uint8_t dev_eui[8], join_eui[8]; /* big-endian, as in LPK1 */
+	uint8_t keys[32];                /* AppKey || NwkKey */
+	uint8_t pkg_hash[16];
+};
+
+struct agent {
+	const struct hal_part *part;
+	bool ready; /* an identity exists: calls are served */
+	int active; /* the slot holding cur, -1 when none is valid */
+	struct ks_slot cur;
+	uint32_t last_counter; /* the highest counter of any valid slot */
+	/* identity */
+	uint8_t dik[P256_PRIV_LEN];
+	uint8_t dik_pub[P256_PUB_LEN];
+	uint16_t cert_len; /* the certificate stays in flash, after the record header */
+	uint8_t origin;
+	uint8_t uid[8]; /* big-endian, as LPK1 and LPI1 carry it */
+	uint32_t silicon_id;
+	bool kms_ok; /* the SFlash public-key region holds a valid P-256 key */
+	uint8_t kms_pub[P256_PUB_LEN];
+};
+
+/* boot.c — everything before the loop: key store, identity, facts. */
+void agent_boot(struct agent *a);
+
+/* mailbox.c — one turn of the loop: serves a pending call, if any (true if it did). */
+bool agent_poll(struct agent *a);
+/* Serves the call whose parameter block is at block (exposed for the tests). */
+void agent_serve(struct agent *a, uint32_t block);
+
+/* calls.c — the four calls; out has room for AGENT_DATA_MAX bytes but a call writes
+ * its (public) output only after it has consumed its input. */
+uint32_t calls_get_identity(struct agent *a, uint32_t out, uint32_t *out_len);
+uint32_t calls_install(struct agent *a, const uint8_t *in, uint8_t out[LPR1_LEN]);
+uint32_t calls_prove(struct agent *a, const uint8_t in[PROVE_IN_LEN], uint8_t out[LPP1_LEN]);
+void calls_status(const struct agent *a, uint8_t out[STATUS_LEN]);
+
+/* package.c — LPK1 open, LPR1 and LPP1 built with the agent crypto. */
+/* AGENT_OK or the status of the first failing check (docs/protocols.md's order);
+ * on success keys holds AppKey || NwkKey, otherwise zeros. */
+uint32_t package_open(const struct agent *a, const uint8_t pkg[LPK1_LEN], uint8_t keys[32]);
+void package_receipt(const struct agent *a, const struct ks_slot *s, uint8_t out[LPR1_LEN]);
+void package_proof(const struct agent *a, const uint8_t nonce[16], uint8_t out[LPP1_LEN]);
+
+/* The SROM reads the row it programs from SRAM: one buffer, in the agent's own RAM,
+ * for keystore.c and identity.c (wiped after each use). */
+extern uint8_t agent_row[HAL_ROW_SIZE];
+
+/* keystore.c — the two slots. */
+/* Reads both slots; sets a->cur, a->active and a->last_counter. */
+void keystore_load(struct agent *a);
+/* Writes s (seq = cur.seq + 1) into the slot that does not hold cur, reads it back,
+ * and only then makes it a->cur. HAL_OK, or an error with a unchanged. */
+int keystore_commit(struct agent *a, struct ks_slot *s);
+/* Encoding shared with tests: the 128-byte slot record and its check. */
+void keystore_slot_encode(const struct ks_slot *s, uint8_t out[KS_SLOT_LEN]);
+bool keystore_slot_decode(const uint8_t in[KS_SLOT_LEN], struct ks_slot *s);
+
+/* identity.c — the DIK and the chip's facts. */
+void identity_facts(struct agent *a);
+/* Loads the identity record; generates and stores one when there is none. true when
+ * the agent has a DIK afterwards. */
+bool identity_load(struct agent *a);
+
+/* Big-endian helpers for the formats. */
+static inline void agent_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline uint32_t agent_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+/* Little-endian: the parameter block and the key store's integers. */
+static inline void agent_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+static inline uint32_t agent_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#endif
