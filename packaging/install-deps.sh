@@ -13,6 +13,7 @@ PACKAGES="
     check
     libjansson-dev
     libsqlite3-dev sqlite3
+    postgresql-15 libpq-dev
     libmicrohttpd-dev
     libqrencode-dev
     libkeyutils-dev keyutils

@@ -54,8 +54,8 @@ int admin_device_reprovision(const struct admin_opts *o)
 		if (r == KMS_OK && o->has_counter)
 			r = db_run(
 				a.db, NULL,
-				"UPDATE devices SET counter = max(counter, ?) WHERE chip_uid = ?",
-				"iu", (int64_t)o->counter, uid);
+				"UPDATE devices SET counter = ? WHERE chip_uid = ? AND counter < ?",
+				"iui", (int64_t)o->counter, uid, (int64_t)o->counter);
 		r = admin_end(&a, "allow-reprovision", o->arg, r);
 	}
 	if (r == KMS_OK)
@@ -65,9 +65,9 @@ int admin_device_reprovision(const struct admin_opts *o)
 }
 
 /* Every attempt of a device, oldest first. */
-static json_t *admin_device_attempts(sqlite3 *db, uint64_t dev_eui)
+static json_t *admin_device_attempts(struct db *db, uint64_t dev_eui)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *arr = json_array();
 	int r;
 
@@ -83,21 +83,16 @@ static json_t *admin_device_attempts(sqlite3 *db, uint64_t dev_eui)
 		json_array_append_new(
 			arr,
 			json_pack("{s:I, s:s, s:s, s:o, s:s, s:I, s:o, s:s?, s:s?, s:s?, s:s?}",
-				  "counter", (json_int_t)sqlite3_column_int64(st, 0), "state",
-				  (const char *)sqlite3_column_text(st, 1), "lot",
-				  (const char *)sqlite3_column_text(st, 2), "join_eui",
-				  admin_device_hex((uint64_t)sqlite3_column_int64(st, 3), 16),
-				  "lorawan",
-				  sqlite3_column_int(st, 4) == LPA_LORAWAN_11 ? "1.1" : "1.0.4",
-				  "issued_at", (json_int_t)sqlite3_column_int64(st, 5),
-				  "confirmed_at",
-				  sqlite3_column_type(st, 6) == SQLITE_NULL
-					  ? json_null()
-					  : json_integer(sqlite3_column_int64(st, 6)),
-				  "reason", (const char *)sqlite3_column_text(st, 7), "station",
-				  (const char *)sqlite3_column_text(st, 8), "operator",
-				  (const char *)sqlite3_column_text(st, 9), "probe_serial",
-				  (const char *)sqlite3_column_text(st, 10)));
+				  "counter", (json_int_t)db_col_int64(st, 0), "state",
+				  db_col_text(st, 1), "lot", db_col_text(st, 2), "join_eui",
+				  admin_device_hex((uint64_t)db_col_int64(st, 3), 16), "lorawan",
+				  db_col_int(st, 4) == LPA_LORAWAN_11 ? "1.1" : "1.0.4",
+				  "issued_at", (json_int_t)db_col_int64(st, 5), "confirmed_at",
+				  db_col_null(st, 6) ? json_null()
+						     : json_integer(db_col_int64(st, 6)),
+				  "reason", db_col_text(st, 7), "station", db_col_text(st, 8),
+				  "operator", db_col_text(st, 9), "probe_serial",
+				  db_col_text(st, 10)));
 	db_done(&st);
 	if (r != KMS_ERR_NOT_FOUND) {
 		json_decref(arr);
@@ -109,7 +104,7 @@ static json_t *admin_device_attempts(sqlite3 *db, uint64_t dev_eui)
 int admin_device_show(const struct admin_opts *o)
 {
 	struct admin_ctx a;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *dev = NULL, *attempts;
 	uint64_t v, dev_eui;
 	char *text;
@@ -131,17 +126,15 @@ int admin_device_show(const struct admin_opts *o)
 		fprintf(stderr, "lpa-kms: no device with DevEUI or chip UID %s\n", o->arg);
 	if (r != KMS_OK)
 		goto fail;
-	dev_eui = (uint64_t)sqlite3_column_int64(st, 0);
+	dev_eui = (uint64_t)db_col_int64(st, 0);
 	dev = json_pack("{s:o, s:o, s:o, s:I, s:o, s:b, s:I}", "dev_eui",
 			admin_device_hex(dev_eui, 16), "chip_uid",
-			admin_device_hex((uint64_t)sqlite3_column_int64(st, 1), 16), "silicon_id",
-			admin_device_hex((uint64_t)sqlite3_column_int64(st, 2), 8), "counter",
-			(json_int_t)sqlite3_column_int64(st, 3), "provisioned_counter",
-			sqlite3_column_type(st, 4) == SQLITE_NULL
-				? json_null()
-				: json_integer(sqlite3_column_int64(st, 4)),
-			"reprovision_allowed", sqlite3_column_int(st, 5) != 0, "created_at",
-			(json_int_t)sqlite3_column_int64(st, 6));
+			admin_device_hex((uint64_t)db_col_int64(st, 1), 16), "silicon_id",
+			admin_device_hex((uint64_t)db_col_int64(st, 2), 8), "counter",
+			(json_int_t)db_col_int64(st, 3), "provisioned_counter",
+			db_col_null(st, 4) ? json_null() : json_integer(db_col_int64(st, 4)),
+			"reprovision_allowed", db_col_int(st, 5) != 0, "created_at",
+			(json_int_t)db_col_int64(st, 6));
 	db_done(&st);
 	if (!dev || (attempts = admin_device_attempts(a.db, dev_eui)) == NULL) {
 		r = KMS_ERR_DB;
@@ -163,9 +156,9 @@ fail:
 }
 
 /* The overview as one JSON object; the text form prints the same facts. */
-static int admin_device_overview(sqlite3 *db, json_t **out)
+static int admin_device_overview(struct db *db, json_t **out)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *o = json_object(), *ops = json_array(), *sts = json_array(), *att = json_object();
 	int64_t base = 0, count = 0, next = 0, now = (int64_t)time(NULL);
 	int r;
@@ -183,32 +176,27 @@ static int admin_device_overview(sqlite3 *db, json_t **out)
 	     r == KMS_OK; r = db_next(st))
 		json_array_append_new(
 			ops,
-			json_pack("{s:s, s:o, s:b, s:s, s:s, s:s, s:I}", "name",
-				  (const char *)sqlite3_column_text(st, 0), "roles",
-				  operator_roles_json((unsigned)sqlite3_column_int(st, 1)),
-				  "disabled", sqlite3_column_int(st, 2) != 0, "lots",
-				  (const char *)sqlite3_column_text(st, 3), "join_euis",
-				  (const char *)sqlite3_column_text(st, 4), "totp",
-				  sqlite3_column_int(st, 5) ? "sha256" : "sha1",
-				  "locked_at_stations", (json_int_t)sqlite3_column_int64(st, 6)));
+			json_pack("{s:s, s:o, s:b, s:s, s:s, s:s, s:I}", "name", db_col_text(st, 0),
+				  "roles", operator_roles_json((unsigned)db_col_int(st, 1)),
+				  "disabled", db_col_int(st, 2) != 0, "lots", db_col_text(st, 3),
+				  "join_euis", db_col_text(st, 4), "totp",
+				  db_col_int(st, 5) ? "sha256" : "sha1", "locked_at_stations",
+				  (json_int_t)db_col_int64(st, 6)));
 	db_done(&st);
 	if (r != KMS_ERR_NOT_FOUND)
 		goto fail;
 	for (r = db_query(db, &st, "SELECT name, serial, revoked_at FROM stations ORDER BY name",
 			  NULL);
 	     r == KMS_OK; r = db_next(st))
-		json_array_append_new(sts,
-				      json_pack("{s:s, s:I, s:b}", "name",
-						(const char *)sqlite3_column_text(st, 0), "serial",
-						(json_int_t)sqlite3_column_int64(st, 1), "revoked",
-						sqlite3_column_type(st, 2) != SQLITE_NULL));
+		json_array_append_new(sts, json_pack("{s:s, s:I, s:b}", "name", db_col_text(st, 0),
+						     "serial", (json_int_t)db_col_int64(st, 1),
+						     "revoked", !db_col_null(st, 2)));
 	db_done(&st);
 	if (r != KMS_ERR_NOT_FOUND)
 		goto fail;
 	for (r = db_query(db, &st, "SELECT state, count(*) FROM attempts GROUP BY state", NULL);
 	     r == KMS_OK; r = db_next(st))
-		json_object_set_new(att, (const char *)sqlite3_column_text(st, 0),
-				    json_integer(sqlite3_column_int64(st, 1)));
+		json_object_set_new(att, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
 	db_done(&st);
 	if (r != KMS_ERR_NOT_FOUND)
 		goto fail;

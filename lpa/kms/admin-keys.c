@@ -93,7 +93,7 @@ static int admin_key_entry(struct admin_ctx *a, const char *kid, bool retired, c
 int admin_keys_show(const struct admin_opts *o)
 {
 	struct admin_ctx a;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *arr = json_array();
 	char kid[32], label[P11_LABEL_MAX + 1], *text;
 	int r;
@@ -114,17 +114,16 @@ int admin_keys_show(const struct admin_opts *o)
 	for (r = db_query(a.db, &st, "SELECT purpose, key_id, sealed FROM keys ORDER BY purpose",
 			  NULL);
 	     r == KMS_OK; r = db_next(st)) {
-		const char *purpose = (const char *)sqlite3_column_text(st, 0);
-		const uint8_t *sealed = sqlite3_column_blob(st, 2);
-		size_t n = (size_t)sqlite3_column_bytes(st, 2), ref = strlen(KEYS_TOKEN_REF);
+		const char *purpose = db_col_text(st, 0);
+		const uint8_t *sealed = db_col_bytes(st, 2, NULL);
+		size_t n = (size_t)db_col_len(st, 2), ref = strlen(KEYS_TOKEN_REF);
 		bool in_token = n > ref && n - ref <= P11_LABEL_MAX &&
 				memcmp(sealed, KEYS_TOKEN_REF, ref) == 0;
 		/* "record/N" rows are record keys too, replaced ones: their kid is record-N. */
 		bool retired =
 			strncmp(purpose, KEY_RECORD_RETIRED, strlen(KEY_RECORD_RETIRED)) == 0;
 
-		keys_kid(retired ? KEY_RECORD : purpose, (uint32_t)sqlite3_column_int64(st, 1),
-			 kid);
+		keys_kid(retired ? KEY_RECORD : purpose, (uint32_t)db_col_int64(st, 1), kid);
 		if (in_token) {
 			memcpy(label, sealed + ref, n - ref);
 			label[n - ref] = '\0';

@@ -118,7 +118,7 @@ int admin_operator_password(const struct admin_opts *o)
 
 /* A change that needs nothing but the name, and what to say when it is done. */
 static int admin_operator_change(const struct admin_opts *o, const char *action,
-				 int (*fn)(sqlite3 *db, const struct admin_opts *o),
+				 int (*fn)(struct db *db, const struct admin_opts *o),
 				 const char *done)
 {
 	struct admin_ctx a;
@@ -136,27 +136,27 @@ static int admin_operator_change(const struct admin_opts *o, const char *action,
 	return r;
 }
 
-static int admin_operator_do_unlock(sqlite3 *db, const struct admin_opts *o)
+static int admin_operator_do_unlock(struct db *db, const struct admin_opts *o)
 {
 	return operator_unlock(db, o->arg);
 }
 
-static int admin_operator_do_disable(sqlite3 *db, const struct admin_opts *o)
+static int admin_operator_do_disable(struct db *db, const struct admin_opts *o)
 {
 	return operator_set_disabled(db, o->arg, true);
 }
 
-static int admin_operator_do_enable(sqlite3 *db, const struct admin_opts *o)
+static int admin_operator_do_enable(struct db *db, const struct admin_opts *o)
 {
 	return operator_set_disabled(db, o->arg, false);
 }
 
-static int admin_operator_do_remove(sqlite3 *db, const struct admin_opts *o)
+static int admin_operator_do_remove(struct db *db, const struct admin_opts *o)
 {
 	return operator_remove(db, o->arg);
 }
 
-static int admin_operator_do_scope(sqlite3 *db, const struct admin_opts *o)
+static int admin_operator_do_scope(struct db *db, const struct admin_opts *o)
 {
 	return operator_set_scope(db, o->arg, o->lots, o->join_euis);
 }

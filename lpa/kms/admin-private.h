@@ -18,7 +18,7 @@
 
 struct admin_ctx {
 	struct kms_paths paths;
-	sqlite3 *db;
+	struct db *db;
 	struct vault *master;
 };
 

@@ -123,7 +123,7 @@ int admin_station_renew(const struct admin_opts *o)
 	    (r = admin_open(o, &a)) != KMS_OK)
 		return r;
 	if ((r = admin_begin(&a)) == KMS_OK) {
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 
 		/* Known and not revoked, before anything is written to --out. */
 		r = db_query(a.db, &st,

@@ -161,41 +161,48 @@ static json_t *call_audit_entry(const struct kms_call *c)
 	return e;
 }
 
-/* Runs one call's second phase in a savepoint: a 500 undoes what it wrote. */
-static int call_apply(struct kms_server *s, sqlite3 *db, struct kms_call *c)
+/* A call's second phase answered 500: what it wrote must go, and only that. */
+#define CALL_UNDO 1
+
+/* Runs one call's second phase in the batch's transaction. A 500 undoes what it wrote:
+ * the caller rolls the transaction back and runs the batch again without it (rare),
+ * instead of a savepoint around every call (two round trips each on PostgreSQL, inside
+ * the writers' lock). */
+static int call_apply(struct kms_server *s, struct db *db, struct kms_call *c)
 {
-	sqlite3 *own = c->db;
-	int r;
+	struct db *own = c->db;
 
 	if (!c->apply || !call_pending(c))
 		return KMS_OK;
-	if ((r = db_run(db, NULL, "SAVEPOINT call", NULL)) != KMS_OK)
-		return r;
 	c->db = db; /* apply sees the transaction, and what the calls before it wrote */
 	c->apply(s, c);
 	c->db = own;
 	if (call_pending(c))
 		call_fail(c, API_INTERNAL, "the request was not answered");
-	if (c->status >= 500 && (r = db_run(db, NULL, "ROLLBACK TO call", NULL)) != KMS_OK)
-		return r;
-	return db_run(db, NULL, "RELEASE call", NULL);
+	return c->status >= 500 ? CALL_UNDO : KMS_OK;
 }
 
-void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n)
+/* One try of a batch's second phase: its transaction (begun already when begun is
+ * KMS_OK, otherwise here), committed (KMS_OK) or rolled back; CALL_UNDO with *failed the
+ * call that answered 500. */
+static int call_commit_try(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n,
+			   int begun, size_t *failed)
 {
 	struct audit_batch *b = NULL;
 	bool committed = false;
-	int r;
+	int r = begun;
 
-	if ((r = db_begin(db)) != KMS_OK)
+	if (r != KMS_OK && (r = db_begin(db)) != KMS_OK)
 		goto fail;
 	if ((r = audit_batch_open(db, s->paths.audit, &b)) != KMS_OK)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		json_t *e;
 
-		if ((r = call_apply(s, db, calls[i])) != KMS_OK)
-			goto fail;
+		if ((r = call_apply(s, db, calls[i])) != KMS_OK) {
+			*failed = i;
+			break;
+		}
 		if ((e = call_audit_entry(calls[i])) == NULL) {
 			r = KMS_ERR_NOMEM;
 			goto fail;
@@ -205,6 +212,12 @@ void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, siz
 		if (r != KMS_OK)
 			goto fail;
 	}
+	/* A deadlock or serialization failure, whether a call answered it with a 500 or
+	 * not, is the whole transaction's to run again. */
+	if (db_must_retry(db))
+		r = KMS_ERR_BUSY;
+	if (r != KMS_OK)
+		goto fail;
 	if ((r = audit_batch_write(b, db)) != KMS_OK || (r = db_commit(db)) != KMS_OK)
 		goto fail;
 	committed = true;
@@ -212,7 +225,66 @@ fail:
 	if (!committed)
 		db_rollback(db);
 	audit_batch_close(&b, committed);
-	if (committed)
+	return r;
+}
+
+/* Before another try: each deferred call as its first phase left it. */
+static void call_reset(struct kms_call *c, json_t *detail)
+{
+	c->status = 0;
+	c->error = 0;
+	c->message[0] = '\0';
+	c->retry_after = 0;
+	json_decref(c->reply);
+	c->reply = NULL;
+	json_decref(c->detail);
+	c->detail = detail ? json_deep_copy(detail) : NULL;
+}
+
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n, int begun)
+{
+	json_t **details = calloc(n, sizeof(*details));
+	bool *deferred = calloc(n, sizeof(*deferred));
+	unsigned tries = 0;
+	int r;
+
+	if (!details || !deferred) {
+		if (begun == KMS_OK)
+			db_rollback(db);
+		r = KMS_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		deferred[i] = calls[i]->apply && call_pending(calls[i]);
+		if (deferred[i] && calls[i]->detail &&
+		    (details[i] = json_deep_copy(calls[i]->detail)) == NULL) {
+			if (begun == KMS_OK)
+				db_rollback(db);
+			r = KMS_ERR_NOMEM;
+			goto fail;
+		}
+	}
+	for (;;) {
+		size_t failed = 0;
+
+		r = call_commit_try(s, db, calls, n, begun, &failed);
+		if (r == KMS_OK)
+			break;
+		if (r == CALL_UNDO)
+			deferred[failed] = false; /* keeps its 500: at most n such rounds */
+		else if (!db_retry(r, &tries))
+			break;
+		begun = KMS_ERR_BUSY; /* the next try begins its own */
+		for (size_t i = 0; i < n; i++)
+			if (deferred[i])
+				call_reset(calls[i], details[i]);
+	}
+fail:
+	for (size_t i = 0; details && i < n; i++)
+		json_decref(details[i]);
+	free(details);
+	free(deferred);
+	if (r == KMS_OK)
 		return;
 	/* An unrecorded decision is not acceptable: nothing of it stays, and the replies
 	 * say so. */

@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "kms-db.h"
 #include "lpa/core/lpa-core.h"
 
 #include "kms-server.h"
@@ -33,17 +33,17 @@ struct operator_new {
 };
 struct vault;
 /* Creates the operator; *totp_secret receives the new TOTP secret (20 or 32 bytes). */
-int operator_add(sqlite3 *db, const struct vault *master, const struct operator_new *n,
+int operator_add(struct db *db, const struct vault *master, const struct operator_new *n,
 		 const char *password, lpa_secbuf **totp_secret);
-int operator_reset_totp(sqlite3 *db, const struct vault *master, const char *name,
+int operator_reset_totp(struct db *db, const struct vault *master, const char *name,
 			enum lpa_totp_alg alg, lpa_secbuf **totp_secret);
-int operator_unlock(sqlite3 *db, const char *name);
+int operator_unlock(struct db *db, const char *name);
 /* Lifecycle (admin): each ends the operator's sessions where that follows. */
-int operator_set_password(sqlite3 *db, const char *name, const char *password);
-int operator_set_disabled(sqlite3 *db, const char *name, bool disabled);
-int operator_remove(sqlite3 *db, const char *name);
+int operator_set_password(struct db *db, const char *name, const char *password);
+int operator_set_disabled(struct db *db, const char *name, bool disabled);
+int operator_remove(struct db *db, const char *name);
 /* NULL keeps a list; a malformed one is KMS_ERR_INVAL. */
-int operator_set_scope(sqlite3 *db, const char *name, const char *lots, const char *join_euis);
+int operator_set_scope(struct db *db, const char *name, const char *lots, const char *join_euis);
 /* The otpauth:// URI for a secret. */
 int operator_otpauth_uri(const char *name, enum lpa_totp_alg alg, const lpa_secbuf *secret,
 			 char **uri);
@@ -62,7 +62,7 @@ void operator_login(struct kms_server *s, struct kms_call *c);
 
 /* ---------------------------------------------------------------- sessions */
 #define SESSION_TOKEN_BYTES 32
-int session_create(sqlite3 *db, int64_t operator_id, int64_t station_id, unsigned ttl,
+int session_create(struct db *db, int64_t operator_id, int64_t station_id, unsigned ttl,
 		   char token[64], int64_t *expires_at);
 /* Fills c->operator*, c->roles from c->token; sets an error reply and returns -1 if not valid. */
 int session_authenticate(struct kms_server *s, struct kms_call *c, unsigned need_roles);

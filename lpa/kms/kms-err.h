@@ -10,7 +10,7 @@ enum kms_err {
 	KMS_OK = 0,
 	KMS_ERR_NOMEM = -1,     /* out of memory */
 	KMS_ERR_INVAL = -2,     /* bad argument or option */
-	KMS_ERR_DB = -3,        /* an SQLite call failed */
+	KMS_ERR_DB = -3,        /* a database call failed */
 	KMS_ERR_IO = -4,        /* a file could not be read or written */
 	KMS_ERR_CRYPTO = -5,    /* an OpenSSL or core crypto call failed */
 	KMS_ERR_NOT_FOUND = -6, /* no such operator, station, device ... */
@@ -22,7 +22,8 @@ enum kms_err {
 	KMS_ERR_SEALED = -12,   /* a sealed secret does not open (wrong master key?) */
 	KMS_ERR_BUSY = -13,     /* the database stayed locked (another writer) */
 	KMS_ERR_TOKEN = -14,    /* a PKCS#11 token call failed (named on stderr) */
-	KMS_ERR_LAST = -15
+	KMS_ERR_CONF = -15,     /* kms.conf does not parse */
+	KMS_ERR_LAST = -16
 };
 const char *kms_strerror(int err);
 

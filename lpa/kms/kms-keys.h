@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "kms-db.h"
 #include "lpa/core/lpa-core.h"
 
 #include "kms-err.h"
@@ -46,9 +46,9 @@ int vault_load_file(const char *path, struct vault **v);
 /* A token prepared for a new KMS: logs in and generates the sealing key. */
 int vault_create_pkcs11(const struct vault_opts *o, struct vault **v);
 /* The vault the database names (o->master_key is the key file for the file kind). */
-int vault_load_db(sqlite3 *db, const struct vault_opts *o, struct vault **v);
+int vault_load_db(struct db *db, const struct vault_opts *o, struct vault **v);
 /* Records the vault's kind (and module and token) in the database's meta. */
-int vault_save_config(sqlite3 *db, const struct vault *v);
+int vault_save_config(struct db *db, const struct vault *v);
 void vault_free(struct vault **v);
 enum vault_kind vault_kind(const struct vault *v);
 struct p11 *vault_token(const struct vault *v); /* NULL for a key file */
@@ -74,13 +74,13 @@ int pin_read(const struct vault_opts *o, lpa_secbuf **pin);
 #define KEY_TLS_SERVER "tls-server"
 /* A key kept sealed in the database (station CA, TLS server; signing keys of a key-file
  * vault); cert_der optional. */
-int keys_store(sqlite3 *db, const struct vault *v, const char *purpose, uint32_t key_id,
+int keys_store(struct db *db, const struct vault *v, const char *purpose, uint32_t key_id,
 	       EVP_PKEY *key, const uint8_t *cert_der, size_t cert_len);
-int keys_load(sqlite3 *db, const struct vault *v, const char *purpose, EVP_PKEY **key,
+int keys_load(struct db *db, const struct vault *v, const char *purpose, EVP_PKEY **key,
 	      uint32_t *key_id, uint8_t **cert_der, size_t *cert_len);
-int keys_load_public(sqlite3 *db, const char *purpose, EVP_PKEY **key, uint32_t *key_id);
+int keys_load_public(struct db *db, const char *purpose, EVP_PKEY **key, uint32_t *key_id);
 /* The certificate of a key's row (malloc'd DER); KMS_ERR_NOT_FOUND when it has none. */
-int keys_load_cert(sqlite3 *db, const char *purpose, uint8_t **der, size_t *len);
+int keys_load_cert(struct db *db, const char *purpose, uint8_t **der, size_t *len);
 
 /*
  * Signing keys (package, record) wherever the vault keeps them: a token object (the row's
@@ -91,9 +91,9 @@ int keys_load_cert(sqlite3 *db, const char *purpose, uint8_t **der, size_t *len)
  */
 struct keys_signer;
 #define KEYS_TOKEN_REF "pkcs11:" /* a row's sealed column naming a token object */
-int keys_create(sqlite3 *db, const struct vault *v, const char *purpose, uint32_t key_id,
+int keys_create(struct db *db, const struct vault *v, const char *purpose, uint32_t key_id,
 		EVP_PKEY *import);
-int keys_signer_load(sqlite3 *db, const struct vault *v, const char *purpose,
+int keys_signer_load(struct db *db, const struct vault *v, const char *purpose,
 		     struct keys_signer **signer, uint32_t *key_id);
 void keys_signer_free(struct keys_signer **signer);
 int keys_sign(void *signer, const void *msg, size_t len, uint8_t sig[LPA_P256_SIG_LEN]);
@@ -105,12 +105,12 @@ void keys_token_label(const char *purpose, uint32_t key_id, char label[64]);
  * private part stays where it was (sealed, or in the token): a server not yet restarted
  * still signs with it, and those records must verify too.
  */
-int keys_rotate_record(sqlite3 *db, const struct vault *v, uint32_t *old_id, uint32_t *new_id);
+int keys_rotate_record(struct db *db, const struct vault *v, uint32_t *old_id, uint32_t *new_id);
 
 /* "package-1", "record-1": the JWK kid of a key. */
 void keys_kid(const char *purpose, uint32_t key_id, char kid[32]);
 /* {"keys":[JWK with kid, use, key_id ...]}: the package key, then every record key, the
  * current one and those it replaced — what GET /v1/keys and export-keys show. */
-int keys_jwks(sqlite3 *db, json_t **jwks);
+int keys_jwks(struct db *db, json_t **jwks);
 
 #endif /* LPA_KMS_KEYS_H */

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "lpa/core/lpa-core.h"
 
@@ -57,7 +56,7 @@ struct keys_signer; /* keys.c */
 struct kms_server {
 	struct kms_config cfg;
 	struct kms_paths paths;
-	sqlite3 *db;
+	struct db *db;
 	struct vault *master; /* the sealing key: a key file or a PKCS#11 token */
 	struct keys_signer *package_key;
 	uint32_t package_key_id;
@@ -70,7 +69,7 @@ struct kms_server {
 
 /* One request in flight: who is calling, and what the answer and the audit line say. */
 struct kms_call {
-	sqlite3 *db; /* the connection this call uses */
+	struct db *db; /* the connection this call uses */
 	/* from TLS */
 	int64_t station_id;
 	char station[REQ_MAX_NAME + 1];
@@ -163,11 +162,14 @@ int server_run(const struct kms_config *cfg);
 void call_dispatch(struct kms_server *s, struct kms_call *c);
 /*
  * The second phase of n calls on the writer's connection db: one transaction in which
- * each pending call's apply runs (in a savepoint of its own) and each call's audit line
- * is appended, committed together. If the audit log cannot be written or the commit
- * fails, nothing of it stays and every call's reply becomes 500.
+ * each pending call's apply runs and each call's audit line is appended, committed
+ * together; a call whose apply answers 500 has its writes undone (the batch runs again
+ * without it). If the audit log cannot be written or the commit
+ * fails, nothing of it stays and every call's reply becomes 500. begun: KMS_OK when the
+ * caller began the transaction already (db_begin), anything else to begin it here.
+ * A deadlock or serialization failure runs the whole transaction again (db_retry).
  */
-void call_commit(struct kms_server *s, sqlite3 *db, struct kms_call **calls, size_t n);
+void call_commit(struct kms_server *s, struct db *db, struct kms_call **calls, size_t n, int begun);
 /* Releases what the call holds (not the call itself). */
 void call_free(struct kms_call *c);
 

@@ -2,7 +2,8 @@
  * kms.h — lpa-kms, the reference KMS: its subcommands (main.c dispatches to them).
  * The KMS's files share their interfaces through one header per area:
  *   kms-err.h      internal and API error codes, exit codes      err.c
- *   kms-db.h       state directory, SQLite, the statement helper db.c
+ *   kms-db.h       state directory, kms.conf, the database        db.c db-sqlite.c
+ *                  (SQLite or PostgreSQL) and its statements      db-pg.c conf.c
  *   kms-keys.h     the vault (key file or token), sealing, the   vault.c keys.c pin.c
  *                  KMS's own keys, record-key rotation
  *   kms-p11.h      the PKCS#11 token (dlopen'ed module)          p11.c

@@ -34,13 +34,13 @@ struct kms_pool {
 	unsigned slow_running, slow_max;
 	bool stop, committing;
 	pthread_t threads[POOL_MAX_THREADS];
-	sqlite3 *dbs[POOL_MAX_THREADS];
+	struct db *dbs[POOL_MAX_THREADS];
 	unsigned nthreads;
 };
 
 struct pool_start_arg {
 	struct kms_pool *p;
-	sqlite3 *db;
+	struct db *db;
 };
 
 static void pool_push(struct pool_list *l, struct kms_job *j)
@@ -75,7 +75,7 @@ static struct kms_job *pool_take(struct kms_pool *p)
 /* Called with the lock held; returns with it held. Commits what has gathered, as long
  * as anything has, unless another worker is at it already (which then takes ours up
  * before it lets go: it looks at the queue again, under the lock, after every batch). */
-static void pool_commit(struct kms_pool *p, sqlite3 *db)
+static void pool_commit(struct kms_pool *p, struct db *db)
 {
 	struct kms_call *calls[POOL_BATCH];
 	struct kms_job *jobs[POOL_BATCH];
@@ -83,17 +83,22 @@ static void pool_commit(struct kms_pool *p, sqlite3 *db)
 	if (p->committing)
 		return;
 	p->committing = true;
-	for (;;) {
+	while (p->done.head) {
 		size_t n = 0;
+		int begun;
 
+		/* The transaction first, then the batch: while this waits for the database's
+		 * writers' lock (another KMS instance on PostgreSQL holds it), calls keep
+		 * gathering, and all of them go into this one transaction. */
+		pthread_mutex_unlock(&p->lock);
+		begun = db_begin(db);
+		pthread_mutex_lock(&p->lock);
 		while (n < POOL_BATCH && (jobs[n] = pool_pop(&p->done)) != NULL)
 			n++;
-		if (n == 0)
-			break;
 		pthread_mutex_unlock(&p->lock);
 		for (size_t i = 0; i < n; i++)
 			calls[i] = &jobs[i]->call;
-		call_commit(p->s, db, calls, n);
+		call_commit(p->s, db, calls, n, begun);
 		for (size_t i = 0; i < n; i++)
 			jobs[i]->done(jobs[i]); /* the job may be gone after this */
 		pthread_mutex_lock(&p->lock);
@@ -105,7 +110,7 @@ static void *pool_work(void *arg)
 {
 	struct pool_start_arg *a = arg;
 	struct kms_pool *p = a->p;
-	sqlite3 *db = a->db;
+	struct db *db = a->db;
 	struct kms_job *j;
 
 	free(a);
@@ -141,7 +146,7 @@ static int pool_thread(struct kms_pool *p)
 	if (!a)
 		return KMS_ERR_NOMEM;
 	a->p = p;
-	if ((r = db_open(p->s->paths.db, false, &a->db)) != KMS_OK) {
+	if ((r = db_open(&p->s->paths, false, &a->db)) != KMS_OK) {
 		free(a);
 		return r;
 	}

@@ -13,40 +13,28 @@
  *   meson test -C build --benchmark --suite kms -v bench-kms-concurrent
  *   KMS_BENCH_STATIONS="1 4 16 64" KMS_BENCH_DEVICES=N (per level, default 1200)
  *   KMS_BENCH_FLOOD=0 (no login flood)
+ *   KMS_BENCH_INSTANCES=2 (PostgreSQL only: a second `lpa-kms serve` on the same
+ *   database; the stations alternate between the two)
  */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 
-#include "kmstest.h"
+#include "kt-station.h"
 
 #define BENCH_MAX_STATIONS 64
 #define BENCH_FLOODERS 3
 
-struct bench_buf {
-	char data[8192];
-	size_t len;
-};
-
-struct bench_station {
-	unsigned index; /* st<index> */
-	char token[64];
-	CURL *curl;
-	struct kt_chip *chips;
-	unsigned nchips;
-	double *lat; /* seconds per request */
-	unsigned nlat;
-	unsigned failures;
-	char first_error[256];
-};
-
 static EVP_PKEY *bench_pkg_key;
+static int bench_pid_b;
 static atomic_int bench_stop;
 
 static double bench_now(void)
@@ -55,157 +43,6 @@ static double bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t bench_write(char *p, size_t size, size_t n, void *ud)
-{
-	struct bench_buf *b = ud;
-	size_t len = size * n;
-
-	if (b->len + len >= sizeof(b->data))
-		len = sizeof(b->data) - 1 - b->len;
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return size * n;
-}
-
-/* One request on the station's own connection; the HTTP status, -1 on transport failure. */
-static long bench_http(struct bench_station *st, const char *method, const char *path,
-		       const char *token, const char *body, struct bench_buf *out)
-{
-	char url[256], cert[700], key[700], ca[700], hdr[128], src[32];
-	struct curl_slist *h = NULL;
-	long status = -1;
-	CURL *c;
-
-	if (!st->curl)
-		st->curl = curl_easy_init();
-	c = st->curl;
-	curl_easy_reset(c); /* keeps the connection */
-	out->len = 0;
-	out->data[0] = '\0';
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", kt.port, path);
-	snprintf(ca, sizeof(ca), "%s/kms-ca.pem", kt.certs);
-	snprintf(cert, sizeof(cert), "%s/st%u.pem", kt.certs, st->index);
-	snprintf(key, sizeof(key), "%s/st%u.key", kt.certs, st->index);
-	/* Each station from its own address, as on a line of separate machines. */
-	snprintf(src, sizeof(src), "host!127.0.1.%u", st->index);
-	curl_easy_setopt(c, CURLOPT_INTERFACE, src);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, key);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, "Expect:");
-	if (token) {
-		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, hdr);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	return status;
-}
-
-static void bench_fail(struct bench_station *st, const char *what, long status,
-		       const struct bench_buf *b)
-{
-	if (st->failures++ == 0)
-		snprintf(st->first_error, sizeof(st->first_error), "%s: HTTP %ld %.180s", what,
-			 status, b->data);
-}
-
-/* The chip's side: open the package, sign the receipt (what the simulator's agent does). */
-static int bench_chip(struct kt_chip *chip, const uint8_t pkg[LPA_LPK1_LEN],
-		      uint8_t receipt[LPA_LPR1_LEN])
-{
-	struct lpa_lpk1_hdr hdr;
-	struct lpa_lpr1 r;
-	lpa_secbuf *keys = NULL;
-	uint8_t h[32];
-	int rc;
-
-	if (lpa_lpk1_open(pkg, LPA_LPK1_LEN, bench_pkg_key, chip->dik, chip->uid,
-			  chip->last_counter, &hdr, &keys) != LPA_OK)
-		return -1;
-	chip->last_counter = hdr.counter;
-	memset(&r, 0, sizeof(r));
-	r.dev_eui = hdr.dev_eui;
-	r.chip_uid = chip->uid;
-	r.counter = hdr.counter;
-	lpa_sha256(pkg, LPA_LPK1_LEN, h);
-	memcpy(r.pkg_hash, h, sizeof(r.pkg_hash));
-	rc = lpa_lpr1_build(&r, hdr.lorawan, keys, chip->dik, receipt);
-	lpa_secbuf_free(&keys);
-	return rc == LPA_OK ? 0 : -1;
-}
-
-static void bench_record(struct bench_station *st, double t0)
-{
-	st->lat[st->nlat++] = bench_now() - t0;
-}
-
-static void *bench_station_run(void *arg)
-{
-	struct bench_station *st = arg;
-	struct bench_buf b;
-	char *body = malloc(4096), b64[2048], path[96];
-	uint8_t pkg[LPA_LPK1_LEN], rc[LPA_LPR1_LEN];
-
-	for (unsigned i = 0; body && i < st->nchips; i++) {
-		struct kt_chip *chip = &st->chips[i];
-		json_t *o;
-		const char *p, *eui;
-		size_t n;
-		uint32_t counter;
-		long status;
-		double t0;
-
-		kt_issue_body(chip, "BENCH", "1.1", KT_SILICON_ID, body, 4096);
-		t0 = bench_now();
-		status = bench_http(st, "POST", "/v1/devices/issue", st->token, body, &b);
-		bench_record(st, t0);
-		if (status != 201) {
-			bench_fail(st, "issue", status, &b);
-			continue;
-		}
-		o = json_loads(b.data, 0, NULL);
-		p = json_string_value(json_object_get(o, "package"));
-		eui = json_string_value(json_object_get(o, "dev_eui"));
-		counter = (uint32_t)json_integer_value(json_object_get(o, "counter"));
-		if (!p || !eui || lpa_b64url_decode(p, strlen(p), pkg, sizeof(pkg), &n) != LPA_OK ||
-		    n != sizeof(pkg) || bench_chip(chip, pkg, rc) != 0) {
-			json_decref(o);
-			bench_fail(st, "package", status, &b);
-			continue;
-		}
-		snprintf(path, sizeof(path), "/v1/devices/%s/confirm", eui);
-		json_decref(o);
-		kt_b64(rc, sizeof(rc), b64);
-		snprintf(body, 4096,
-			 "{\"counter\":%u,\"receipt\":\"%s\",\"probe\":{\"serial\":\"KP3-B%u\","
-			 "\"firmware\":\"2.5.0\"}}",
-			 counter, b64, st->index);
-		t0 = bench_now();
-		status = bench_http(st, "POST", path, st->token, body, &b);
-		bench_record(st, t0);
-		if (status != 200)
-			bench_fail(st, "confirm", status, &b);
-	}
-	free(body);
-	return NULL;
 }
 
 static int bench_cmp(const void *a, const void *b)
@@ -222,33 +59,38 @@ static double bench_pct(const double *v, size_t n, double p)
 	return n ? v[i < n ? i : n - 1] : 0;
 }
 
-static struct bench_station stations[BENCH_MAX_STATIONS];
+static struct kt_station stations[BENCH_MAX_STATIONS];
+static unsigned bench_ports[2], bench_instances = 1;
 
 static void bench_level(unsigned n, unsigned devices)
 {
 	pthread_t th[BENCH_MAX_STATIONS];
-	struct bench_buf b;
+	struct kt_buf b;
 	unsigned per = (devices + n - 1) / n, fails = 0;
 	size_t total = 0, k = 0;
 	double t0, t, *all;
 
 	for (unsigned s = 0; s < n; s++) {
-		struct bench_station *st = &stations[s];
+		struct kt_station *st = &stations[s];
 
 		st->chips = calloc(per, sizeof(*st->chips));
 		st->lat = calloc(2 * per, sizeof(*st->lat));
 		ck_assert(st->chips && st->lat);
 		st->nchips = per;
 		st->nlat = 0;
+		st->pkg_key = bench_pkg_key;
+		st->ports = bench_ports;
+		st->nports = bench_instances;
+		st->which = s % bench_instances;
 		st->failures = 0;
 		for (unsigned i = 0; i < per; i++)
 			kt_chip_new(&st->chips[i], false, 0);
 		/* The connection is up (and the TLS handshake done) before the clock. */
-		ck_assert_int_eq(bench_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
+		ck_assert_int_eq(kt_station_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
 	}
 	t0 = bench_now();
 	for (unsigned s = 0; s < n; s++)
-		ck_assert_int_eq(pthread_create(&th[s], NULL, bench_station_run, &stations[s]), 0);
+		ck_assert_int_eq(pthread_create(&th[s], NULL, kt_station_run, &stations[s]), 0);
 	for (unsigned s = 0; s < n; s++)
 		pthread_join(th[s], NULL);
 	t = bench_now() - t0;
@@ -257,7 +99,7 @@ static void bench_level(unsigned n, unsigned devices)
 	all = malloc(total * sizeof(*all));
 	ck_assert_ptr_nonnull(all);
 	for (unsigned s = 0; s < n; s++) {
-		struct bench_station *st = &stations[s];
+		struct kt_station *st = &stations[s];
 
 		memcpy(all + k, st->lat, st->nlat * sizeof(*all));
 		k += st->nlat;
@@ -283,8 +125,8 @@ static void bench_level(unsigned n, unsigned devices)
 /* ---------------------------------------------------------------- flood */
 static void *bench_flood_run(void *arg)
 {
-	struct bench_station *st = arg;
-	struct bench_buf b;
+	struct kt_station *st = arg;
+	struct kt_buf b;
 	char body[256];
 	unsigned i = 0;
 
@@ -294,21 +136,21 @@ static void *bench_flood_run(void *arg)
 			 "\"123456\"}",
 			 st->index, i, i);
 		i++;
-		bench_http(st, "POST", "/v1/sessions", NULL, body, &b);
+		kt_station_http(st, "POST", "/v1/sessions", NULL, body, &b);
 	}
 	return NULL;
 }
 
-static double bench_keys_median(struct bench_station *st, unsigned n)
+static double bench_keys_median(struct kt_station *st, unsigned n)
 {
 	double *v = calloc(n, sizeof(*v)), m;
-	struct bench_buf b;
+	struct kt_buf b;
 
 	ck_assert_ptr_nonnull(v);
 	for (unsigned i = 0; i < n; i++) {
 		double t0 = bench_now();
 
-		ck_assert_int_eq(bench_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
+		ck_assert_int_eq(kt_station_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
 		v[i] = bench_now() - t0;
 	}
 	qsort(v, n, sizeof(*v), bench_cmp);
@@ -333,6 +175,12 @@ START_TEST(concurrent)
 		nlevels++;
 	}
 	bench_pkg_key = kt_kms_key("package");
+	bench_ports[0] = kt.port;
+	if (getenv("KMS_BENCH_INSTANCES") && atoi(getenv("KMS_BENCH_INSTANCES")) == 2) {
+		ck_assert_msg(kt.pg != NULL, "two instances need PostgreSQL (pg-server.sh)");
+		bench_pid_b = kt_serve("serve-b", &bench_ports[1]);
+		bench_instances = 2;
+	}
 	for (unsigned s = 0; s < BENCH_MAX_STATIONS; s++) {
 		struct kt_op op;
 		char name[16];
@@ -353,7 +201,7 @@ START_TEST(concurrent)
 	 * device from two runs). */
 	if (!getenv("KMS_BENCH_FLOOD") || atoi(getenv("KMS_BENCH_FLOOD")) != 0) {
 		pthread_t th[BENCH_FLOODERS];
-		struct bench_station *honest = &stations[BENCH_FLOODERS];
+		struct kt_station *honest = &stations[BENCH_FLOODERS];
 		double idle, flooded;
 
 		idle = bench_keys_median(honest, 20);
@@ -370,8 +218,14 @@ START_TEST(concurrent)
 		       1000 * idle, 1000 * flooded, BENCH_FLOODERS);
 	}
 	for (unsigned s = 0; s < BENCH_MAX_STATIONS; s++)
-		if (stations[s].curl)
-			curl_easy_cleanup(stations[s].curl);
+		kt_station_free(&stations[s]);
+	if (bench_pid_b > 0) {
+		int status;
+
+		kill(bench_pid_b, SIGTERM);
+		ck_assert_int_eq(waitpid(bench_pid_b, &status, 0), bench_pid_b);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	lpa_pkey_free(&bench_pkg_key);
 }
 END_TEST

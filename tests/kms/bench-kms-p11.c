@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	struct vault *v[2] = {NULL, NULL};
 	struct keys_signer *s[2] = {NULL, NULL};
 	struct vault_opts o = {.pin_fd = -1};
-	sqlite3 *db[2] = {NULL, NULL};
+	struct db *db[2] = {NULL, NULL};
 	unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 2000;
 	char path[700];
 
@@ -104,8 +104,10 @@ int main(int argc, char **argv)
 		return 1;
 	close(o.pin_fd);
 	for (int k = 0; k < 2; k++) {
-		snprintf(path, sizeof(path), "%s/bench%d.db", hsm.dir, k);
-		if (db_open(path, true, &db[k]) != KMS_OK ||
+		struct kms_paths paths = {0}; /* an SQLite file of its own */
+
+		snprintf(paths.db, sizeof(paths.db), "%s/bench%d.db", hsm.dir, k);
+		if (db_open(&paths, true, &db[k]) != KMS_OK ||
 		    keys_create(db[k], v[k], KEY_RECORD, 1, NULL) != KMS_OK ||
 		    keys_signer_load(db[k], v[k], KEY_RECORD, &s[k], NULL) != KMS_OK)
 			return 1;

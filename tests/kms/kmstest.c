@@ -144,7 +144,7 @@ static void kt_write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 /* ------------------------------------------------------------ start/stop */
 void kt_start(void)
 {
-	char path[1024], port_file[1024], out[4096];
+	char path[1024], out[4096];
 	const char *tmp = getenv("KT_TMP");
 	EVP_PKEY *rogue_station = NULL;
 	X509 *rogue_cert;
@@ -169,6 +169,17 @@ void kt_start(void)
 	snprintf(path, sizeof(path), "%s/device-ca.pem", kt.dir);
 	kt_write_pem(path, kt.ca_cert, NULL);
 
+	/* With KT_PG_CONNINFO (tests/kms/pg-server.sh), the database is PostgreSQL. */
+	if ((kt.pg = getenv("KT_PG_CONNINFO")) != NULL) {
+		FILE *f;
+
+		ck_assert_int_eq(mkdir(kt.kms, 0700), 0);
+		snprintf(path, sizeof(path), "%s/kms.conf", kt.kms);
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));
+		fprintf(f, "# the test's private server (pg-server.sh)\npostgresql = %s\n", kt.pg);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/device-ca.pem", kt.dir);
 	/* KT_SOFTHSM (softhsm-token.sh): the same KMS with its keys in a SoftHSM2 token; every
 	 * lpa-kms started from here on reads the PIN as the systemd credential pkcs11-pin. */
 	if (getenv("KT_SOFTHSM")) {
@@ -215,10 +226,20 @@ void kt_start(void)
 	X509_free(rogue_cert);
 	lpa_pkey_free(&rogue_station);
 
-	snprintf(port_file, sizeof(port_file), "%s/port", kt.dir);
-	kt.server_pid = fork();
-	ck_assert_int_ge(kt.server_pid, 0);
-	if (kt.server_pid == 0) {
+	kt.server_pid = kt_serve("serve", &kt.port);
+}
+
+int kt_serve(const char *tag, unsigned *port)
+{
+	char path[1024], port_file[1024];
+	int pid;
+
+	*port = 0;
+	snprintf(port_file, sizeof(port_file), "%s/%s.port", kt.dir, tag);
+	unlink(port_file);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
 		const char *argv[48] = {kt.bin,           "serve",  "--dir",           kt.kms,
 					"--port",         "0",      "--port-file",     port_file,
 					"--max-failures", "3",      "--rate-operator", "12",
@@ -229,25 +250,26 @@ void kt_start(void)
 		for (int i = 0; i < 16 && kt.serve_args[i]; i++)
 			argv[n++] = kt.serve_args[i];
 		argv[n] = NULL;
-		snprintf(path, sizeof(path), "%s/serve.log", kt.dir);
+		snprintf(path, sizeof(path), "%s/%s.log", kt.dir, tag);
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0)
 			dup2(fd, 2);
 		execv(kt.bin, (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 && kt.port == 0; i++) {
+	for (int i = 0; i < 300 && *port == 0; i++) {
 		FILE *f = fopen(port_file, "r");
 
 		if (f) {
-			if (fscanf(f, "%u", &kt.port) != 1)
-				kt.port = 0;
+			if (fscanf(f, "%u", port) != 1)
+				*port = 0;
 			fclose(f);
 		}
-		if (!kt.port)
+		if (!*port)
 			usleep(50 * 1000);
 	}
-	ck_assert_msg(kt.port != 0, "lpa-kms serve did not start within 15 s (see %s/serve.log)",
-		      kt.dir);
+	ck_assert_msg(*port != 0, "lpa-kms serve did not start within 15 s (see %s/%s.log)", kt.dir,
+		      tag);
+	return pid;
 }
 
 int kt_stop(void)

@@ -24,7 +24,8 @@ struct kt_env {
 	const char *bin; /* lpa-kms */
 	unsigned port;
 	int server_pid;
-	bool reuse; /* keep one connection per station (benchmarks), not one per call */
+	const char *pg; /* the PostgreSQL connection string (KT_PG_CONNINFO), or NULL: SQLite */
+	bool reuse;     /* keep one connection per station (benchmarks), not one per call */
 	/* Set before kt_start (0/NULL: the defaults): stations st1..stN (3), Argon2 work
 	 * factors ("1", "256": fast tests), extra `serve` arguments (NULL-terminated). */
 	unsigned stations;
@@ -40,6 +41,9 @@ extern struct kt_env kt;
  * which under the sanitizers includes a leak or an error report at shutdown. */
 void kt_start(void);
 int kt_stop(void);
+/* Starts one more `lpa-kms serve` on the same KMS directory (PostgreSQL: another instance
+ * on the same database); its log is DIR/TAG.log. Returns its pid, *port its port. */
+int kt_serve(const char *tag, unsigned *port);
 
 /* Runs `lpa-kms ARGS...` (NULL-terminated); returns its exit status. in_fd/out_fd, when
  * >= 0, are passed to the child as fds 3 and 4. stdout goes to out (may be NULL). */

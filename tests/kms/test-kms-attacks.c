@@ -108,53 +108,52 @@ static long verify(const char *station, const char *token, const struct kt_chip 
 	return r->status;
 }
 
-/* The KMS database, opened beside the running server (WAL: both may). */
-static sqlite3 *kms_db(void)
+/* The KMS database, opened beside the running server (SQLite in WAL mode or PostgreSQL:
+ * both may). */
+static struct db *kms_db(void)
 {
-	char path[700];
-	sqlite3 *db = NULL;
+	struct kms_paths paths;
+	struct db *db = NULL;
 
-	snprintf(path, sizeof(path), "%s/kms.db", kt.kms);
-	ck_assert_int_eq(db_open(path, false, &db), KMS_OK);
+	ck_assert_int_eq(kms_paths_init(&paths, kt.kms, NULL), KMS_OK);
+	ck_assert_int_eq(db_open(&paths, false, &db), KMS_OK);
 	return db;
 }
 
+/* The first column of the first row of sql with one parameter ('i' int64_t or 'b' blob). */
 static int64_t db_int(const char *sql, const char *fmt, ...)
 {
-	sqlite3 *db = kms_db();
-	sqlite3_stmt *st = NULL;
+	struct db *db = kms_db();
+	struct db_stmt *st = NULL;
 	int64_t v = -1;
 	va_list ap;
 	int rc;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	va_start(ap, fmt);
-	for (int i = 1; fmt && fmt[i - 1]; i++) {
-		if (fmt[i - 1] == 'b') {
-			const void *p = va_arg(ap, const void *);
+	if (fmt[0] == 'b') {
+		const void *p = va_arg(ap, const void *);
+		size_t n = va_arg(ap, size_t);
 
-			sqlite3_bind_blob(st, i, p, (int)va_arg(ap, size_t), SQLITE_TRANSIENT);
-		} else {
-			sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, int64_t));
-		}
+		rc = db_query(db, &st, sql, "b", p, n);
+	} else {
+		rc = db_query(db, &st, sql, "i", va_arg(ap, int64_t));
 	}
 	va_end(ap);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (rc == KMS_OK)
+		v = db_col_int64(st, 0);
+	db_done(&st);
 	db_close(&db);
 	return v;
 }
 
 static int64_t station_id(const char *name)
 {
-	sqlite3 *db = kms_db();
-	sqlite3_stmt *st = NULL;
+	struct db *db = kms_db();
+	struct db_stmt *st = NULL;
 	int64_t id = -1;
 
 	if (db_query(db, &st, "SELECT id FROM stations WHERE name = ?", "t", name) == KMS_OK)
-		id = sqlite3_column_int64(st, 0);
+		id = db_col_int64(st, 0);
 	db_done(&st);
 	db_close(&db);
 	return id;
@@ -507,22 +506,37 @@ START_TEST(audit_unwritable)
 	uint8_t pkg[LPA_LPK1_LEN];
 	uint32_t counter;
 	char token[64], log[700], saved[700], out[1024];
+	struct db *db = NULL;
 	int64_t before;
 
 	session(&op, "audit", "operator", "*", "st1", token);
 	kt_chip_new(&chip, false, 0);
 	before = allocated();
-	/* The attack: the audit log cannot be written (here: it is a directory), and an issue
-	 * used to be committed anyway, without its line. */
+	/* The attack: the audit log cannot be written, and an issue used to be committed
+	 * anyway, without its line. Here the log is a directory (SQLite), or its table
+	 * refuses every new row (PostgreSQL). */
 	snprintf(log, sizeof(log), "%s/audit.log", kt.kms);
 	snprintf(saved, sizeof(saved), "%s/audit.log.saved", kt.kms);
-	ck_assert_int_eq(rename(log, saved), 0);
-	ck_assert_int_eq(mkdir(log, 0700), 0);
+	if (kt.pg) {
+		db = kms_db();
+		ck_assert_int_eq(db_exec(db, "ALTER TABLE audit_log ADD CONSTRAINT attack"
+					     " CHECK (seq < 0) NOT VALID"),
+				 KMS_OK);
+	} else {
+		ck_assert_int_eq(rename(log, saved), 0);
+		ck_assert_int_eq(mkdir(log, 0700), 0);
+	}
 	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT_A, "1.1", &counter, pkg, &r), 500);
 	ck_assert_str_eq(kt_error(&r), "internal");
 	kt_resp_free(&r);
-	ck_assert_int_eq(rmdir(log), 0);
-	ck_assert_int_eq(rename(saved, log), 0);
+	if (kt.pg) {
+		ck_assert_int_eq(db_exec(db, "ALTER TABLE audit_log DROP CONSTRAINT attack"),
+				 KMS_OK);
+		db_close(&db);
+	} else {
+		ck_assert_int_eq(rmdir(log), 0);
+		ck_assert_int_eq(rename(saved, log), 0);
+	}
 	/* Nothing of it stayed: no DevEUI allocated, no attempt; the chip's first issue is
 	 * counter 1; the chain is intact. */
 	ck_assert_int_eq(allocated(), before);
@@ -546,7 +560,7 @@ enum forge_kind { FORGE_CLIENT, FORGE_SERVER, FORGE_BARE };
 
 static void forge_station(const char *name, enum forge_kind kind)
 {
-	sqlite3 *db = kms_db();
+	struct db *db = kms_db();
 	struct vault *master = NULL;
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca = NULL, *cert = NULL;

@@ -49,17 +49,17 @@ static struct vault *token_vault(const char *token)
 	return v;
 }
 
-static sqlite3 *new_db(const char *name)
+static struct db *new_db(const char *name)
 {
-	char path[700];
-	sqlite3 *db = NULL;
+	struct kms_paths paths = {0}; /* an SQLite file of its own */
+	struct db *db = NULL;
 
-	snprintf(path, sizeof(path), "%s/%s.db", hsm.dir, name);
-	ck_assert_int_eq(db_open(path, true, &db), KMS_OK);
+	snprintf(paths.db, sizeof(paths.db), "%s/%s.db", hsm.dir, name);
+	ck_assert_int_eq(db_open(&paths, true, &db), KMS_OK);
 	return db;
 }
 
-static EVP_PKEY *public_key(sqlite3 *db, const char *purpose, uint32_t *key_id)
+static EVP_PKEY *public_key(struct db *db, const char *purpose, uint32_t *key_id)
 {
 	EVP_PKEY *k = NULL;
 
@@ -107,7 +107,7 @@ START_TEST(token_seals_and_opens)
 	uint8_t *b1 = NULL, *b2 = NULL, r1[32], r2[32];
 	size_t l1, l2;
 	lpa_secbuf *out = NULL;
-	sqlite3 *db = new_db("seal");
+	struct db *db = new_db("seal");
 	int fd;
 
 	ck_assert_int_eq(vault_seal(v, "lpa-kms root keys", "ctx1", 4, pt, 32, &b1, &l1), KMS_OK);
@@ -154,14 +154,14 @@ END_TEST
 START_TEST(token_keys_sign)
 {
 	struct vault *v = token_vault("t-sign");
-	sqlite3 *db = new_db("sign");
+	struct db *db = new_db("sign");
 	struct keys_signer *rec = NULL, *pkg = NULL;
 	EVP_PKEY *rec_pub, *pkg_pub, *dik = NULL, *mem = NULL;
 	struct lpa_lpk1_hdr hdr = {
 		.lorawan = LPA_LORAWAN_11, .dev_eui = 1, .chip_uid = 2, .counter = 1, .key_id = 7};
 	lpa_secbuf *keys = lpa_secbuf_new(LPA_ROOT_KEYS_LEN);
 	uint8_t pkg_bytes[LPA_LPK1_LEN];
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	uint32_t id = 0;
 	char *jws;
 
@@ -189,8 +189,8 @@ START_TEST(token_keys_sign)
 	ck_assert_int_eq(
 		db_query(db, &st, "SELECT sealed FROM keys WHERE purpose = ?", "t", KEY_RECORD),
 		KMS_OK);
-	ck_assert_uint_eq(sqlite3_column_bytes(st, 0), strlen("pkcs11:lpa-kms record 1"));
-	ck_assert_mem_eq(sqlite3_column_blob(st, 0), "pkcs11:lpa-kms record 1",
+	ck_assert_uint_eq(db_col_len(st, 0), strlen("pkcs11:lpa-kms record 1"));
+	ck_assert_mem_eq(db_col_bytes(st, 0, NULL), "pkcs11:lpa-kms record 1",
 			 strlen("pkcs11:lpa-kms record 1"));
 	db_done(&st);
 	/* ... and a token key is never loaded into memory as an EVP_PKEY. */
@@ -224,7 +224,7 @@ static bool file_has(const char *path, const uint8_t *needle, size_t n)
 START_TEST(imported_key_signs_and_stays_inside)
 {
 	struct vault *v = token_vault("t-import");
-	sqlite3 *db = new_db("import");
+	struct db *db = new_db("import");
 	struct keys_signer *pkg = NULL;
 	struct p11_key_info info;
 	EVP_PKEY *k = NULL;
@@ -259,7 +259,7 @@ END_TEST
 START_TEST(token_refuses_to_reveal_keys)
 {
 	struct vault *v = token_vault("t-extract");
-	sqlite3 *db = new_db("extract");
+	struct db *db = new_db("extract");
 	const char *labels[] = {P11_LABEL_SEALING, "lpa-kms package 1", "lpa-kms record 1"};
 
 	ck_assert_int_eq(keys_create(db, v, KEY_PACKAGE, 1, NULL), KMS_OK);
@@ -284,7 +284,7 @@ START_TEST(token_refuses_to_reveal_keys)
 END_TEST
 
 /* Rotation with one vault: old records verify with the old kid, new with the new. */
-static void rotate_with(struct vault *v, sqlite3 *db)
+static void rotate_with(struct vault *v, struct db *db)
 {
 	struct keys_signer *s = NULL;
 	uint32_t old_id, new_id, id;
@@ -341,7 +341,7 @@ static void rotate_with(struct vault *v, sqlite3 *db)
 START_TEST(record_key_rotation_in_token)
 {
 	struct vault *v = token_vault("t-rotate");
-	sqlite3 *db = new_db("rotate-token");
+	struct db *db = new_db("rotate-token");
 
 	rotate_with(v, db);
 	vault_free(&v);
@@ -352,7 +352,7 @@ END_TEST
 START_TEST(record_key_rotation_with_key_file)
 {
 	struct vault *v = NULL;
-	sqlite3 *db = new_db("rotate-file");
+	struct db *db = new_db("rotate-file");
 	char path[700];
 
 	snprintf(path, sizeof(path), "%s/master.key", hsm.dir);
@@ -444,7 +444,7 @@ START_TEST(token_objects_are_never_replaced)
 {
 	struct vault *v = token_vault("t-exists"), *again = NULL;
 	struct vault_opts o;
-	sqlite3 *db = new_db("exists");
+	struct db *db = new_db("exists");
 	int fd = softhsm_pin_fd(&hsm);
 
 	/* A second init on the same token, or the same key twice, is refused. */
@@ -506,7 +506,7 @@ static void *worker_run(void *arg)
 START_TEST(token_serves_threads_in_parallel)
 {
 	struct vault *v = token_vault("t-threads");
-	sqlite3 *db = new_db("threads");
+	struct db *db = new_db("threads");
 	struct keys_signer *s = NULL;
 	struct worker w[4];
 	pthread_t th[4];
