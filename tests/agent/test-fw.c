@@ -303,7 +303,7 @@ START_TEST(fw_torn_identity_is_regenerated)
 	 * a key again, and ends ready with a valid record. */
 	static const unsigned cuts[] = {0, 1, 8, 40, 105, 107, 108, 139};
 
-	for (size_t i = 0; i < TU_N(cuts); i++) {
+	for (volatile size_t i = 0; i < TU_N(cuts); i++) {
 		struct lpa_keystore ks;
 		jmp_buf env;
 
