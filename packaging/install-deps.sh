@@ -25,6 +25,7 @@ PACKAGES="
     libncurses-dev tmux python3-jsonschema
     softhsm2 libp11-kit-dev
     python3-pyocd
+    debhelper lintian bash-completion udev systemd
 "
 
 if [ "$(id -u)" -ne 0 ]; then
