@@ -8,39 +8,32 @@ src=$1 station=$2 kms=$3
 . "$src/packaging/completion/lpa-kms"
 fail=0
 
-# expect FUNCTION "WORD..." WANTED...: COMPREPLY for the last word holds every WANTED.
-expect() {
-	local fn=$1 line=$2 want got
-	shift 2
-	read -r -a COMP_WORDS <<<"$line"
-	# A trailing space means a new, empty word is being completed.
-	[[ $line == *" " ]] && COMP_WORDS+=("")
+# offered FUNCTION "WORD...": what the completion offers for the last word, as
+# " a b c " (a trailing space in the line means a new, empty word is being completed).
+offered() {
+	read -r -a COMP_WORDS <<<"$2"
+	[[ $2 == *" " ]] && COMP_WORDS+=("")
 	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 	COMPREPLY=()
-	"$fn"
+	"$1"
 	got=" ${COMPREPLY[*]} "
+}
+# expect FUNCTION "WORD..." WANTED...: every WANTED is offered.
+expect() {
+	local line=$2 want
+	offered "$1" "$line"
+	shift 2
 	for want in "$@"; do
-		if [[ $got != *" $want "* ]]; then
-			echo "FAIL: '$line' offers [${COMPREPLY[*]}], not '$want'"
-			fail=1
-		fi
+		[[ $got == *" $want "* ]] || { echo "FAIL: '$line' offers [$got], not '$want'"; fail=1; }
 	done
 }
 # refuse FUNCTION "WORD..." UNWANTED...: none of UNWANTED is offered.
 refuse() {
-	local fn=$1 line=$2 bad got
+	local line=$2 bad
+	offered "$1" "$line"
 	shift 2
-	read -r -a COMP_WORDS <<<"$line"
-	[[ $line == *" " ]] && COMP_WORDS+=("")
-	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-	COMPREPLY=()
-	"$fn"
-	got=" ${COMPREPLY[*]} "
 	for bad in "$@"; do
-		if [[ $got == *" $bad "* ]]; then
-			echo "FAIL: '$line' offers '$bad'"
-			fail=1
-		fi
+		[[ $got != *" $bad "* ]] || { echo "FAIL: '$line' offers '$bad'"; fail=1; }
 	done
 }
 
