@@ -394,6 +394,28 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+run-json)
+	# run --json: the shift's devices as JSON Lines of the batch schema, the summary when
+	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream).
+	check "login" 'e2e_login >/dev/null'
+	e2e_sim --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' --state "$WORK/sim" -- sh -c '
+		"$1" --config "$2" run --lot L1 --json >"$3/run.jsonl" 2>"$3/run.err" &
+		pid=$!
+		i=0
+		while [ "$(grep -c "\"type\":\"device\"" "$3/run.jsonl")" -lt 3 ] && [ $i -lt 600 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+		kill -INT $pid
+		wait $pid
+		echo "run exit $?" >"$3/run.rc"' sh "$BUILD/lpa/station/lpa-station" \
+		"$WORK/station.conf" "$WORK"
+	check "Ctrl-C ends the shift (exit 0: FAILs do not change it)" 'grep -q "^run exit 0$" "$WORK/run.rc"'
+	check "every line valid against the batch schema, the summary last" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/run.jsonl"'
+	check "one FAIL and two PASS lines" '[ "$(count_result fail "$WORK/run.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/run.jsonl")" -eq 2 ]'
+	check "the summary says so" 'tail -1 "$WORK/run.jsonl" | grep -q "\"passed\":2,\"failed\":1"'
+	check "nothing but JSON on stdout" '! grep -qv "^{" "$WORK/run.jsonl"'
+	;;
 count-good)
 	# --count counts good devices: the first chip fails its install, and the lot of 2
 	# still ends with 2 records, from the next two chips (exit 14: a device failed).
