@@ -178,16 +178,12 @@ int psoc6_silicon_id(psoc6 *c, uint32_t *silicon_id, uint8_t *protection)
 
 int psoc6_unique_id(psoc6 *c, uint64_t *uid)
 {
-	uint8_t d[12];
+	uint8_t d[12]; /* 11 die bytes, read as whole words */
 	int r;
 
 	if ((r = prog_mem_read(c->link, AP_SYS, SFLASH_DIE, d, sizeof(d))) != LPA_OK)
 		return r;
-	/* Cy_SysLib_GetUniqueId: lot[0..2], wafer, x, y, sort, minor bit 0, year; the day
-	 * and month fields are not part of it. */
-	*uid = (uint64_t)d[0] | (uint64_t)d[1] << 8 | (uint64_t)d[2] << 16 | (uint64_t)d[3] << 24 |
-	       (uint64_t)d[4] << 32 | (uint64_t)d[5] << 40 | (uint64_t)d[6] << 48 |
-	       (uint64_t)(d[7] & 1) << 56 | (uint64_t)(d[10] & 0x7F) << 57;
+	*uid = lpa_chip_uid_from_die(d);
 	return LPA_OK;
 }
 

@@ -355,7 +355,8 @@ struct lpa_lpi1 {
 };
 /* *out_len = 91 + cert_len. */
 int lpa_lpi1_build(const struct lpa_lpi1 *id, uint8_t *out, size_t out_cap, size_t *out_len);
-/* Strict: magic, length == 91 + N, N <= 1024, protection 1..4, flag 0/1, key on curve. */
+/* Strict, in protocols.md's order: length 91..1115, magic, N in 1..1024, length == 91 + N,
+ * protection 1..4, flag 0/1, key on curve. */
 int lpa_lpi1_parse(const uint8_t *buf, size_t len, struct lpa_lpi1 *id);
 
 /* Secure-agent status words (docs/protocols.md) <-> error codes, one table for the chip,
@@ -374,6 +375,12 @@ struct lpa_agent_status {
 	uint32_t counter;
 };
 void lpa_status_build(const struct lpa_agent_status *st, uint8_t out[LPA_STATUS_LEN]);
+/* The chip UID from SFlash 0x16000600..0x1600060A (die lot[3], wafer, x, y, sort, minor
+ * revision, day, month, year), as Cy_SysLib_GetUniqueId builds it: protocols.md, "Chip UID". */
+#define LPA_DIE_LEN 11
+uint64_t lpa_chip_uid_from_die(const uint8_t die[LPA_DIE_LEN]);
+/* Length 16, flag 0/1 (LPA_ERR_MISMATCH), reserved zero (LPA_ERR_RESERVED), then a flag 0
+ * with a DevEUI or counter that is not zero (LPA_ERR_MISMATCH). */
 int lpa_status_parse(const uint8_t *buf, size_t len, struct lpa_agent_status *st);
 
 /* Big-endian helpers used by every format. */

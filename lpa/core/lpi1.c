@@ -60,7 +60,9 @@ int lpa_lpi1_parse(const uint8_t *buf, size_t len, struct lpa_lpi1 *id)
 	id->last_counter = (uint32_t)lpa_be_get(buf + 20, 4);
 	memcpy(id->dik_pub, buf + 24, LPA_P256_PUB_LEN);
 	id->cert_len = (uint16_t)lpa_be_get(buf + 89, 2);
-	if (id->cert_len > LPA_LPI1_MAX_CERT)
+	/* protocols.md's order: N in 1..1024 before the total length, so that N = 0 (91
+	 * bytes, a plausible length) is a certificate error whatever the other fields say. */
+	if (id->cert_len == 0 || id->cert_len > LPA_LPI1_MAX_CERT)
 		return LPA_ERR_CERT;
 	if (len != LPA_LPI1_HDR_LEN + (size_t)id->cert_len)
 		return LPA_ERR_LENGTH;
@@ -73,6 +75,15 @@ int lpa_lpi1_parse(const uint8_t *buf, size_t len, struct lpa_lpi1 *id)
 	return LPA_OK;
 }
 
+uint64_t lpa_chip_uid_from_die(const uint8_t d[LPA_DIE_LEN])
+{
+	/* lot, wafer, x, y, sort in bits 0..55, the minor revision's bit 0 in bit 56, the
+	 * year's 7 bits in 57..63; day (d[8]) and month (d[9]) are not part of it. */
+	return (uint64_t)d[0] | (uint64_t)d[1] << 8 | (uint64_t)d[2] << 16 | (uint64_t)d[3] << 24 |
+	       (uint64_t)d[4] << 32 | (uint64_t)d[5] << 40 | (uint64_t)d[6] << 48 |
+	       (uint64_t)(d[7] & 1) << 56 | (uint64_t)(d[10] & 0x7F) << 57;
+}
+
 void lpa_status_build(const struct lpa_agent_status *st, uint8_t out[LPA_STATUS_LEN])
 {
 	lpa_be_put(out, st->agent_version, 2);
@@ -82,6 +93,8 @@ void lpa_status_build(const struct lpa_agent_status *st, uint8_t out[LPA_STATUS_
 	lpa_be_put(out + 12, st->counter, 4);
 }
 
+/* Checks in protocols.md's order; a chip that reports no keys reports no DevEUI and no
+ * counter either (the counter is the highest of the valid key slots, and there is none). */
 int lpa_status_parse(const uint8_t *buf, size_t len, struct lpa_agent_status *st)
 {
 	if (buf == NULL || st == NULL)
@@ -96,5 +109,7 @@ int lpa_status_parse(const uint8_t *buf, size_t len, struct lpa_agent_status *st
 	st->provisioned = buf[2];
 	st->dev_eui = lpa_be_get(buf + 4, 8);
 	st->counter = (uint32_t)lpa_be_get(buf + 12, 4);
+	if (st->provisioned == 0 && (st->dev_eui != 0 || st->counter != 0))
+		return LPA_ERR_MISMATCH;
 	return LPA_OK;
 }

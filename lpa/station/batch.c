@@ -33,6 +33,8 @@
 #include "station.h"
 
 #define BATCH_MAX_PROBES 32
+#define BATCH_OLD_TOKENS 32    /* logins again in one shift */
+#define BATCH_SESSION_WARN 600 /* seconds: the expiry is announced this long ahead */
 
 enum batch_mode { MODE_PROVISION, MODE_BATCH, MODE_RUN };
 
@@ -60,7 +62,16 @@ struct batch {
 	struct journal_entry *unfinished; /* a copy: the journal's own list moves */
 	size_t n_unfinished;
 	struct screen *screen; /* run on a terminal */
+	/* The operator session: replaced while the shift runs by a login in the screen or
+	 * one found in the keyring (lpa-station login). Replaced tokens are kept, not freed,
+	 * until the shift ends: a KMS call in flight may still be using one. */
+	pthread_mutex_t session_lock;
 	time_t session_expires;
+	time_t session_looked; /* the keyring was last read then */
+	bool expiry_said;      /* the plain lines announced the expiry */
+	char operator_name[64];
+	lpa_secbuf *old_tokens[BATCH_OLD_TOKENS];
+	size_t n_old_tokens;
 	bool limited;        /* --count given */
 	unsigned done;       /* --resume: records the lot's manifest already held */
 	unsigned remaining;  /* when limited: devices this run may take (count - done) */
@@ -462,6 +473,127 @@ static bool batch_probe_gone(int err)
 	return err == LPA_ERR_PROBE_GONE || err == LPA_ERR_NOT_FOUND;
 }
 
+/* ------------------------------------------------------------ the session */
+/* The shift goes on with token (taken over) and its session; under session_lock. */
+static int batch_session_take(struct batch *b, lpa_secbuf *token, const struct auth_session *as)
+{
+	if (b->n_old_tokens == BATCH_OLD_TOKENS) {
+		lpa_secbuf_free(&token);
+		return LPA_ERR_NOMEM;
+	}
+	b->old_tokens[b->n_old_tokens++] = b->token;
+	b->token = token;
+	atomic_store(&b->shared.token, token);
+	b->session_expires = as->expires_at;
+	b->expiry_said = false;
+	snprintf(b->operator_name, sizeof(b->operator_name), "%s", as->operator_name);
+	if (b->screen != NULL)
+		screen_session_expiry(b->screen, as->expires_at);
+	return LPA_OK;
+}
+
+/*
+ * Before each chip, within BATCH_SESSION_WARN of the session's end: a session the keyring
+ * holds that ends later (the operator ran lpa-station login) replaces this one; without
+ * one, the plain lines say once what to do (the screen shows its banner by itself).
+ */
+static void batch_session_check(struct batch *b)
+{
+	struct auth_session as;
+	lpa_secbuf *token = NULL;
+	time_t now = time(NULL);
+
+	if (b->o.mode != MODE_RUN)
+		return;
+	pthread_mutex_lock(&b->session_lock);
+	if (now + BATCH_SESSION_WARN < b->session_expires || now < b->session_looked + 5)
+		goto out;
+	b->session_looked = now;
+	if (auth_session_load(b->cfg.kms_url, &token, &as) == LPA_OK &&
+	    as.expires_at > b->session_expires) {
+		if (batch_session_take(b, token, &as) == LPA_OK)
+			fprintf(stderr,
+				"lpa-station: the shift goes on with the session of operator %s "
+				"from the keyring\n",
+				as.operator_name);
+		token = NULL;
+	}
+	if (b->screen == NULL && !b->expiry_said &&
+	    now + BATCH_SESSION_WARN >= b->session_expires) {
+		long mins = (long)(b->session_expires - now + 59) / 60;
+
+		fprintf(stderr,
+			"lpa-station: the operator session ends in %ld min: log in again "
+			"(lpa-station login, in this login session) and the shift goes on with "
+			"the new session\n",
+			mins > 0 ? mins : 0);
+		b->expiry_said = true;
+	}
+out:
+	pthread_mutex_unlock(&b->session_lock);
+	lpa_secbuf_free(&token);
+}
+
+/* The screen's login (screen_login_fn): a new session at the KMS, kept in the keyring
+ * as lpa-station login keeps it, and the shift's from now on. */
+static int batch_relogin(void *ctx, const char *operator_name, const lpa_secbuf *password,
+			 const lpa_secbuf *totp, char *msg, size_t msg_len)
+{
+	struct batch *b = ctx;
+	struct kms_session_info info;
+	struct auth_session as = {0};
+	lpa_secbuf *token = NULL;
+	kms_client *kms = NULL;
+	int r;
+
+	if ((r = kms_client_new(&b->cfg, &kms)) != LPA_OK) {
+		snprintf(msg, msg_len, "cannot reach the KMS: %s", lpa_strerror(r));
+		return r;
+	}
+	if ((r = kms_login(kms, operator_name, password, totp, 0, &token, &info)) != LPA_OK) {
+		const struct kms_error *e = kms_client_error(kms);
+
+		if (e != NULL && strcmp(e->code, "login_failed") == 0)
+			snprintf(msg, msg_len,
+				 "wrong operator name, password or TOTP code (each code works "
+				 "once)");
+		else
+			snprintf(msg, msg_len, "%s%s%.80s", lpa_strerror(r),
+				 e != NULL && e->message[0] ? ": " : "",
+				 e != NULL ? e->message : "");
+		goto out;
+	}
+	memcpy(as.operator_name, info.operator_name, sizeof(as.operator_name));
+	memcpy(as.roles, info.roles, sizeof(as.roles));
+	as.expires_at = info.expires_at;
+	if ((r = auth_session_store(b->cfg.kms_url, token, &as)) != LPA_OK) {
+		snprintf(msg, msg_len, "cannot keep the session in the kernel keyring: %s",
+			 lpa_strerror(r));
+		(void)kms_logout(kms, token);
+		goto out;
+	}
+	pthread_mutex_lock(&b->session_lock);
+	r = batch_session_take(b, token, &as);
+	pthread_mutex_unlock(&b->session_lock);
+	token = NULL;
+	if (r != LPA_OK) {
+		snprintf(msg, msg_len, "too many logins in one shift: end it and start another");
+		goto out;
+	}
+	{
+		struct tm tm;
+		char until[16] = "";
+
+		if (localtime_r(&as.expires_at, &tm) != NULL)
+			strftime(until, sizeof(until), "%H:%M", &tm);
+		snprintf(msg, msg_len, "session until %s", until);
+	}
+out:
+	lpa_secbuf_free(&token);
+	kms_client_free(&kms);
+	return r;
+}
+
 static void *batch_worker_main(void *arg)
 {
 	struct batch_worker *bw = arg;
@@ -500,6 +632,7 @@ static void *batch_worker_main(void *arg)
 			break;
 		if (b->screen != NULL)
 			screen_waiting(b->screen, bw->slot);
+		batch_session_check(b);
 		if (!batch_wait_chip(w.link, true, shift ? 0 : b->o.chip_timeout_s, &werr)) {
 			if (shift && batch_probe_gone(werr) && batch_wait_probe(bw, &lo, &w.link))
 				continue;
@@ -738,6 +871,7 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		return STATION_EXIT_AUTH;
 	}
 	b->session_expires = sess.expires_at;
+	snprintf(b->operator_name, sizeof(b->operator_name), "%s", sess.operator_name);
 	if ((r = station_key_private(b->cfg.tls_key, why, why_len)) != STATION_EXIT_OK)
 		return r;
 	if ((r = batch_load_station_key(b)) != LPA_OK) {
@@ -871,6 +1005,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	atomic_store(&batch_full, false);
 	pthread_mutex_init(&b->out_lock, NULL);
 	pthread_mutex_init(&b->shared.lock, NULL);
+	pthread_mutex_init(&b->session_lock, NULL);
 	if ((rc = batch_parse(argc, argv, &b->o)) != 0) {
 		rc = rc < 0 ? STATION_EXIT_OK : rc;
 		goto out;
@@ -893,8 +1028,11 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 		for (size_t i = 0; i < b->n_probes; i++)
 			serials[i] = b->probes[i].serial;
 		/* No screen (a terminal ncurses cannot drive): the plain lines. */
-		if (screen_open(&b->screen, b->o.lot, serials, b->n_probes, &batch_stop) == LPA_OK)
+		if (screen_open(&b->screen, b->o.lot, serials, b->n_probes, &batch_stop) ==
+		    LPA_OK) {
 			screen_session_expiry(b->screen, b->session_expires);
+			screen_set_login(b->screen, batch_relogin, b, b->operator_name);
+		}
 	}
 	batch_reconcile_orphans(b);
 	if (mode == MODE_RUN && !b->o.json && b->screen == NULL)
@@ -962,6 +1100,8 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	}
 out:
 	lpa_secbuf_free(&b->token);
+	for (size_t i = 0; i < b->n_old_tokens; i++)
+		lpa_secbuf_free(&b->old_tokens[i]);
 	lpa_pkey_free(&b->station_key);
 	manifest_keys_free(&b->record_keys);
 	manifest_close(&b->shared.manifest);
@@ -970,6 +1110,7 @@ out:
 	free(b->unfinished);
 	pthread_mutex_destroy(&b->out_lock);
 	pthread_mutex_destroy(&b->shared.lock);
+	pthread_mutex_destroy(&b->session_lock);
 	free(b);
 	return rc;
 }

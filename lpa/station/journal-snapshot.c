@@ -6,6 +6,13 @@
  * snapshot, replays any archived segment it does not cover (a crash between the rename
  * and the snapshot), then the live segment.
  *
+ * Archiving is on the hot path (the journal_log that fills a segment), so what it
+ * writes there is incremental: a delta BASE.snap.d/NNNNNN (magic "LPJD") holding only the
+ * chips changed since the snapshot or the delta before, covering segment NNNNNN. Start-up
+ * loads the snapshot, then its deltas in order (a chip in a delta replaces its state).
+ * When the journal closes (the batch is over) with deltas outstanding, the live segment
+ * is archived and one full snapshot written; the deltas it covers are removed.
+ *
  * Snapshot (big-endian): "LPJS", version 1, u32 covers, u32 strings, u32 chips;
  * strings: u16 length + bytes (lots and probes, < 65 bytes); chips: u64 uid, u64
  * dev_eui, u64 t, u32 counter, u8 step, u16 lot, u16 probe, u16 attempts, attempts
@@ -27,8 +34,12 @@
 
 #define JOURNAL_SEGMENT_BYTES (1024 * 1024) /* ~500 devices, ~50 ms to replay */
 #define JOURNAL_SNAP_MAGIC "LPJS"
+#define JOURNAL_DELTA_MAGIC "LPJD"
 #define JOURNAL_SNAP_VERSION 1
 #define JOURNAL_SNAP_BUF (64 * 1024)
+/* Deltas before the hot path writes a full snapshot anyway (a station never closed):
+ * start-up reads at most this many. */
+#define JOURNAL_DELTAS_MAX 256
 
 /* BASE (the path without its ".jsonl") followed by suffix, or by the archived segment
  * seg's name when suffix is "segment". */
@@ -44,6 +55,8 @@ static char *journal_snapshot_sibling(const char *path, const char *suffix, uint
 	memcpy(out, path, base);
 	if (strcmp(suffix, "segment") == 0)
 		snprintf(out + base, 32, ".d/%06u.jsonl", seg);
+	else if (strcmp(suffix, "delta") == 0)
+		snprintf(out + base, 32, ".snap.d/%06u", seg);
 	else
 		snprintf(out + base, 32, "%s", suffix);
 	return out;
@@ -155,12 +168,41 @@ static void journal_snapshot_put_dev(struct journal_snapshot_io *io, journal *j,
 	}
 }
 
-/* Writes the snapshot covering archived segments up to covers: tmp, fsync, rename,
- * fsync of the directory. */
-int journal_snapshot_write(journal *j, uint32_t covers)
+/* A chip changed: listed for the next delta. */
+void journal_snapshot_mark(journal *j, struct journal_dev *d)
 {
-	char *path = journal_snapshot_sibling(j->path, ".snap", 0);
-	char *tmp = journal_snapshot_sibling(j->path, ".snap.tmp", 0);
+	if (d->dirty)
+		return;
+	if (j->n_dirty == j->dirty_cap) {
+		size_t cap = j->dirty_cap ? 2 * j->dirty_cap : 1024;
+		uint32_t *t = realloc(j->dirty, cap * sizeof(*t));
+
+		if (t == NULL) {
+			j->dirty_lost = true;
+			return;
+		}
+		j->dirty = t;
+		j->dirty_cap = cap;
+	}
+	j->dirty[j->n_dirty++] = (uint32_t)(d - j->dev);
+	d->dirty = 1;
+}
+
+static void journal_snapshot_clean(journal *j)
+{
+	for (size_t i = 0; i < j->n_dirty; i++)
+		j->dev[j->dirty[i]].dirty = 0;
+	j->n_dirty = 0;
+	j->dirty_lost = false;
+}
+
+/* Writes a snapshot (delta: only the listed chips, to the delta file of covers) covering
+ * archived segments up to covers: tmp, fsync, rename, fsync of the directory. */
+static int journal_snapshot_write_file(journal *j, uint32_t covers, bool delta)
+{
+	char *path = delta ? journal_snapshot_sibling(j->path, "delta", covers)
+			   : journal_snapshot_sibling(j->path, ".snap", 0);
+	char *tmp = journal_snapshot_sibling(j->path, delta ? ".snap.d/tmp" : ".snap.tmp", 0);
 	struct journal_snapshot_io io = {.err = LPA_OK};
 	uint8_t h[32];
 	int fd = -1, r = LPA_ERR_NOMEM;
@@ -175,15 +217,15 @@ int journal_snapshot_write(journal *j, uint32_t covers)
 	fd = -1;
 	if (!EVP_DigestInit_ex(io.md, EVP_sha256(), NULL))
 		goto out;
-	journal_snapshot_put(&io, JOURNAL_SNAP_MAGIC, 4);
+	journal_snapshot_put(&io, delta ? JOURNAL_DELTA_MAGIC : JOURNAL_SNAP_MAGIC, 4);
 	journal_snapshot_put_int(&io, JOURNAL_SNAP_VERSION, 1);
 	journal_snapshot_put_int(&io, covers, 4);
 	journal_snapshot_put_int(&io, j->n_str, 4);
-	journal_snapshot_put_int(&io, j->n, 4);
+	journal_snapshot_put_int(&io, delta ? j->n_dirty : j->n, 4);
 	for (size_t i = 0; i < j->n_str; i++)
 		journal_snapshot_put_str(&io, j->str[i]);
-	for (size_t i = 0; i < j->n; i++)
-		journal_snapshot_put_dev(&io, j, &j->dev[i]);
+	for (size_t i = 0; i < (delta ? j->n_dirty : j->n); i++)
+		journal_snapshot_put_dev(&io, j, &j->dev[delta ? j->dirty[i] : i]);
 	journal_snapshot_flush(&io);
 	if (io.err != LPA_OK || !EVP_DigestFinal_ex(io.md, h, NULL) ||
 	    fwrite(h, 1, sizeof(h), io.f) != sizeof(h) || fflush(io.f) != 0 ||
@@ -207,6 +249,45 @@ out:
 	free(path);
 	free(tmp);
 	return r;
+}
+
+/* The full snapshot covering segments up to covers; the deltas it makes useless go. */
+int journal_snapshot_write(journal *j, uint32_t covers)
+{
+	int r = journal_snapshot_write_file(j, covers, false);
+
+	if (r != LPA_OK)
+		return r;
+	for (uint32_t seg = j->snap_covers + 1; seg <= covers; seg++) {
+		char *d = journal_snapshot_sibling(j->path, "delta", seg);
+
+		if (d != NULL)
+			(void)unlink(d);
+		free(d);
+	}
+	j->snap_covers = covers;
+	j->n_deltas = 0;
+	j->delta_broken = false;
+	journal_snapshot_clean(j);
+	return LPA_OK;
+}
+
+/* The delta of segment seg: the chips changed since the last snapshot or delta. */
+static int journal_snapshot_write_delta(journal *j, uint32_t seg)
+{
+	char *dir = journal_snapshot_sibling(j->path, ".snap.d", 0);
+	int r = LPA_ERR_NOMEM;
+
+	if (dir != NULL && (mkdir(dir, 0700) == 0 || errno == EEXIST))
+		r = journal_snapshot_write_file(j, seg, true);
+	else if (dir != NULL)
+		r = LPA_ERR_SYSTEM;
+	free(dir);
+	if (r != LPA_OK)
+		return r;
+	j->n_deltas++;
+	journal_snapshot_clean(j);
+	return LPA_OK;
 }
 
 static void journal_snapshot_get(struct journal_snapshot_io *io, void *p, size_t n)
@@ -261,7 +342,7 @@ static void journal_snapshot_get_str(struct journal_snapshot_io *io, char *out, 
 }
 
 static void journal_snapshot_get_dev(struct journal_snapshot_io *io, journal *j,
-				     struct journal_entry *e)
+				     struct journal_entry *e, bool delta)
 {
 	struct journal_dev *d;
 	uint64_t uid = journal_snapshot_get_int(io, 8), eui = journal_snapshot_get_int(io, 8);
@@ -289,10 +370,12 @@ static void journal_snapshot_get_dev(struct journal_snapshot_io *io, journal *j,
 		io->err = LPA_ERR_NOMEM;
 		return;
 	}
-	if (j->n == n) {
+	if (j->n == n && !delta) {
 		io->err = LPA_ERR_MISMATCH; /* a chip twice */
 		return;
 	}
+	if (j->n == n)
+		journal_dev_reset(j, d); /* a delta's chip replaces what came before */
 	for (uint32_t i = 0; i < n_att && io->err == LPA_OK; i++) {
 		uint64_t a_eui = journal_snapshot_get_int(io, 8);
 		uint32_t a_ctr = (uint32_t)journal_snapshot_get_int(io, 4);
@@ -347,9 +430,10 @@ static void journal_snapshot_get_dev(struct journal_snapshot_io *io, journal *j,
  * after its hash), LPA_ERR_MISMATCH (hash, or a chip twice), LPA_ERR_STATE (a step),
  * LPA_ERR_RESERVED (a string index), LPA_ERR_ENCODING (a string or an attempt).
  */
-int journal_snapshot_load(journal *j, uint32_t *covers)
+static int journal_snapshot_load_file(journal *j, uint32_t seg, bool delta, uint32_t *covers)
 {
-	char *path = journal_snapshot_sibling(j->path, ".snap", 0);
+	char *path = delta ? journal_snapshot_sibling(j->path, "delta", seg)
+			   : journal_snapshot_sibling(j->path, ".snap", 0);
 	struct journal_snapshot_io io = {.err = LPA_OK};
 	struct journal_entry *e = malloc(sizeof(*e));
 	uint8_t magic[4], h[32], want[32];
@@ -370,12 +454,15 @@ int journal_snapshot_load(journal *j, uint32_t *covers)
 		goto out;
 	io.hash_left = st.st_size > 32 ? (uint64_t)st.st_size - 32 : 0;
 	journal_snapshot_get(&io, magic, 4);
-	if (io.err == LPA_OK && memcmp(magic, JOURNAL_SNAP_MAGIC, 4) != 0)
+	if (io.err == LPA_OK &&
+	    memcmp(magic, delta ? JOURNAL_DELTA_MAGIC : JOURNAL_SNAP_MAGIC, 4) != 0)
 		io.err = LPA_ERR_MAGIC;
 	if (io.err == LPA_OK && journal_snapshot_get_int(&io, 1) != JOURNAL_SNAP_VERSION &&
 	    io.err == LPA_OK)
 		io.err = LPA_ERR_VERSION;
 	*covers = (uint32_t)journal_snapshot_get_int(&io, 4);
+	if (io.err == LPA_OK && delta && *covers != seg)
+		io.err = LPA_ERR_MISMATCH; /* a delta names its own segment */
 	n_str = (uint32_t)journal_snapshot_get_int(&io, 4);
 	n_dev = (uint32_t)journal_snapshot_get_int(&io, 4);
 	/* Counts the file cannot hold (a chip takes at least 37 bytes) are refused before
@@ -391,7 +478,7 @@ int journal_snapshot_load(journal *j, uint32_t *covers)
 			io.err = LPA_ERR_ENCODING; /* a string twice */
 	}
 	/* The chips' array sized once (its growth would double the memory). */
-	if (io.err == LPA_OK && n_dev > 0) {
+	if (io.err == LPA_OK && n_dev > 0 && !delta) {
 		struct journal_dev *d = realloc(j->dev, ((size_t)n_dev + 1024) * sizeof(*d));
 
 		if (d == NULL)
@@ -403,7 +490,7 @@ int journal_snapshot_load(journal *j, uint32_t *covers)
 		}
 	}
 	for (uint32_t i = 0; i < n_dev && io.err == LPA_OK; i++)
-		journal_snapshot_get_dev(&io, j, e);
+		journal_snapshot_get_dev(&io, j, e, delta);
 	/* The hash follows the last chip, and the file ends with it. */
 	if (io.err == LPA_OK && io.consumed + 32 != (uint64_t)st.st_size)
 		io.err = LPA_ERR_LENGTH;
@@ -423,18 +510,66 @@ out:
 	return r;
 }
 
+/*
+ * The snapshot, then its deltas in order: the state up to the last segment they cover
+ * (*covers). No snapshot is an empty one covering nothing; a delta that is missing ends
+ * the chain (the archive is replayed from there); one that is torn or corrupt fails the
+ * whole load like a bad snapshot (the caller then replays the whole archive).
+ */
+int journal_snapshot_load(journal *j, uint32_t *covers)
+{
+	uint32_t c = 0, got;
+	char *base = journal_snapshot_sibling(j->path, ".snap", 0);
+	int r = LPA_ERR_NOMEM;
+
+	*covers = 0;
+	j->snap_covers = 0;
+	j->n_deltas = 0;
+	if (base == NULL)
+		return r;
+	r = access(base, F_OK) == 0 || errno != ENOENT ? journal_snapshot_load_file(j, 0, false, &c)
+						       : LPA_OK;
+	free(base);
+	if (r != LPA_OK)
+		return r;
+	j->snap_covers = c;
+	for (;;) {
+		char *d = journal_snapshot_sibling(j->path, "delta", c + 1);
+		bool there = d != NULL && access(d, F_OK) == 0;
+
+		free(d);
+		if (!there)
+			break;
+		if ((r = journal_snapshot_load_file(j, c + 1, true, &got)) != LPA_OK)
+			return r;
+		c = got;
+		j->n_deltas++;
+	}
+	*covers = c;
+	return LPA_OK;
+}
+
 /* Archives the live segment and writes a snapshot covering it, when it has grown past
  * JOURNAL_SEGMENT_BYTES. Every step leaves a state the next start reads in full: after
  * the rename the archived segment is replayed until a snapshot covers it. Only the loss
  * of the live file is an error; a snapshot that cannot be written is retried next time. */
-int journal_snapshot_compact(journal *j)
+int journal_snapshot_compact(journal *j, bool closing)
 {
 	uint32_t seg = j->segment + 1;
+	bool merge = closing && (j->n_deltas > 0 || j->delta_broken);
 	char *dir = journal_snapshot_sibling(j->path, ".d", 0),
 	     *arch = journal_snapshot_segment_path(j->path, seg);
 	int r = LPA_OK;
 
-	if (j->live_bytes < JOURNAL_SEGMENT_BYTES || dir == NULL || arch == NULL)
+	if (dir == NULL || arch == NULL)
+		goto out;
+	/* Closing with deltas outstanding: the live segment (nothing in it is still
+	 * needed live: the batch is over) is archived too, and one snapshot covers all. */
+	if (merge && j->live_bytes == 0) {
+		(void)journal_snapshot_write(j, j->segment);
+		goto out;
+	}
+	if (j->live_bytes < JOURNAL_SEGMENT_BYTES && !merge)
 		goto out;
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || access(arch, F_OK) == 0 ||
 	    rename(j->path, arch) != 0)
@@ -450,7 +585,12 @@ int journal_snapshot_compact(journal *j)
 	}
 	(void)journal_snapshot_sync_dir(j->path, false);
 	j->live_bytes = 0;
-	(void)journal_snapshot_write(j, seg);
+	/* On the hot path only what changed is written (a delta, independent of history);
+	 * the whole state when closing, or when a delta could not be. */
+	if (merge || j->dirty_lost || j->delta_broken || j->n_deltas >= JOURNAL_DELTAS_MAX)
+		(void)journal_snapshot_write(j, seg);
+	else if (journal_snapshot_write_delta(j, seg) != LPA_OK)
+		j->delta_broken = true;
 out:
 	free(dir);
 	free(arch);

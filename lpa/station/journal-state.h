@@ -40,6 +40,7 @@ struct journal_dev {
 	uint16_t lot, probe; /* indices in the journal's string table */
 	uint16_t n_attempts;
 	uint8_t step;
+	uint8_t dirty;           /* changed since the last snapshot or delta (j->dirty) */
 	struct journal_extra *x; /* NULL for most finished chips */
 };
 
@@ -53,7 +54,15 @@ struct journal {
 	char **str; /* lots and probes: few, and the same on almost every line */
 	size_t n_str, last_str;
 	size_t n_recorded, n_abandoned;
-	uint32_t segment;             /* the last archived segment */
+	uint32_t segment; /* the last archived segment */
+	/* The snapshot covers segments up to snap_covers, each delta one more (snap_covers +
+	 * 1 .. + n_deltas); dirty lists the chips changed since the last of them. */
+	uint32_t snap_covers, n_deltas;
+	uint32_t *dirty; /* indices in dev */
+	size_t n_dirty, dirty_cap;
+	bool dirty_lost;              /* a chip could not be listed: the next write is a full one */
+	bool delta_broken;            /* a delta could not be written: none until a full snapshot */
+	bool opened;                  /* journal_open finished: journal_close may merge */
 	off_t live_bytes;             /* size of the live segment */
 	bool compacting_ok;           /* the archive directory can be used */
 	struct journal_entry scratch; /* what journal_last returns for a finished chip */
@@ -74,11 +83,13 @@ struct journal_dev *journal_slot(journal *j, uint64_t uid);
 int journal_intern(journal *j, const char *s, uint16_t *idx);
 int journal_index_reserve(journal *j, size_t n);
 int journal_dev_store(journal *j, struct journal_dev *d, const struct journal_entry *e);
+void journal_dev_reset(journal *j, struct journal_dev *d);
 
 /* journal-snapshot.c: the archive and the snapshot. */
 char *journal_snapshot_segment_path(const char *path, uint32_t seg);
 int journal_snapshot_write(journal *j, uint32_t covers);
 int journal_snapshot_load(journal *j, uint32_t *covers);
-int journal_snapshot_compact(journal *j);
+int journal_snapshot_compact(journal *j, bool closing);
+void journal_snapshot_mark(journal *j, struct journal_dev *d);
 
 #endif

@@ -4,9 +4,10 @@
  *    [,"receipt":"…"][,"record":"…"][,"reason":"…"]}
  * Nothing secret is ever in it: packages are ciphertext for one chip, receipts and
  * records are signed public data. The file at the journal's path is the live segment;
- * grown past a size it is archived and a snapshot of every chip is written (below,
- * "archive and snapshot"), so that start-up reads the snapshot and one segment, not the
- * history. In memory a chip is found by UID in a hash table; a finished one is a summary.
+ * grown past a size it is archived and a delta of the chips it changed is written, merged
+ * into a snapshot of every chip when the journal closes (journal-snapshot.c), so that
+ * start-up reads the snapshot, its deltas and one segment, not the history. In memory a chip is
+ * found by UID in a hash table; a finished one is a summary.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -273,6 +274,21 @@ int journal_dev_store(journal *j, struct journal_dev *d, const struct journal_en
 	return LPA_OK;
 }
 
+/* Empties a chip's state (its UID and index entry stay): a delta replaces it whole. */
+void journal_dev_reset(journal *j, struct journal_dev *d)
+{
+	uint64_t uid = d->uid;
+	uint8_t dirty = d->dirty;
+
+	j->n_recorded -= d->step == J_RECORDED;
+	j->n_abandoned -= d->step == J_ABANDONED;
+	journal_extra_free(d);
+	memset(d, 0, sizeof(*d));
+	d->uid = uid;
+	d->step = J_BEGIN;
+	d->dirty = dirty;
+}
+
 static int journal_hex64(json_t *o, const char *k, uint64_t *v)
 {
 	json_t *s = json_object_get(o, k);
@@ -385,7 +401,8 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 		if (d->step == J_RECORDED)
 			a->recorded = true;
 	}
-	r = journal_dev_store(j, dev, d);
+	if ((r = journal_dev_store(j, dev, d)) == LPA_OK)
+		journal_snapshot_mark(j, dev);
 	return r;
 }
 
@@ -431,6 +448,10 @@ static void journal_forget(journal *j)
 	for (size_t i = 0; i < j->n_str; i++)
 		free(j->str[i]);
 	free(j->str);
+	free(j->dirty);
+	j->dirty = NULL;
+	j->n_dirty = j->dirty_cap = 0;
+	j->dirty_lost = false;
 	j->dev = NULL;
 	j->index = NULL;
 	j->str = NULL;
@@ -451,6 +472,8 @@ static int journal_load_history(journal *j)
 	if (journal_snapshot_load(j, &covers) != LPA_OK) {
 		journal_forget(j);
 		covers = 0;
+		j->snap_covers = 0;
+		j->n_deltas = 0;
 	}
 	j->segment = covers;
 	for (uint32_t seg = covers + 1;; seg++) {
@@ -496,8 +519,9 @@ int journal_open(const char *path, journal **out)
 		goto fail;
 	}
 	j->live_bytes = st.st_size;
-	if ((r = journal_snapshot_compact(j)) != LPA_OK)
+	if ((r = journal_snapshot_compact(j, false)) != LPA_OK)
 		goto fail;
+	j->opened = true;
 	*out = j;
 	return LPA_OK;
 fail:
@@ -511,6 +535,9 @@ void journal_close(journal **jp)
 
 	if (jp == NULL || (j = *jp) == NULL)
 		return;
+	/* The batch is over: its deltas merged into one snapshot, off the hot path. */
+	if (j->opened && j->fd >= 0)
+		(void)journal_snapshot_compact(j, true);
 	if (j->fd >= 0)
 		close(j->fd);
 	journal_forget(j);
@@ -555,7 +582,7 @@ int journal_log(journal *j, struct journal_entry *e)
 		r = journal_apply(j, e);
 	if (r == LPA_OK) {
 		j->live_bytes += (off_t)(len + 1);
-		r = journal_snapshot_compact(j);
+		r = journal_snapshot_compact(j, false);
 	}
 fail:
 	json_decref(o);

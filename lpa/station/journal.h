@@ -46,11 +46,14 @@ struct journal_entry {
 
 typedef struct journal journal;
 
-/* Opens (creating) the journal: its snapshot, the archived segments the snapshot does not
- * cover, then the live segment at path (a torn last line is cut off). A live segment
- * grown past 1 MiB is archived (PATH without .jsonl + ".d/NNNNNN.jsonl") and the snapshot
- * (".snap") rewritten, here or in journal_log. */
+/* Opens (creating) the journal: its snapshot and the snapshot's deltas, the archived
+ * segments they do not cover, then the live segment at path (a torn last line is cut off).
+ * A live segment grown past 1 MiB is archived (PATH without .jsonl + ".d/NNNNNN.jsonl")
+ * and a delta of the chips changed since the last one written (".snap.d/NNNNNN"), here or
+ * in journal_log. */
 int journal_open(const char *path, journal **j);
+/* With deltas outstanding (the batch archived while it ran), archives the live segment
+ * and merges them into one snapshot (".snap"): the whole-state write, off the hot path. */
 void journal_close(journal **j);
 /* Appends e (t is filled in) and fsyncs before returning. */
 int journal_log(journal *j, struct journal_entry *e);

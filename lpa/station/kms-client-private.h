@@ -1,7 +1,9 @@
 /*
- * kms-client-private.h — the KMS client's reply parsers, separate from the HTTP layer so
- * the unit tests and the fuzz target (tests/station/fuzz-kms-response.c) reach them
- * without a server. Not for other station code: use kms-client.h.
+ * kms-client-private.h — inside the KMS client: the reply parsers (kms-reply.c),
+ * separate from the HTTP layer (kms-http.c) so the unit tests and the fuzz target
+ * (tests/station/fuzz-kms-response.c) reach them without a server, and what the API
+ * calls (kms-client.c) use of the transport. Not for other station code: use
+ * kms-client.h.
  */
 #ifndef LPA_STATION_KMS_CLIENT_PRIVATE_H
 #define LPA_STATION_KMS_CLIENT_PRIVATE_H
@@ -21,6 +23,32 @@ enum kms_call {
 	KMS_CALL_LOT_RECORDS,
 	KMS_CALL_N
 };
+
+/* Names of the calls, for messages ("reply to issue is not JSON"). */
+extern const char *const kms_call_names[KMS_CALL_N];
+void kms_error_set(struct kms_error *e, long status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* A reply's buffer. */
+struct kms_reply {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	bool overflow;
+	size_t grow_to; /* > cap: data is malloc'd and may grow to this (lot records) */
+};
+
+/* The client's own reply buffer (KMS_REPLY_MAX), for the calls whose reply is not secret. */
+struct kms_reply kms_client_reply(kms_client *c);
+/* The client's last error, for the parsers to fill. */
+struct kms_error *kms_client_err(kms_client *c);
+/*
+ * A call, with the retries its kind allows: LPA_OK when the KMS answered want_status (the
+ * body in out); otherwise the mapped error with the client's error filled.
+ */
+int kms_client_call(kms_client *c, enum kms_call call, const char *method, const char *path,
+		    const lpa_secbuf *token, const char *body, size_t body_len,
+		    struct kms_reply *out, long want_status);
 
 /* The largest reply the client accepts (a JWKS or a record is a few KiB). */
 #define KMS_REPLY_MAX (64 * 1024)

@@ -12,8 +12,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "config.h"
 #include "lpa/core/lpa-core.h"
+
+struct station_config;
 
 typedef struct kms_client kms_client;
 
@@ -36,7 +37,18 @@ struct kms_error {
  *   LPA_ERR_KMS_PROTOCOL     a reply that does not parse as the API says
  */
 
-/* Uses cfg's kms_url, kms_ca, tls_cert, tls_key, kms_timeout_s, kms_retries. */
+/* Where the KMS is and how the station proves who it is (file paths, PEM). */
+struct kms_client_opts {
+	const char *url;    /* https://host:port */
+	const char *ca;     /* the KMS's CA: the only trust anchor */
+	const char *cert;   /* the station's certificate (mutual TLS) */
+	const char *key;    /* its private key */
+	unsigned timeout_s; /* per request, > 0 */
+	unsigned retries;   /* of the calls that may be repeated */
+};
+int kms_client_open(const struct kms_client_opts *o, kms_client **c);
+/* kms_client_open with cfg's kms_url, kms_ca, tls_cert, tls_key, kms_timeout_s,
+ * kms_retries. */
 int kms_client_new(const struct station_config *cfg, kms_client **c);
 void kms_client_free(kms_client **c);
 /* The last refusal's details (valid until the next call). */

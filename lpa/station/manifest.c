@@ -514,16 +514,58 @@ fail:
 }
 
 /* ---------------------------------------------------------------- verifier */
+/* The DevEUIs (or chip UIDs) seen so far and the line of each: an open-addressing table,
+ * at most half full; line 0 marks an empty slot. Checked as each record is read, so that
+ * the report names the first line that fails, a duplicate included. */
 struct seen {
 	uint64_t v;
 	size_t line;
 };
 
+struct seen_set {
+	struct seen *s;
+	size_t n, cap;
+};
+
+static size_t seen_slot(const struct seen_set *t, uint64_t v)
+{
+	size_t i = (size_t)((v * 0x9E3779B97F4A7C15ULL) >> 32) & (t->cap - 1);
+
+	while (t->s[i].line != 0 && t->s[i].v != v)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+/* The line v was first seen on (0: not seen), after which v is recorded at line. */
+static int seen_add(struct seen_set *t, uint64_t v, size_t line, size_t *first)
+{
+	size_t i;
+
+	if (2 * (t->n + 1) > t->cap) {
+		struct seen_set g = {.cap = t->cap ? 2 * t->cap : 512};
+
+		if ((g.s = calloc(g.cap, sizeof(*g.s))) == NULL)
+			return LPA_ERR_NOMEM;
+		for (size_t j = 0; j < t->cap; j++)
+			if (t->s[j].line != 0)
+				g.s[seen_slot(&g, t->s[j].v)] = t->s[j];
+		g.n = t->n;
+		free(t->s);
+		*t = g;
+	}
+	i = seen_slot(t, v);
+	*first = t->s[i].line;
+	if (*first == 0) {
+		t->s[i] = (struct seen){v, line};
+		t->n++;
+	}
+	return LPA_OK;
+}
+
 struct verify {
 	const struct manifest_keys *keys;
 	struct manifest_report *rep;
-	struct seen *eui, *uid;
-	size_t n, cap;
+	struct seen_set eui, uid;
 	size_t open_records;
 	char open_lot[LPA_NAME_MAX + 1];
 	manifest_record_cb cb;
@@ -555,6 +597,22 @@ static struct manifest_lot *verify_lot(struct manifest_report *rep, const char *
 	return &rep->lots[rep->n_lots++];
 }
 
+/* A DevEUI or chip UID appears in one record of a manifest only. */
+static int verify_unique(struct verify *v, struct seen_set *t, uint64_t val, size_t line,
+			 const char *what)
+{
+	size_t first = 0;
+	int r;
+
+	if ((r = seen_add(t, val, line, &first)) != LPA_OK)
+		return r;
+	if (first != 0)
+		return verify_fail(v, line, LPA_ERR_MISMATCH,
+				   "%s %016llx appears twice (first on line %zu)", what,
+				   (unsigned long long)val, first);
+	return LPA_OK;
+}
+
 static int verify_record(struct verify *v, size_t line, json_t *o, size_t *seq)
 {
 	json_t *jseq = json_object_get(o, "seq"), *jrec = json_object_get(o, "record");
@@ -582,23 +640,10 @@ static int verify_record(struct verify *v, size_t line, json_t *o, size_t *seq)
 		return verify_fail(v, line, LPA_ERR_MISMATCH,
 				   "record of station %s in a manifest of station %s", rec.station,
 				   v->rep->station);
+	if ((r = verify_unique(v, &v->eui, rec.dev_eui, line, "DevEUI")) != LPA_OK ||
+	    (r = verify_unique(v, &v->uid, rec.chip_uid, line, "chip UID")) != LPA_OK)
+		return r;
 	snprintf(v->open_lot, sizeof(v->open_lot), "%s", rec.lot);
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 256;
-		struct seen *a = realloc(v->eui, cap * sizeof(*a)), *b;
-
-		if (a != NULL)
-			v->eui = a;
-		b = realloc(v->uid, cap * sizeof(*b));
-		if (b != NULL)
-			v->uid = b;
-		if (a == NULL || b == NULL)
-			return LPA_ERR_NOMEM;
-		v->cap = cap;
-	}
-	v->eui[v->n] = (struct seen){rec.dev_eui, line};
-	v->uid[v->n] = (struct seen){rec.chip_uid, line};
-	v->n++;
 	v->open_records++;
 	(*seq)++;
 	if (v->cb != NULL && (r = v->cb(v->cb_ctx, line, json_string_value(jrec), &rec)) != 0)
@@ -724,26 +769,6 @@ out:
 	return r;
 }
 
-static int seen_cmp(const void *a, const void *b)
-{
-	const struct seen *x = a, *y = b;
-
-	if (x->v != y->v)
-		return x->v < y->v ? -1 : 1;
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
-static int verify_unique(struct verify *v, struct seen *s, const char *what)
-{
-	qsort(s, v->n, sizeof(*s), seen_cmp);
-	for (size_t i = 1; i < v->n; i++)
-		if (s[i].v == s[i - 1].v)
-			return verify_fail(v, s[i].line, LPA_ERR_MISMATCH,
-					   "%s %016llx appears twice (first on line %zu)", what,
-					   (unsigned long long)s[i].v, s[i - 1].line);
-	return LPA_OK;
-}
-
 int manifest_verify(FILE *f, const struct manifest_keys *k, struct manifest_report *rep)
 {
 	return manifest_verify_cb(f, k, NULL, NULL, rep);
@@ -808,8 +833,6 @@ int manifest_verify_cb(FILE *f, const struct manifest_keys *k, manifest_record_c
 		r = verify_fail(&v, rep->lines, LPA_ERR_SYSTEM, "read error: %s", strerror(errno));
 	if (r == LPA_OK && rep->lines == 0)
 		r = verify_fail(&v, 0, LPA_ERR_LENGTH, "empty manifest");
-	if (r == LPA_OK && (r = verify_unique(&v, v.eui, "DevEUI")) == LPA_OK)
-		r = verify_unique(&v, v.uid, "chip UID");
 	rep->open_batch = v.open_records > 0;
 	if (r == LPA_OK && rep->open_batch) {
 		struct manifest_lot *lot = verify_lot(rep, v.open_lot);
@@ -820,8 +843,8 @@ int manifest_verify_cb(FILE *f, const struct manifest_keys *k, manifest_record_c
 				"%zu record(s) after the last trailer: the batch is not closed",
 				v.open_records);
 	}
-	free(v.eui);
-	free(v.uid);
+	free(v.eui.s);
+	free(v.uid.s);
 	return r;
 }
 

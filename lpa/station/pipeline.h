@@ -7,6 +7,7 @@
 #define LPA_STATION_PIPELINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -52,7 +53,9 @@ int pipeline_identity_check(uint64_t sflash_uid, const struct lpa_lpi1 *id, char
 /* Shared by all workers of one station process. */
 struct pipeline_shared {
 	const struct station_config *cfg;
-	const lpa_secbuf *token;
+	/* The operator session's token; replaced while the shift runs when the operator logs
+	 * in again (a replaced token stays valid memory until the shift ends). */
+	const lpa_secbuf *_Atomic token;
 	const char *lot;
 	journal *journal;
 	manifest *manifest;

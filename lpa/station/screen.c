@@ -21,6 +21,7 @@
 
 #include <curses.h>
 
+#include "auth/auth.h"
 #include "lpa/core/lpa-core.h"
 #include "screen.h"
 
@@ -31,6 +32,10 @@
 #define SCREEN_TILE_MAX_H 16
 
 enum slot_state { SLOT_WAITING, SLOT_WORKING, SLOT_PASS, SLOT_FAIL, SLOT_GONE };
+
+/* Logging in again: the field being typed, or the KMS being asked. */
+enum login_step { LOGIN_OFF, LOGIN_OPERATOR, LOGIN_PASSWORD, LOGIN_TOTP, LOGIN_BUSY };
+#define SCREEN_TOTP_MAX 8
 
 struct screen_slot {
 	char serial[64];
@@ -65,6 +70,17 @@ struct screen {
 	size_t partial_len;
 	char keep[SCREEN_KEEP][160];
 	size_t n_keep; /* lines ever kept; the last SCREEN_KEEP are in keep[] */
+	/* Logging in again (screen_set_login). The secrets are typed into secbufs of their
+	 * maximum size; only the KMS call's copies are of their real length. */
+	screen_login_fn login_fn;
+	void *login_ctx;
+	enum login_step login_step;
+	char login_op[65];
+	size_t login_op_len;
+	lpa_secbuf *login_pw, *login_totp;
+	size_t login_pw_len, login_totp_len;
+	pthread_t login_thread;
+	bool login_joinable;
 	size_t n;
 	struct screen_slot slot[];
 };
@@ -368,6 +384,19 @@ static void screen_draw(struct screen *s)
 		screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
 			    "Ctrl-C: finishing %u device%s in flight, then the shift ends",
 			    in_flight, in_flight == 1 ? "" : "s");
+	} else if (s->login_step != LOGIN_OFF) {
+		static const char *const prompt[] = {"", "operator", "password (not shown)",
+						     "TOTP code (not shown)", ""};
+
+		screen_fill(1, 0, COLS, PAIR_BANNER);
+		if (s->login_step == LOGIN_BUSY)
+			screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
+				    "logging in again as %s ...", s->login_op);
+		else
+			screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
+				    "log in again   %s: %s   (Enter: next, Esc: cancel)",
+				    prompt[s->login_step],
+				    s->login_step == LOGIN_OPERATOR ? s->login_op : "");
 	} else if (s->banner[0]) {
 		screen_fill(1, 0, COLS, PAIR_BANNER);
 		screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD, "%s", s->banner);
@@ -376,14 +405,15 @@ static void screen_draw(struct screen *s)
 
 		screen_fill(1, 0, COLS, PAIR_BANNER);
 		if (mins > 0)
-			screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
-				    "the operator session ends in %ld min: log in again "
-				    "(lpa-station login) to keep the line going",
-				    mins);
-		else
 			screen_text(
-				1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD, "%s",
-				"the operator session has ended: log in again (lpa-station login)");
+				1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
+				"the operator session ends in %ld min: press %s to log in again "
+				"and keep the line going",
+				mins, SCREEN_LOGIN_KEY_NAME);
+		else
+			screen_text(1, 1, COLS - 1, COLOR_PAIR(PAIR_BANNER) | A_BOLD,
+				    "the operator session has ended: press %s to log in again",
+				    SCREEN_LOGIN_KEY_NAME);
 	}
 
 	int avail_h = LINES - top - bottom;
@@ -412,15 +442,153 @@ static void screen_draw(struct screen *s)
 				    s->keep[(s->n_keep - back) % SCREEN_KEEP]);
 	}
 	screen_text(LINES - 1, 0, COLS, A_REVERSE,
-		    " keys %c-%c: acknowledge a FAIL on that slot   Ctrl-C: end the shift ",
-		    screen_keys[0], screen_keys[s->n > 1 ? s->n - 1 : 0]);
+		    " keys %c-%c: acknowledge a FAIL on that slot   %s%s  Ctrl-C: end the shift ",
+		    screen_keys[0], screen_keys[s->n > 1 ? s->n - 1 : 0],
+		    s->login_fn != NULL ? SCREEN_LOGIN_KEY_NAME : "",
+		    s->login_fn != NULL ? ": log in again " : "");
 	refresh();
+}
+
+/* ------------------------------------------------------------ logging in again */
+struct screen_login_job {
+	struct screen *s;
+	char op[65];
+	lpa_secbuf *password, *totp;
+};
+
+static void screen_login_wipe(struct screen *s)
+{
+	lpa_secbuf_free(&s->login_pw);
+	lpa_secbuf_free(&s->login_totp);
+	s->login_pw_len = s->login_totp_len = 0;
+}
+
+/* The KMS call, off the UI thread: the screen goes on while the KMS answers. */
+static void *screen_login_main(void *arg)
+{
+	struct screen_login_job *j = arg;
+	struct screen *s = j->s;
+	char msg[120] = "", line[sizeof(s->keep[0])];
+	int r = s->login_fn(s->login_ctx, j->op, j->password, j->totp, msg, sizeof(msg));
+
+	lpa_secbuf_free(&j->password);
+	lpa_secbuf_free(&j->totp);
+	if (r == LPA_OK)
+		snprintf(line, sizeof(line), "logged in again as %s%s%s: the shift goes on", j->op,
+			 msg[0] ? ", " : "", msg);
+	else
+		snprintf(line, sizeof(line), "login as %s failed: %s (%s: try again)", j->op,
+			 msg[0] ? msg : lpa_strerror(r), SCREEN_LOGIN_KEY_NAME);
+	pthread_mutex_lock(&s->lock);
+	screen_keep_line(s, line);
+	s->login_step = LOGIN_OFF;
+	pthread_mutex_unlock(&s->lock);
+	free(j);
+	return NULL;
+}
+
+/* Copies of the typed secrets of their real length, for the call; then wipes the fields. */
+static void screen_login_submit(struct screen *s)
+{
+	struct screen_login_job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		j->s = s;
+		memcpy(j->op, s->login_op, sizeof(j->op));
+		j->password = lpa_secbuf_new(s->login_pw_len);
+		j->totp = lpa_secbuf_new(s->login_totp_len);
+	}
+	if (j == NULL || j->password == NULL || j->totp == NULL) {
+		screen_keep_line(s, "login: out of memory");
+		goto fail;
+	}
+	memcpy(lpa_secbuf_data(j->password), lpa_secbuf_cdata(s->login_pw), s->login_pw_len);
+	memcpy(lpa_secbuf_data(j->totp), lpa_secbuf_cdata(s->login_totp), s->login_totp_len);
+	screen_login_wipe(s);
+	if (s->login_joinable)
+		pthread_join(s->login_thread, NULL); /* the last one: it has ended */
+	s->login_joinable = false;
+	s->login_step = LOGIN_BUSY;
+	if (pthread_create(&s->login_thread, NULL, screen_login_main, j) == 0) {
+		s->login_joinable = true;
+		return;
+	}
+	screen_keep_line(s, "login: cannot start a thread");
+fail:
+	if (j != NULL) {
+		lpa_secbuf_free(&j->password);
+		lpa_secbuf_free(&j->totp);
+		free(j);
+	}
+	screen_login_wipe(s);
+	s->login_step = LOGIN_OFF;
+}
+
+/* A key while a login field is typed: printable characters, Backspace, Enter, Esc. */
+static void screen_login_key(struct screen *s, int ch)
+{
+	lpa_secbuf *field = s->login_step == LOGIN_PASSWORD ? s->login_pw : s->login_totp;
+	size_t *len = s->login_step == LOGIN_PASSWORD ? &s->login_pw_len : &s->login_totp_len;
+	size_t cap = s->login_step == LOGIN_PASSWORD ? AUTH_SECRET_MAX : SCREEN_TOTP_MAX;
+
+	if (s->login_step == LOGIN_OPERATOR) {
+		len = &s->login_op_len;
+		cap = sizeof(s->login_op) - 1;
+	}
+	if (ch == 27) { /* Esc */
+		screen_login_wipe(s);
+		s->login_step = LOGIN_OFF;
+		screen_keep_line(s, "login cancelled");
+	} else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		if (*len == 0)
+			return; /* nothing typed yet: an empty field is never sent */
+		if (s->login_step == LOGIN_TOTP)
+			screen_login_submit(s);
+		else
+			s->login_step++;
+	} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+		if (*len > 0)
+			(*len)--;
+		if (s->login_step == LOGIN_OPERATOR)
+			s->login_op[*len] = '\0';
+	} else if (ch >= 0x20 && ch < 0x7f && *len < cap) {
+		if (s->login_step == LOGIN_OPERATOR) {
+			s->login_op[(*len)++] = (char)ch;
+			s->login_op[*len] = '\0';
+		} else {
+			lpa_secbuf_data(field)[(*len)++] = (uint8_t)ch;
+		}
+	}
+}
+
+static void screen_login_start(struct screen *s)
+{
+	s->login_pw = lpa_secbuf_new(AUTH_SECRET_MAX);
+	s->login_totp = lpa_secbuf_new(SCREEN_TOTP_MAX);
+	if (s->login_pw == NULL || s->login_totp == NULL) {
+		screen_login_wipe(s);
+		screen_keep_line(s, "login: out of memory");
+		return;
+	}
+	s->login_op_len = strlen(s->login_op);
+	s->login_step = LOGIN_OPERATOR;
 }
 
 /* ------------------------------------------------------------ the UI thread */
 static void screen_key(struct screen *s, int ch)
 {
 	size_t waiting = 0, only = 0;
+
+	if (s->login_step == LOGIN_BUSY)
+		return;
+	if (s->login_step != LOGIN_OFF) {
+		screen_login_key(s, ch);
+		return;
+	}
+	if (ch == KEY_F(2) && s->login_fn != NULL) {
+		screen_login_start(s);
+		return;
+	}
 
 	if (ch >= 'a' && ch <= 'z')
 		ch = ch - 'a' + 'A';
@@ -502,6 +670,7 @@ int screen_open(struct screen **out, const char *lot, const char *const *serials
 	cbreak(); /* Ctrl-C stays a signal */
 	noecho();
 	keypad(stdscr, TRUE);
+	set_escdelay(100); /* Esc cancels a login at once, not after a second */
 	timeout(100);
 	curs_set(0);
 	if (has_colors()) {
@@ -556,6 +725,9 @@ void screen_close(struct screen **sp)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->ui, NULL);
+	if (s->login_joinable)
+		pthread_join(s->login_thread, NULL);
+	screen_login_wipe(s);
 	fflush(stderr);
 	screen_drain(s);
 	if (s->partial_len) {
@@ -691,4 +863,14 @@ unsigned screen_in_flight(struct screen *s)
 		n += s->slot[i].state == SLOT_WORKING;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void screen_set_login(struct screen *s, screen_login_fn fn, void *ctx, const char *operator_name)
+{
+	pthread_mutex_lock(&s->lock);
+	s->login_fn = fn;
+	s->login_ctx = ctx;
+	snprintf(s->login_op, sizeof(s->login_op), "%s",
+		 operator_name != NULL ? operator_name : "");
+	pthread_mutex_unlock(&s->lock);
 }

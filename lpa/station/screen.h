@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "lpa/core/lpa-core.h"
 #include "pipeline.h"
 
 struct screen;
@@ -43,6 +44,18 @@ bool screen_acknowledge(struct screen *s, size_t slot);
 void screen_banner(struct screen *s, const char *msg);
 /* The operator session's end, announced ten minutes ahead. */
 void screen_session_expiry(struct screen *s, time_t expires_at);
+
+/*
+ * Logging in again without ending the shift: the operator presses SCREEN_LOGIN_KEY_NAME,
+ * types the operator name (the current one is offered), the password and the TOTP code
+ * in the screen (neither echoed), and fn is called with them on a thread of its own while
+ * the screen goes on; it returns LPA_OK or an error with msg for the operator. Without
+ * this call the key does nothing.
+ */
+#define SCREEN_LOGIN_KEY_NAME "F2"
+typedef int (*screen_login_fn)(void *ctx, const char *operator_name, const lpa_secbuf *password,
+			       const lpa_secbuf *totp, char *msg, size_t msg_len);
+void screen_set_login(struct screen *s, screen_login_fn fn, void *ctx, const char *operator_name);
 /* Devices in progress right now (shown while the shift finishes). */
 unsigned screen_in_flight(struct screen *s);
 

@@ -394,6 +394,28 @@ plaintext)
 	check "the shift summary was printed" 'grep -q "shift ended: pass 4, fail 0" "$WORK/run.out"'
 	check "no root key in any station file" 'no_keys_in_station_files'
 	;;
+run-json)
+	# run --json: the shift's devices as JSON Lines of the batch schema, the summary when
+	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream).
+	check "login" 'e2e_login >/dev/null'
+	e2e_sim --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' --state "$WORK/sim" -- sh -c '
+		"$1" --config "$2" run --lot L1 --json >"$3/run.jsonl" 2>"$3/run.err" &
+		pid=$!
+		i=0
+		while [ "$(grep -c "\"type\":\"device\"" "$3/run.jsonl")" -lt 3 ] && [ $i -lt 600 ]; do
+			i=$((i + 1))
+			sleep 0.1
+		done
+		kill -INT $pid
+		wait $pid
+		echo "run exit $?" >"$3/run.rc"' sh "$BUILD/lpa/station/lpa-station" \
+		"$WORK/station.conf" "$WORK"
+	check "Ctrl-C ends the shift (exit 0: FAILs do not change it)" 'grep -q "^run exit 0$" "$WORK/run.rc"'
+	check "every line valid against the batch schema, the summary last" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/run.jsonl"'
+	check "one FAIL and two PASS lines" '[ "$(count_result fail "$WORK/run.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/run.jsonl")" -eq 2 ]'
+	check "the summary says so" 'tail -1 "$WORK/run.jsonl" | grep -q "\"passed\":2,\"failed\":1"'
+	check "nothing but JSON on stdout" '! grep -qv "^{" "$WORK/run.jsonl"'
+	;;
 count-good)
 	# --count counts good devices: the first chip fails its install, and the lot of 2
 	# still ends with 2 records, from the next two chips (exit 14: a device failed).
@@ -420,12 +442,27 @@ locked-chip)
 		check "$prot: nothing asked of the KMS" '[ "$(kms_confirmed)" -eq 0 ] && ! grep -q "\"dev_eui\":\"" "$WORK/$prot.jsonl"'
 	done
 	;;
-screen | screen-outage)
+screen | screen-outage | screen-relogin)
 	# The operator screen, as the operator sees it: `run` in a real terminal (tmux, 110x42,
 	# UTF-8), read back with capture-pane (-e: with its colours).
-	check "login" 'e2e_login >/dev/null'
+	if [ "$scenario" = screen-relogin ]; then
+		# A session that ends in 5 minutes, and a second operator who takes the shift
+		# over without ending it (a code of its own: each TOTP step works once).
+		"$BUILD/lpa/kms/lpa-kms" admin add-operator demo2 --dir "$WORK/kms" \
+			--role operator --lots '*' --password-fd 3 --totp-secret-fd 4 \
+			3<"$WORK/password" 4>"$WORK/totp-secret2" >/dev/null 2>&1
+		e2e_totp >"$WORK/totp-code"
+		check "login for 5 minutes" 'station login --operator demo --ttl 300 --password-fd 3 --totp-fd 4 3<"$WORK/password" 4<"$WORK/totp-code" >/dev/null'
+		rm -f "$WORK/totp-code"
+	else
+		check "login" 'e2e_login >/dev/null'
+	fi
 	sock=$WORK/tmux.sock
-	if [ "$scenario" = screen ]; then
+	if [ "$scenario" = screen-relogin ]; then
+		# The first chip fails its install: its FAIL holds the slot while the
+		# operator logs in again, so chips 2..4 are provisioned under the new session.
+		sim_args="--probes 1 --chips 4 --faults brownout-install=1:flash-fail"
+	elif [ "$scenario" = screen ]; then
 		# Probe 2's first chip fails its install (flash-fail): its tile turns red and
 		# holds the slot until key 2 is pressed, while probe 1 goes on.
 		sim_args="--probes 2 --chips 4 --faults p1:brownout-install=1:flash-fail"
@@ -468,6 +505,42 @@ SCRIPT
 		done
 		grep -q "run exit 0" "$WORK/screen.rc"
 	}
+	if [ "$scenario" = screen-relogin ]; then
+		keys() { tmux -S "$sock" send-keys -t shift "$@"; }
+		check "the expiry announced with the key to press" 'until_screen "the operator session ends in [0-9] min: press F2 to log in again"'
+		check "the first chip's FAIL holds the slot" 'until_screen "press 1 to acknowledge"'
+		check "the footer names the key" 'pane | grep -q "F2: log in again"'
+		keys F2
+		check "F2 asks for the operator, offering the current one" 'until_screen "log in again   operator: demo "'
+		keys -l 2
+		keys Enter
+		check "then the password" 'until_screen "password (not shown)"'
+		keys -l "$E2E_PASSWORD"
+		keys Enter
+		check "then the TOTP code" 'until_screen "TOTP code (not shown)"'
+		check "the password is not on the screen" '! pane | grep -q "$E2E_PASSWORD"'
+		keys -l "$(oathtool --totp -b "$(cat "$WORK/totp-secret2")")"
+		keys Enter
+		check "logged in again, in the screen" 'until_screen "logged in again as demo2, session until"'
+		echo "--- the operator's screen after logging in again:"
+		pane
+		check "the expiry banner is gone" '! pane | grep -q "session ends in"'
+		check "the keyring holds the new session" 'station status --json | grep -q "\"operator\":\"demo2\""'
+		keys 1
+		check "the shift goes on: chips 2..4 pass" 'until_screen "pass 3  fail 1"'
+		check "Ctrl-C ends the shift (exit 0)" 'end_shift'
+		ops=$(python3 -c 'import base64, json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "record" in o:
+        p = o["record"].split(".")[1]
+        print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["operator"])' \
+			"$WORK/station/manifests/L1.jsonl" | sort | uniq -c | tr -s ' ')
+		check "the three records name the new operator ($ops)" '[ "$ops" = " 3 demo2" ]'
+		check "nothing printed about the session ending" '! grep -q "not_authorised" "$WORK/screen.err"'
+		tmux -S "$sock" kill-server 2>/dev/null
+		finish "$scenario"
+	fi
 	if [ "$scenario" = screen-outage ]; then
 		# The KMS dies after the first PASS: the line pauses under a banner, and
 		# resumes by itself once the KMS is back on its port; no FAIL is held.

@@ -1,6 +1,11 @@
-/* Fuzz the journal's snapshot: whatever a crashed or tampered disk holds in journal.snap,
- * no crash and no hang, and the journal opens (the snapshot is only a cache). */
+/* Fuzz the journal's snapshot and its deltas: whatever a crashed or tampered disk holds in
+ * journal.snap (or, for input starting "LPJD", in the delta journal.snap.d/000001), no
+ * crash and no hang, and the journal opens (both are only a cache). */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -16,6 +21,10 @@ static void fuzz_cleanup(void)
 
 	snprintf(p, sizeof(p), "%s/journal.snap", fuzz_dir);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s/journal.snap.d/000001", fuzz_dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/journal.snap.d", fuzz_dir);
+	rmdir(p);
 	snprintf(p, sizeof(p), "%s/journal.jsonl", fuzz_dir);
 	unlink(p);
 	rmdir(fuzz_dir);
@@ -23,7 +32,8 @@ static void fuzz_cleanup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char snap[128], live[128];
+	char snap[128], live[128], other[128];
+	bool delta = size >= 4 && memcmp(data, "LPJD", 4) == 0;
 	journal *j = NULL;
 	FILE *f;
 
@@ -33,9 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		atexit(fuzz_cleanup);
 	}
-	snprintf(snap, sizeof(snap), "%s/journal.snap", fuzz_dir);
 	snprintf(live, sizeof(live), "%s/journal.jsonl", fuzz_dir);
 	unlink(live);
+	snprintf(snap, sizeof(snap), "%s/journal.snap.d", fuzz_dir);
+	if (delta && mkdir(snap, 0700) != 0 && errno != EEXIST)
+		abort();
+	snprintf(snap, sizeof(snap), "%s/journal.snap%s", fuzz_dir, delta ? ".d/000001" : "");
+	snprintf(other, sizeof(other), "%s/journal.snap%s", fuzz_dir, delta ? "" : ".d/000001");
+	unlink(other);
 	if ((f = fopen(snap, "wb")) == NULL)
 		abort();
 	if (fwrite(data, 1, size, f) != size || fclose(f) != 0)

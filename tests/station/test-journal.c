@@ -1,6 +1,7 @@
 /* The journal: replay after a restart, carried-forward fields, torn and corrupt lines. */
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -493,6 +494,133 @@ START_TEST(segment_archived_before_its_snapshot)
 }
 END_TEST
 
+/* Archiving on the hot path writes a delta of what changed, not the whole state. Set-up:
+ * snap_history's journal closed (one snapshot covering segment 1), then a station that
+ * archives segment 2 and dies without closing: segment 2 is chip 2 recorded (a 1.1 MiB
+ * line), the live segment chip 9 begun. */
+static char *delta_setup(size_t *snap_len)
+{
+	char snap[160], *base;
+	journal *j = NULL;
+	pid_t pid;
+	int st = -1;
+	FILE *f;
+
+	snap_dir();
+	snap_history();
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	journal_close(&j);
+	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
+	base = slurp(snap, snap_len);
+	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
+	fputs("{\"t\":3,\"step\":\"recorded\",\"uid\":\"0000000000000002\",\"pad\":\"", f);
+	for (int i = 0; i < 1100 * 1024; i++)
+		fputc('z', f);
+	fputs("\"}\n", f);
+	fclose(f);
+	if ((pid = fork()) == 0) {
+		if (journal_open(jpath, &j) != LPA_OK)
+			_exit(1);
+		step(j, J_BEGIN, 9, 0, 0);
+		_exit(0); /* no journal_close: a crash */
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return base;
+}
+
+static void delta_assert_state(journal *j)
+{
+	size_t rec, ab, un;
+
+	journal_totals(j, &rec, &ab, &un);
+	ck_assert_uint_eq(rec, 2);
+	ck_assert_uint_eq(ab, 3);
+	ck_assert_uint_eq(un, 2); /* chips 4 and 9 */
+	ck_assert_int_eq(journal_last(j, 2)->step, J_RECORDED);
+	ck_assert_uint_eq(journal_last(j, 2)->dev_eui, 0xE2);
+	ck_assert_uint_eq(journal_last(j, 2)->counter, 7);
+	ck_assert(!journal_unrecorded_attempt(j, 2, 0xE2, 7));
+	ck_assert(journal_unrecorded_attempt(j, 5, 0xE5, 1));
+	ck_assert_int_eq(journal_last(j, 9)->step, J_BEGIN);
+	ck_assert_str_eq(journal_last(j, 4)->record, "eyJhbGciOiJFUzI1NiJ9.e30.sig");
+	ck_assert_str_eq(journal_last(j, 3)->reason, "no target");
+}
+
+START_TEST(archiving_writes_a_delta_merged_at_close)
+{
+	char snap[160], delta[160], arch[160], *base, *now;
+	size_t n_base, n_now;
+	journal *j = NULL;
+	struct stat st;
+
+	base = delta_setup(&n_base);
+	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
+	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
+	/* The snapshot was not rewritten; the delta holds one chip. */
+	now = slurp(snap, &n_now);
+	ck_assert_uint_eq(n_now, n_base);
+	ck_assert(memcmp(now, base, n_base) == 0);
+	free(now);
+	ck_assert_int_eq(stat(delta, &st), 0);
+	ck_assert_int_lt(st.st_size, 200);
+	snprintf(arch, sizeof(arch), "%s/journal.d/000002.jsonl", dir);
+	ck_assert_int_eq(stat(arch, &st), 0);
+	/* Start-up: the snapshot, its delta, the live segment; segment 2 is not read. */
+	ck_assert_int_eq(chmod(arch, 0), 0);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	delta_assert_state(j);
+	ck_assert_int_eq(chmod(arch, 0600), 0);
+	/* Closing merges: the live segment archived, one snapshot, the delta gone. */
+	journal_close(&j);
+	ck_assert_int_ne(stat(delta, &st), 0);
+	snprintf(arch, sizeof(arch), "%s/journal.d/000003.jsonl", dir);
+	ck_assert_int_eq(stat(arch, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	ck_assert_int_eq(stat(jpath, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(chmod(arch, 0), 0); /* covered by the snapshot now */
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	delta_assert_state(j);
+	journal_close(&j);
+	ck_assert_int_eq(chmod(arch, 0600), 0);
+	free(base);
+	snap_dir_remove();
+}
+END_TEST
+
+/* A delta cut short (or changed) is only a cache: the archive is replayed, nothing lost. */
+START_TEST(torn_delta_loses_nothing)
+{
+	char delta[160], *good, *bad;
+	size_t n_base, n;
+	journal *j = NULL;
+
+	free(delta_setup(&n_base));
+	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
+	good = slurp(delta, &n);
+	ck_assert_ptr_nonnull(bad = malloc(n));
+	memcpy(bad, good, n);
+	bad[n / 2] ^= 0x10;
+	spill(delta, bad, n);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	delta_assert_state(j);
+	journal_close(&j);
+	free(bad);
+	free(good);
+	snap_dir_remove();
+	free(delta_setup(&n_base)); /* a directory of its own again */
+	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
+	good = slurp(delta, &n);
+	spill(delta, good, n - 1);
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	delta_assert_state(j);
+	journal_close(&j);
+	free(good);
+	snap_dir_remove();
+}
+END_TEST
+
 /* Many chips: each found by its UID (the index), finished ones summarised. */
 START_TEST(many_chips_found_by_uid)
 {
@@ -545,6 +673,8 @@ int main(void)
 		TU_CASE(grown_segment_archived_and_snapshot_read),
 		TU_CASE(torn_snapshot_loses_nothing),
 		TU_CASE(segment_archived_before_its_snapshot),
+		TU_CASE(archiving_writes_a_delta_merged_at_close),
+		TU_CASE(torn_delta_loses_nothing),
 		TU_CASE(many_chips_found_by_uid),
 	};
 

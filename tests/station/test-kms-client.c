@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "config.h"
 #include "kms-client-private.h"
 #include "kmstest.h"
 #include "testutil.h"
@@ -683,6 +684,33 @@ START_TEST(only_https)
 }
 END_TEST
 
+/* The client from its own options, without a station configuration: the same KMS, the
+ * same checks (https only, a timeout, the station's certificate). */
+START_TEST(client_from_its_own_options)
+{
+	char url[64], ca[512], cert[512], key[512], *jwks = NULL;
+	struct kms_client_opts o = {
+		.url = url, .ca = ca, .cert = cert, .key = key, .timeout_s = 10};
+	kms_client *c = NULL;
+
+	TK_FMT(url, "https://127.0.0.1:%u", kt.port);
+	TK_FMT(ca, "%s/kms-ca.pem", kt.certs);
+	TK_FMT(cert, "%s/st1.pem", kt.certs);
+	TK_FMT(key, "%s/st1.key", kt.certs);
+	ck_assert_int_eq(kms_client_open(&o, &c), LPA_OK);
+	ck_assert_int_eq(kms_keys(c, &jwks), LPA_OK);
+	ck_assert_ptr_nonnull(strstr(jwks, "\"purpose\""));
+	free(jwks);
+	kms_client_free(&c);
+	o.timeout_s = 0;
+	ck_assert_int_eq(kms_client_open(&o, &c), LPA_ERR_INVAL);
+	o.timeout_s = 10;
+	TK_FMT(url, "http://127.0.0.1:%u", kt.port);
+	ck_assert_int_eq(kms_client_open(&o, &c), LPA_ERR_INVAL);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- parsers */
 START_TEST(parse_error_mapping)
 {
@@ -988,6 +1016,7 @@ int main(void)
 		TU_CASE(proxy_environment_ignored),
 		TU_CASE(revoked_station_refused),
 		TU_CASE(only_https),
+		TU_CASE(client_from_its_own_options),
 		TU_CASE(parse_error_mapping),
 		TU_CASE(parse_error_message_sanitised),
 		TU_CASE(parse_issue_strict),

@@ -334,6 +334,112 @@ START_TEST(garbage_line_named)
 }
 END_TEST
 
+/* protocols.md: the report names the first line that fails — a duplicate on line 3 is
+ * reported, not the bad record on line 4 after it. */
+START_TEST(duplicate_reported_before_later_bad_line)
+{
+	manifest *m = NULL;
+	struct manifest_report rep;
+	EVP_PKEY *other = NULL;
+
+	unlink(path);
+	ck_assert_int_eq(lpa_p256_generate(&other), 0);
+	ck_assert_int_eq(manifest_open(path, &m), LPA_OK);
+	append(m, kms, 0x70b3d57ed0000001ULL, 0xc0ffee01ULL);
+	append(m, kms, 0x70b3d57ed0000002ULL, 0xc0ffee02ULL);
+	append(m, kms, 0x70b3d57ed0000003ULL, 0xc0ffee01ULL);   /* chip UID of line 1 */
+	append(m, other, 0x70b3d57ed0000004ULL, 0xc0ffee04ULL); /* signed by no pinned key */
+	ck_assert_int_eq(manifest_append_trailer(m, "LOT-7", station, "station-1"), LPA_OK);
+	manifest_close(&m);
+	lpa_pkey_free(&other);
+	ck_assert_int_eq(verify(&rep, true), LPA_ERR_MISMATCH);
+	ck_assert_uint_eq(rep.bad_line, 3);
+	ck_assert_ptr_nonnull(strstr(rep.error, "chip UID 00000000c0ffee01 appears twice"));
+	ck_assert_ptr_nonnull(strstr(rep.error, "first on line 1"));
+}
+END_TEST
+
+/* protocols.md: a line holds at most 16,384 bytes before its newline. */
+START_TEST(line_limit_exact)
+{
+	static char big[16 * 1024 + 2];
+	struct manifest_report rep;
+	FILE *f;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[16 * 1024] = '\0';
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fprintf(f, "%s\n", big);
+	fclose(f);
+	ck_assert_int_eq(verify(&rep, true), LPA_ERR_ENCODING); /* long enough, not JSON */
+	ck_assert_uint_eq(rep.bad_line, 5);
+	write_good();
+	big[16 * 1024] = 'x';
+	ck_assert_ptr_nonnull(f = fopen(path, "a"));
+	fprintf(f, "%s\n", big);
+	fclose(f);
+	ck_assert_int_eq(verify(&rep, true), LPA_ERR_LENGTH);
+	ck_assert_uint_eq(rep.bad_line, 5);
+	ck_assert_ptr_nonnull(strstr(rep.error, "longer than 16384"));
+}
+END_TEST
+
+/* A record payload verified from its JSON text, signed with the pinned record key. */
+static int verify_payload(const char *payload, struct manifest_record *rec, char *err,
+			  size_t err_len)
+{
+	struct manifest_keys k;
+	char *jws = NULL;
+	int r;
+
+	ck_assert_int_eq(manifest_keys_load_jwks(keys_path, &k, err, err_len), LPA_OK);
+	ck_assert_int_eq(lpa_jws_sign(kms, "record-1", payload, strlen(payload), &jws), LPA_OK);
+	r = manifest_record_verify(&k, jws, rec, err, err_len);
+	free(jws);
+	manifest_keys_free(&k);
+	return r;
+}
+
+#define PAYLOAD(eui, ctr)                                                                          \
+	"{\"v\":1,\"dev_eui\":" eui ",\"chip_uid\":\"00000000c0ffee01\",\"counter\":" ctr          \
+	",\"lot\":\"LOT-7\",\"station\":\"st1\",\"package_sha256\":\""                             \
+	"c98c3b581f575ccee2b60c197bf40080cec54c15e41025c571e035c6c3ea19cf\"}"
+
+/* protocols.md: EUIs are strings of exactly 16 hex digits (either case), counters JSON
+ * integers in 1..2^32-1. */
+START_TEST(record_payload_limits)
+{
+	static const char *const bad_eui[] = {"\"70b3d57ed000001\"",  "\"70b3d57ed00000011\"",
+					      "\"0x70b3d57ed00001\"", "\"70b3d57ed000000g\"",
+					      "8118249890593",        "null"};
+	static const char *const bad_ctr[] = {"0", "4294967296", "1.0", "\"1\"", "-1", "null"};
+	struct manifest_record rec;
+	char err[256];
+
+	ck_assert_int_eq(verify_payload(PAYLOAD("\"70B3D57ED0000001\"", "4294967295"), &rec, err,
+					sizeof(err)),
+			 LPA_OK);
+	ck_assert_uint_eq(rec.dev_eui, 0x70b3d57ed0000001ULL);
+	ck_assert_uint_eq(rec.counter, 4294967295u);
+	for (size_t i = 0; i < TU_N(bad_eui); i++) {
+		char p[512];
+
+		snprintf(p, sizeof(p), PAYLOAD("%s", "1"), bad_eui[i]);
+		ck_assert_int_eq(verify_payload(p, &rec, err, sizeof(err)), LPA_ERR_ENCODING);
+		ck_assert_msg(strstr(err, "\"dev_eui\" is not 16 hex digits") != NULL, "%s: %s",
+			      bad_eui[i], err);
+	}
+	for (size_t i = 0; i < TU_N(bad_ctr); i++) {
+		char p[512];
+
+		snprintf(p, sizeof(p), PAYLOAD("\"70b3d57ed0000001\"", "%s"), bad_ctr[i]);
+		ck_assert_int_eq(verify_payload(p, &rec, err, sizeof(err)), LPA_ERR_ENCODING);
+		ck_assert_msg(strstr(err, "\"counter\" is not an integer") != NULL, "%s: %s",
+			      bad_ctr[i], err);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------ the command, run in-process */
 /* lpa-station manifest verify ARGS..., its stdout in out_path; returns the exit code. */
 static int run_cli(const char *const *args, size_t n)
@@ -824,6 +930,9 @@ int main(void)
 		TU_CASE(resigned_trailer_needs_pinned_key),
 		TU_CASE(torn_last_line_recovered),
 		TU_CASE(garbage_line_named),
+		TU_CASE(duplicate_reported_before_later_bad_line),
+		TU_CASE(line_limit_exact),
+		TU_CASE(record_payload_limits),
 		TU_CASE(trailer_payload_compared_exactly),
 		TU_CASE(trailer_kid_checked),
 		TU_CASE(empty_trailers_refused),

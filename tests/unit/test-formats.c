@@ -473,6 +473,128 @@ START_TEST(status_round_trip_and_strict)
 }
 END_TEST
 
+/* protocols.md, LPI1: the checks in the table's order — each pair of faults reports the
+ * earlier check's error. */
+START_TEST(lpi1_check_order)
+{
+	struct lpa_lpi1 id, back;
+	uint8_t good[LPA_LPI1_MAX_LEN + 8], buf[LPA_LPI1_MAX_LEN + 8];
+	size_t n = 0;
+
+	identity(&id);
+	ck_assert_int_eq(lpa_lpi1_build(&id, good, sizeof(good), &n), 0);
+	/* 1 before 2: too short and a bad magic. */
+	memcpy(buf, good, n);
+	buf[0] = 'X';
+	ck_assert_int_eq(lpa_lpi1_parse(buf, 90, &back), LPA_ERR_LENGTH);
+	ck_assert_int_eq(lpa_lpi1_parse(buf, LPA_LPI1_MAX_LEN + 1, &back), LPA_ERR_LENGTH);
+	/* 2 before 3: bad magic and N > 1024. */
+	lpa_be_put(buf + 89, 1025, 2);
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n, &back), LPA_ERR_MAGIC);
+	/* 3 before 4: N > 1024 with a total length that fits neither. */
+	memcpy(buf, good, n);
+	lpa_be_put(buf + 89, 1025, 2);
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n, &back), LPA_ERR_CERT);
+	/* 3 before 5 and 6: N = 0 in a 91-byte record whose state and flag are bad too. */
+	memcpy(buf, good, n);
+	lpa_be_put(buf + 89, 0, 2);
+	buf[6] = 9;
+	buf[7] = 7;
+	ck_assert_int_eq(lpa_lpi1_parse(buf, 91, &back), LPA_ERR_CERT);
+	/* 4 before 5: a wrong total length and a bad state. */
+	memcpy(buf, good, n);
+	buf[6] = 9;
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n - 1, &back), LPA_ERR_LENGTH);
+	/* 5 before 6, 6 before 7. */
+	buf[7] = 2;
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n, &back), LPA_ERR_STATE);
+	buf[6] = LPA_PROT_NORMAL;
+	buf[60] ^= 1;
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n, &back), LPA_ERR_MISMATCH);
+	buf[7] = 1;
+	ck_assert_int_eq(lpa_lpi1_parse(buf, n, &back), LPA_ERR_KEY);
+}
+END_TEST
+
+/* protocols.md, GET_STATUS: length, flag, reserved byte, then a chip without keys must
+ * report neither a DevEUI nor a counter. */
+START_TEST(status_check_order)
+{
+	struct lpa_agent_status st = {.agent_version = 0x0100}, back;
+	uint8_t buf[LPA_STATUS_LEN];
+
+	lpa_status_build(&st, buf);
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_OK);
+	ck_assert_uint_eq(back.provisioned, 0);
+	buf[2] = 2;
+	buf[3] = 1;
+	ck_assert_int_eq(lpa_status_parse(buf, 17, &back), LPA_ERR_LENGTH);
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_MISMATCH);
+	buf[2] = 0;
+	buf[11] = 1; /* a DevEUI without keys */
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_RESERVED);
+	buf[3] = 0;
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_MISMATCH);
+	buf[11] = 0;
+	buf[15] = 3; /* a counter without keys */
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_MISMATCH);
+	buf[2] = 1; /* with keys, both may be anything */
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_OK);
+	ck_assert_uint_eq(back.counter, 3);
+}
+END_TEST
+
+/* protocols.md, LPR1 and LPP1: a 1.0.x receipt or proof whose NwkKey check is not zero
+ * fails as a NwkKey check, even when the chip signed it. */
+START_TEST(lorawan10_zero_fields_required)
+{
+	uint8_t pkg[LPA_LPK1_LEN], rcpt[LPA_LPR1_LEN], pp[LPA_LPP1_LEN], nonce[16];
+	struct lpa_lpr1 r;
+	struct lpa_lpp1 p;
+
+	receipt(LPA_LORAWAN_10, pkg, rcpt);
+	rcpt[50] = 0x01;
+	ck_assert_int_eq(lpa_p256_sign(dik, rcpt, 56, rcpt + 56), LPA_OK);
+	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, keys10, &r),
+			 LPA_ERR_KEYCHECK_NWK);
+	rcpt[50] = 0;
+	ck_assert_int_eq(lpa_p256_sign(dik, rcpt, 56, rcpt + 56), LPA_OK);
+	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, keys10, &r), LPA_OK);
+
+	memset(nonce, 0x4e, 16);
+	proof(LPA_LORAWAN_10, keys10, pp);
+	pp[51] = 0x80;
+	ck_assert_int_eq(lpa_p256_sign(dik, pp, 52, pp + 52), LPA_OK);
+	ck_assert_int_eq(lpa_lpp1_verify(pp, sizeof(pp), dik, DEV_EUI, UID, nonce, LPA_LORAWAN_10,
+					 keys10, &p),
+			 LPA_ERR_KEYCHECK_NWK);
+}
+END_TEST
+
+/* protocols.md, "Chip UID": the table's bits and its worked example. */
+START_TEST(chip_uid_from_die_fields)
+{
+	const uint8_t die[LPA_DIE_LEN] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+					  0x07, 0x21, 0x0f, 0x0c, 0x1a};
+	uint8_t d[LPA_DIE_LEN];
+
+	ck_assert_uint_eq(lpa_chip_uid_from_die(die), 0x3507060504030201ULL);
+	memcpy(d, die, sizeof(d));
+	d[8] = 0xff; /* day and month are not part of it */
+	d[9] = 0xff;
+	ck_assert_uint_eq(lpa_chip_uid_from_die(d), 0x3507060504030201ULL);
+	d[7] = 0xfe;  /* only the minor revision's bit 0 */
+	d[10] = 0x9a; /* only the year's bits 0..6 */
+	ck_assert_uint_eq(lpa_chip_uid_from_die(d), 0x3407060504030201ULL);
+	memset(d, 0, sizeof(d));
+	d[0] = 1; /* the lot's first byte is the least significant */
+	ck_assert_uint_eq(lpa_chip_uid_from_die(d), 1);
+	d[0] = 0;
+	d[10] = 0x7f;
+	ck_assert_uint_eq(lpa_chip_uid_from_die(d), 0xfe00000000000000ULL);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
@@ -493,6 +615,10 @@ int main(void)
 		TU_CASE(lpi1_round_trip),
 		TU_CASE(lpi1_strict_parse),
 		TU_CASE(status_round_trip_and_strict),
+		TU_CASE(lpi1_check_order),
+		TU_CASE(status_check_order),
+		TU_CASE(lorawan10_zero_fields_required),
+		TU_CASE(chip_uid_from_die_fields),
 	};
 	return tu_main_fixture("formats", cases, TU_N(cases), setup, teardown);
 }

@@ -315,6 +315,42 @@ START_TEST(lpr1_and_lpp1_signatures)
 }
 END_TEST
 
+/* protocols.md: exactly the five values it names follow from the sampled LPK1 signature;
+ * another valid signature changes those and nothing else. */
+START_TEST(signature_dependent_values_named)
+{
+	static const char *const dependent[] = {"lpk1_sha256", "lpr1_app_input", "lpr1_app_check",
+						"lpr1_nwk_check", "lpr1_signed"};
+	static struct vecset a, b;
+	EVP_PKEY *kms;
+	uint8_t sig[64];
+	size_t changed = 0;
+
+	doc_load();
+	vec_compute(&doc, &a);
+	kms = vec_key(&doc, "kms_d");
+	ck_assert_int_eq(lpa_p256_sign(kms, vec_get(&a, "lpk1_signed", 173), 173, sig), 0);
+	lpa_pkey_free(&kms);
+	ck_assert_mem_ne(sig, vec_get(&doc, "lpk1_signature", 64), 64);
+	vec_put(&doc, "lpk1_signature", sig, 64);
+	vec_compute(&doc, &b);
+	ck_assert_uint_eq(a.n, b.n);
+	for (size_t i = 0; i < a.n; i++) {
+		bool dep = false, same = a.v[i].len == b.v[i].len &&
+					 memcmp(a.v[i].val, b.v[i].val, a.v[i].len) == 0;
+
+		ck_assert_str_eq(a.v[i].name, b.v[i].name);
+		for (size_t j = 0; j < TU_N(dependent); j++)
+			dep |= strcmp(a.v[i].name, dependent[j]) == 0;
+		ck_assert_msg(dep != same, "%s: %s on the LPK1 signature", a.v[i].name,
+			      dep ? "documented as depending, but does not depend"
+				  : "depends, but is not documented as depending");
+		changed += !same;
+	}
+	ck_assert_uint_eq(changed, TU_N(dependent));
+}
+END_TEST
+
 /* Fixed inputs for --generate: scalars from SHA-256 of labels, everything else literal. */
 static void vec_generate(void)
 {
@@ -417,6 +453,7 @@ int main(int argc, char **argv)
 		TU_CASE(deterministic_values_match),
 		TU_CASE(lpk1_signature_and_open),
 		TU_CASE(lpr1_and_lpp1_signatures),
+		TU_CASE(signature_dependent_values_named),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--generate") == 0) {
