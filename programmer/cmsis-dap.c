@@ -248,81 +248,216 @@ out:
 	return r;
 }
 
-/*
- * A script of word accesses in as few DAP_Transfers as fit the packet size, one at a time
- * (a failure must stop what follows: after a failed acquire nothing may be written). A
+/* One command of a script: a DAP_Transfer of word accesses, or a block's run. */
+struct dap_step {
+	bool is_run;
+	bool has_poll, has_write;
+	size_t op;           /* the script op of a run; the first op of a transfer */
+	uint8_t req_op[256]; /* transfer: the op (from .op) each request belongs to */
+	struct dap_xfer x;   /* transfer */
+	struct dap_run run;  /* run (its commands are sent after each other) */
+};
+
+/* Packs word accesses from ops[*i] into one DAP_Transfer (stopping at a READ_BLOCK). A
  * POLL32 becomes a match-mask write and a value-match read: the probe itself re-reads
- * until the value matches.
- */
-static int dap_mem_ops(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, size_t *done)
+ * until the value matches; a failure stops the rest of the transfer, so a write after
+ * a poll in the same transfer happens only once the poll has matched. */
+static void dap_script_xfer(struct dap *d, uint8_t ap, uint32_t csw, const struct prog_op *ops,
+			    size_t n, size_t *i, struct dap_step *st)
 {
-	struct dap *d = ctx;
-	uint32_t csw;
-	size_t i = 0;
+	struct dap_xfer *x = &st->x;
+	size_t first = *i;
+
+	st->is_run = false;
+	st->op = first;
+	st->has_poll = st->has_write = false;
+	dap_cmd_xfer_init(x);
+	dap_cmd_xfer_select(x, &d->adi, ap, AP_CSW);
+	if (!d->adi.csw_valid[ap] || d->adi.csw[ap] != csw) {
+		dap_cmd_xfer_add(x, REQ_AP | AP_CSW, csw, NULL);
+		d->adi.csw[ap] = csw;
+		d->adi.csw_valid[ap] = true;
+	}
+	for (unsigned k = 0; k < x->count; k++)
+		st->req_op[k] = 0;
+	for (; *i < n && ops[*i].kind != PROG_OP_READ_BLOCK && ops[*i].kind != PROG_OP_WRITE_BLOCK;
+	     (*i)++) {
+		const struct prog_op *o = &ops[*i];
+		uint8_t idx = (uint8_t)(*i - first);
+
+		/* TAR + at most a match-mask write and a read: 5 + 5 + 5 bytes. */
+		if (x->count + 3 > 255 || x->cmd.out_len + 15 > d->pkt_size ||
+		    3 + 4 * ((size_t)x->nreads + 1) > d->pkt_size || x->nreads >= DAP_MAX_READS ||
+		    *i - first >= 200)
+			break;
+		st->req_op[x->count] = idx;
+		dap_cmd_xfer_add(x, REQ_AP | AP_TAR, o->addr, NULL);
+		st->req_op[x->count] = idx;
+		switch (o->kind) {
+		case PROG_OP_WRITE32:
+			dap_cmd_xfer_add(x, REQ_AP | AP_DRW, o->value, NULL);
+			st->has_write = true;
+			break;
+		case PROG_OP_READ32:
+			dap_cmd_xfer_add(x, REQ_AP | AP_DRW | REQ_READ, 0, o->out);
+			break;
+		case PROG_OP_POLL32:
+			dap_cmd_xfer_add(x, REQ_MATCH_MASK, o->mask, NULL);
+			st->req_op[x->count] = idx;
+			/* A value-match read carries the expected value, not a result. */
+			dap_cmd_xfer_add(x, REQ_AP | AP_DRW | REQ_READ | REQ_MATCH_VALUE, o->value,
+					 NULL);
+			st->has_poll = true;
+			break;
+		case PROG_OP_READ_BLOCK:
+		case PROG_OP_WRITE_BLOCK:
+			break;
+		}
+	}
+	dap_cmd_xfer_finish(x);
+}
+
+static void dap_script_free(struct dap_step *st, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (st[k].is_run)
+			dap_cmd_run_free(&st[k].run);
+	free(st);
+}
+
+/* Checks step k's answer; on failure *done is the op it stopped at. */
+static int dap_script_check(struct dap *d, uint8_t ap, const struct prog_op *ops,
+			    struct dap_step *st, size_t *done)
+{
+	struct dap_reply rep;
+	enum dap_bad why;
+	uint32_t fault_addr = 0;
+	size_t failed = 0;
 	int r;
 
-	*done = 0;
-	/* No auto-increment: a poll re-reads the same word, it must not walk away from it. */
-	if ((r = dap_csw_for(d, ap, 4, false, &csw)) != LPA_OK)
-		return r;
-	while (i < n) {
-		struct dap_xfer x;
-		struct dap_reply rep;
-		enum dap_bad why;
-		uint8_t req_op[256]; /* the op each request belongs to */
-		size_t first = i;
+	if (st->is_run) {
+		if ((r = dap_cmd_run_check(&st->run,
+					   ops[st->op].kind == PROG_OP_READ_BLOCK ? ops[st->op].buf
+										  : NULL,
+					   &fault_addr, &failed, &why)) == LPA_OK)
+			return LPA_OK;
+		*done = st->op;
+		return dap_failed(d, &st->run.cmds[failed], r, why, ap);
+	}
+	r = dap_cmd_xfer_check(&st->x, &rep, &why);
+	if (r == LPA_OK)
+		return LPA_OK;
+	/* The op of the request that stopped the transfer; the ones before it ran. */
+	*done = st->op + st->req_op[rep.done < st->x.count ? rep.done : st->x.count - 1];
+	if (r == LPA_ERR_MISMATCH) {
+		dap_forget(d, ap); /* commands after it ran, or did not: the cache is unknown */
+		return r;          /* the probe gave up polling: link.c polls again */
+	}
+	return dap_failed(d, &st->x.cmd, r, why, ap);
+}
 
-		dap_cmd_xfer_init(&x);
-		dap_cmd_xfer_select(&x, &d->adi, ap, AP_CSW);
-		if (!d->adi.csw_valid[ap] || d->adi.csw[ap] != csw) {
-			dap_cmd_xfer_add(&x, REQ_AP | AP_CSW, csw, NULL);
-			d->adi.csw[ap] = csw;
-			d->adi.csw_valid[ap] = true;
-		}
-		for (unsigned k = 0; k < x.count; k++)
-			req_op[k] = 0;
-		for (; i < n; i++) {
-			/* TAR + at most a match-mask write and a read: 5 + 5 + 5 bytes. */
-			if (x.count + 3 > 255 || x.cmd.out_len + 15 > d->pkt_size ||
-			    3 + 4 * ((size_t)x.nreads + 1) > d->pkt_size ||
-			    x.nreads >= DAP_MAX_READS || i - first >= 200)
-				break;
-			req_op[x.count] = (uint8_t)(i - first);
-			dap_cmd_xfer_add(&x, REQ_AP | AP_TAR, ops[i].addr, NULL);
-			req_op[x.count] = (uint8_t)(i - first);
-			switch (ops[i].kind) {
-			case PROG_OP_WRITE32:
-				dap_cmd_xfer_add(&x, REQ_AP | AP_DRW, ops[i].value, NULL);
-				break;
-			case PROG_OP_READ32:
-				dap_cmd_xfer_add(&x, REQ_AP | AP_DRW | REQ_READ, 0, ops[i].out);
-				break;
-			case PROG_OP_POLL32:
-				dap_cmd_xfer_add(&x, REQ_MATCH_MASK, ops[i].mask, NULL);
-				req_op[x.count] = (uint8_t)(i - first);
-				/* A value-match read carries the expected value, not a result. */
-				dap_cmd_xfer_add(&x, REQ_AP | AP_DRW | REQ_READ | REQ_MATCH_VALUE,
-						 ops[i].value, NULL);
-				break;
-			}
-		}
-		dap_cmd_xfer_finish(&x);
-		if ((r = dap_exchange(d, &x.cmd, 1)) != LPA_OK) {
-			dap_forget(d, ap);
-			return r;
-		}
-		r = dap_cmd_xfer_check(&x, &rep, &why);
-		if (r == LPA_OK) {
-			*done = i;
+/*
+ * A script: word accesses packed into DAP_Transfers, READ_BLOCKs as memory runs, all
+ * of it pipelined (dap_exchange: up to the probe's packet count in flight, one host
+ * wait per window). The one ordering rule: a transfer that writes is not sent while a
+ * transfer with a poll before it is unanswered (what follows a poll may depend on it:
+ * after a failed acquire nothing may be written). Answers are checked in order; the
+ * first failure ends the script.
+ */
+static int dap_mem_ops(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, unsigned poll_ms,
+		       size_t *done)
+{
+	struct dap *d = ctx;
+	struct dap_step *st = NULL;
+	size_t nst = 0, i = 0, sent = 0;
+	uint32_t csw_word, csw_block;
+	int r;
+
+	(void)poll_ms;
+	*done = 0;
+	/* No auto-increment for word accesses: a poll re-reads the same word, it must not
+	 * walk away from it. Runs auto-increment. */
+	if ((r = dap_csw_for(d, ap, 4, false, &csw_word)) != LPA_OK ||
+	    (r = dap_csw_for(d, ap, 4, true, &csw_block)) != LPA_OK)
+		return r;
+	if ((st = calloc(n, sizeof(*st))) == NULL)
+		return LPA_ERR_NOMEM;
+	/* Built in order, the SELECT/CSW cache updated as if every command succeeds. */
+	while (i < n) {
+		struct dap_step *s = &st[nst];
+
+		if (ops[i].kind == PROG_OP_READ_BLOCK || ops[i].kind == PROG_OP_WRITE_BLOCK) {
+			bool wr = ops[i].kind == PROG_OP_WRITE_BLOCK;
+
+			s->is_run = true;
+			s->has_write = wr;
+			s->op = i;
+			if ((r = dap_cmd_run_build(&s->run, &d->adi, d->pkt_size, wr, ap,
+						   ops[i].addr, 4, wr ? ops[i].buf : NULL,
+						   ops[i].len, csw_block)) != LPA_OK)
+				goto out;
+			nst++;
+			i++;
 			continue;
 		}
-		/* The op of the request that stopped the transfer; the ones before it ran. */
-		*done = first + req_op[rep.done < x.count ? rep.done : x.count - 1];
-		if (r == LPA_ERR_MISMATCH)
-			return r; /* the probe gave up polling: link.c polls from here */
-		return dap_failed(d, &x.cmd, r, why, ap);
+		dap_script_xfer(d, ap, csw_word, ops, n, &i, s);
+		nst++;
 	}
-	return LPA_OK;
+	while (sent < nst) {
+		/* The window: this step and the ones after it up to a write behind a poll. */
+		size_t end = sent, ncmd = 0, c = 0;
+		bool poll = false;
+
+		for (; end < nst; end++) {
+			if (end > sent && poll && st[end].has_write)
+				break;
+			poll = poll || st[end].has_poll;
+			ncmd += st[end].is_run ? st[end].run.n : 1;
+		}
+		{
+			struct dap_cmd *flat = calloc(ncmd, sizeof(*flat));
+
+			if (flat == NULL) {
+				r = LPA_ERR_NOMEM;
+				goto out;
+			}
+			for (size_t k = sent; k < end; k++) {
+				if (st[k].is_run) {
+					memcpy(flat + c, st[k].run.cmds,
+					       st[k].run.n * sizeof(*flat));
+					c += st[k].run.n;
+				} else {
+					flat[c++] = st[k].x.cmd;
+				}
+			}
+			r = dap_exchange(d, flat, ncmd);
+			c = 0;
+			for (size_t k = sent; k < end; k++) {
+				if (st[k].is_run) {
+					memcpy(st[k].run.cmds, flat + c,
+					       st[k].run.n * sizeof(*flat));
+					c += st[k].run.n;
+				} else {
+					st[k].x.cmd = flat[c++];
+				}
+			}
+			free(flat);
+		}
+		if (r != LPA_OK) {
+			dap_forget(d, ap);
+			*done = st[sent].op;
+			goto out;
+		}
+		for (size_t k = sent; k < end; k++)
+			if ((r = dap_script_check(d, ap, ops, &st[k], done)) != LPA_OK)
+				goto out;
+		sent = end;
+	}
+	*done = n;
+	r = LPA_OK;
+out:
+	dap_script_free(st, nst);
+	return r;
 }
 
 static int dap_mem_read(void *ctx, uint8_t ap, uint32_t addr, unsigned size, void *buf, size_t len,
@@ -405,7 +540,14 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 		dap_cmd_xfer_add(&x, REQ_MATCH_MASK, CTRL_PWRUP_ACK, NULL);
 		dap_cmd_xfer_add(&x, REQ_READ | REQ_MATCH_VALUE | DP_CTRL_STAT, CTRL_PWRUP_ACK,
 				 NULL);
-		if ((r = dap_xfer_run(d, &x)) != LPA_ERR_MISMATCH)
+		/* Powered up: the system AP's CSW too, which the first memory access needs
+		 * (one host wait fewer per chip). */
+		dap_cmd_xfer_select(&x, &d->adi, 0, AP_CSW);
+		dap_cmd_xfer_add(&x, REQ_AP | REQ_READ | AP_CSW, 0, &d->adi.csw[0]);
+		r = dap_xfer_run(d, &x);
+		if (r == LPA_OK)
+			d->adi.csw_valid[0] = true;
+		if (r != LPA_ERR_MISMATCH)
 			return r;
 	}
 	/* The probe gave up waiting for the power-up acknowledge: poll from here. */
