@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lpa/agent/agent-abi.h"
 #include "programmer-private.h"
 
 #define AP_SYS 0 /* the system AP: memory as the bus masters see it */
@@ -24,8 +25,8 @@
 #define IPC_INTR_MASK 0x08
 #define IPC_LOCKED 0x80000000u
 
-#define IPC_SROM 2  /* "IPC #2 is dedicated for DAP access" */
-#define IPC_AGENT 8 /* docs/protocols.md */
+#define IPC_SROM 2 /* "IPC #2 is dedicated for DAP access" */
+#define IPC_AGENT AGENT_IPC_STRUCT
 
 #define SROM_SIID_FAMILY_REV 0x00000001u
 #define SROM_SIID_PROTECTION 0x00000101u
@@ -34,8 +35,7 @@
 
 #define SFLASH_DIE 0x16000600u
 
-#define AGENT_BLOCK_MAX 2048
-#define AGENT_HDR 16
+#define AGENT_HDR AGENT_BLK_DATA
 #define AGENT_BUSY_RETRIES 20
 /* What an LPI1 usually takes: its header and a DIK certificate of about 450 bytes
  * (a longer one costs one more read). */
@@ -272,8 +272,8 @@ static int psoc6_agent_call_expect(psoc6 *c, uint8_t opcode, const void *in, siz
 		if (attempt > 0)
 			usleep(20000);
 		memset(blk, 0, wlen);
-		psoc6_put_le32(blk + 0, (uint32_t)opcode << 24);
-		psoc6_put_le32(blk + 8, (uint32_t)in_len);
+		psoc6_put_le32(blk + AGENT_BLK_REQUEST, (uint32_t)opcode << 24);
+		psoc6_put_le32(blk + AGENT_BLK_IN_LEN, (uint32_t)in_len);
 		if (in_len > 0)
 			memcpy(blk + AGENT_HDR, in, in_len);
 		/* The block, the call, then the block read back (status, lengths and the
@@ -286,12 +286,12 @@ static int psoc6_agent_call_expect(psoc6 *c, uint8_t opcode, const void *in, siz
 		ops[n++] = (struct prog_op){PROG_OP_READ_BLOCK, base, 0, 0, NULL, rd, rlen};
 		if ((r = prog_mem_ops(c->link, AP_SYS, ops, n, timeout_ms)) != LPA_OK)
 			return r;
-		status = psoc6_get_le32(rd + 4);
+		status = psoc6_get_le32(rd + AGENT_BLK_STATUS);
 		r = lpa_agent_err_from_status(status);
 	}
 	if (r != LPA_OK)
 		return r;
-	olen = psoc6_get_le32(rd + 12);
+	olen = psoc6_get_le32(rd + AGENT_BLK_OUT_LEN);
 	if (olen > AGENT_BLOCK_MAX - AGENT_HDR || olen > out_cap)
 		return LPA_ERR_PROTOCOL; /* the agent claims more than the block can hold */
 	if (AGENT_HDR + (size_t)olen > rlen) {
@@ -319,8 +319,8 @@ int psoc6_get_identity(psoc6 *c, struct lpa_lpi1 *id, uint8_t *raw, size_t raw_c
 	size_t n = 0;
 	int r;
 
-	if ((r = psoc6_agent_call_expect(c, 0x70, NULL, 0, buf, sizeof(buf), &n, LPA_LPI1_EXPECT,
-					 2000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_GET_IDENTITY, NULL, 0, buf, sizeof(buf), &n,
+					 LPA_LPI1_EXPECT, 2000)) != LPA_OK)
 		return r;
 	if ((r = lpa_lpi1_parse(buf, n, id)) != LPA_OK)
 		return r;
@@ -340,8 +340,8 @@ int psoc6_install_package(psoc6 *c, const uint8_t lpk1[LPA_LPK1_LEN], uint8_t lp
 	int r;
 
 	/* Two flash writes and ECDH/ECDSA on a CM0+: allow seconds, not milliseconds. */
-	if ((r = psoc6_agent_call_expect(c, 0x71, lpk1, LPA_LPK1_LEN, lpr1, LPA_LPR1_LEN, &n,
-					 LPA_LPR1_LEN, 10000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_INSTALL, lpk1, LPA_LPK1_LEN, lpr1,
+					 LPA_LPR1_LEN, &n, LPA_LPR1_LEN, 10000)) != LPA_OK)
 		return r;
 	if (n != LPA_LPR1_LEN)
 		return LPA_ERR_PROTOCOL;
@@ -357,7 +357,7 @@ int psoc6_prove(psoc6 *c, uint64_t dev_eui, const uint8_t nonce[16], uint8_t lpp
 
 	lpa_be_put(in, dev_eui, 8);
 	memcpy(in + 8, nonce, 16);
-	if ((r = psoc6_agent_call_expect(c, 0x72, in, sizeof(in), lpp1, LPA_LPP1_LEN, &n,
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_PROVE, in, sizeof(in), lpp1, LPA_LPP1_LEN, &n,
 					 LPA_LPP1_LEN, 5000)) != LPA_OK)
 		return r;
 	if (n != LPA_LPP1_LEN)
@@ -371,8 +371,8 @@ int psoc6_get_status(psoc6 *c, struct lpa_agent_status *st)
 	size_t n = 0;
 	int r;
 
-	if ((r = psoc6_agent_call_expect(c, 0x73, NULL, 0, buf, sizeof(buf), &n, LPA_STATUS_LEN,
-					 2000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_GET_STATUS, NULL, 0, buf, sizeof(buf), &n,
+					 LPA_STATUS_LEN, 2000)) != LPA_OK)
 		return r;
 	return lpa_status_parse(buf, n, st);
 }
@@ -384,13 +384,6 @@ void psoc6_exam_policy_default(struct psoc6_exam_policy *p)
 	p->min_agent_version = 0x0100;
 	p->max_agent_version = 0x01FF;
 	p->allow_reprovision = false;
-}
-
-static const char *psoc6_protection_name(uint8_t p)
-{
-	static const char *names[] = {"UNKNOWN", "VIRGIN", "NORMAL", "SECURE", "DEAD"};
-
-	return p < 5 ? names[p] : "invalid";
 }
 
 int psoc6_entrance_exam(psoc6 *c, const struct psoc6_exam_policy *p, struct psoc6_exam_result *res)
@@ -410,7 +403,7 @@ int psoc6_entrance_exam(psoc6 *c, const struct psoc6_exam_policy *p, struct psoc
 	}
 	if (res->protection > 7 || (p->allowed_protection & (1u << res->protection)) == 0) {
 		snprintf(res->reason, sizeof(res->reason), "protection state %s not allowed",
-			 psoc6_protection_name(res->protection));
+			 lpa_protection_name(res->protection));
 		return LPA_ERR_STATE;
 	}
 	res->uid = psoc6_uid_from_die(die);
