@@ -227,6 +227,10 @@ static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t 
 		return prog_mem_write32(l, ap, op->addr, op->value);
 	case PROG_OP_READ32:
 		return prog_mem_read32(l, ap, op->addr, op->out);
+	case PROG_OP_READ_BLOCK:
+		return prog_mem_read(l, ap, op->addr, op->buf, op->len);
+	case PROG_OP_WRITE_BLOCK:
+		return prog_mem_write(l, ap, op->addr, op->buf, op->len);
 	case PROG_OP_POLL32:
 		for (;;) {
 			if ((r = prog_mem_read32(l, ap, op->addr, &v)) != LPA_OK)
@@ -245,35 +249,44 @@ static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t 
 
 int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, unsigned timeout_ms)
 {
-	uint64_t deadline = link_now_ms() + timeout_ms;
+	uint64_t now = link_now_ms(), deadline = now + timeout_ms;
 	size_t i = 0, done = 0;
 	int r, stuck = 0;
 
-	while (i < n) {
-		if (l->ops->mem_ops != NULL) {
-			r = l->ops->mem_ops(l->ctx, ap, ops + i, n - i, &done);
-			if (r == LPA_OK)
-				return LPA_OK;
-			if (r == LPA_ERR_WAIT && i + done < n &&
-			    ops[i + done].kind == PROG_OP_POLL32) {
-				/* A busy bus while the probe polled: the poll is not over, only
-				 * its probe-side part. Poll that word from the host instead. */
-				r = LPA_ERR_MISMATCH;
-			} else if (r == LPA_ERR_WAIT && stuck < LINK_WAIT_RETRIES) {
-				/* ops[i + done] was not accepted: run the rest again from it. */
-				stuck = done > 0 ? 0 : stuck + 1;
-				i += done;
-				continue;
-			}
-			if (r != LPA_ERR_MISMATCH)
+	for (size_t k = 0; k < n; k++)
+		if ((ops[k].kind == PROG_OP_READ_BLOCK || ops[k].kind == PROG_OP_WRITE_BLOCK) &&
+		    ((ops[k].len | ops[k].addr) & 3) != 0)
+			return LPA_ERR_INVAL;
+	if (l->ops->mem_ops == NULL) {
+		for (; i < n; i++)
+			if ((r = link_op(l, ap, &ops[i], deadline)) != LPA_OK)
 				return r;
-			i += done; /* the probe gave up polling ops[i]: poll it from here */
-		}
-		if ((r = link_op(l, ap, &ops[i], deadline)) != LPA_OK)
-			return r;
-		i++;
-		if (l->ops->mem_ops == NULL)
+		return LPA_OK;
+	}
+	while (i < n) {
+		/* Each probe-side poll may take what is left of the deadline. */
+		now = link_now_ms();
+		r = l->ops->mem_ops(l->ctx, ap, ops + i, n - i,
+				    deadline > now ? (unsigned)(deadline - now) : 1, &done);
+		if (r == LPA_OK)
+			return LPA_OK;
+		if (r == LPA_ERR_WAIT && i + done < n && ops[i + done].kind == PROG_OP_POLL32) {
+			/* A busy bus while the probe polled: the poll is not over, only its
+			 * probe-side part. */
+			r = LPA_ERR_MISMATCH;
+		} else if (r == LPA_ERR_WAIT && stuck < LINK_WAIT_RETRIES) {
+			/* ops[i + done] was not accepted: run the rest again from it. */
+			stuck = done > 0 ? 0 : stuck + 1;
+			i += done;
 			continue;
+		}
+		if (r != LPA_ERR_MISMATCH)
+			return r;
+		/* The probe gave up polling ops[i + done]: send the script again from that
+		 * poll (the probe polls again, one host wait) while the deadline allows. */
+		i += done;
+		if (link_now_ms() > deadline)
+			return LPA_ERR_TIMEOUT;
 	}
 	return LPA_OK;
 }

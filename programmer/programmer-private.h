@@ -25,10 +25,12 @@ struct prog_link_ops {
 			uint32_t *fault_addr);
 	int (*mem_write)(void *ctx, uint8_t ap, uint32_t addr, unsigned size, const void *buf,
 			 size_t len, uint32_t *fault_addr);
-	/* Optional: runs ops as one unit. A POLL32 the probe gave up on comes back as
-	 * LPA_ERR_MISMATCH with *done its index (the ops before it ran); link.c then polls
-	 * from the host. NULL: link.c runs the ops one by one. */
-	int (*mem_ops)(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, size_t *done);
+	/* Optional: runs ops as one unit; poll_ms bounds each probe-side poll. A POLL32 the
+	 * probe gave up on comes back as LPA_ERR_MISMATCH with *done its index (the ops
+	 * before it ran); link.c then sends the script again from that poll until its
+	 * deadline. NULL: link.c runs the ops one by one. */
+	int (*mem_ops)(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, unsigned poll_ms,
+		       size_t *done);
 	void (*counters)(void *ctx, struct prog_counters *c);
 	/* The backend's detail for its last error; "" when none. */
 	const char *(*last_error)(void *ctx);

@@ -58,8 +58,13 @@ struct prog_link_opts {
 };
 
 struct prog_counters {
-	uint64_t round_trips; /* times the host waited for the probe (or OpenOCD) */
-	uint64_t commands;    /* DAP commands (or Tcl commands) sent */
+	/* Host waits: the times the host blocked for an answer. Native backend: one per
+	 * window of pipelined DAP commands (at most the probe's packet count in flight; the
+	 * host sends the window's commands, then blocks once for their responses), counted
+	 * in probe_usb_pipeline, the one function that moves DAP packets. OpenOCD: one per
+	 * Tcl request. */
+	uint64_t round_trips;
+	uint64_t commands; /* DAP commands (or Tcl commands) sent */
 	uint64_t bytes_out;
 	uint64_t bytes_in;
 };
@@ -93,19 +98,32 @@ int prog_mem_read(prog_link *link, uint8_t ap, uint32_t addr, void *buf, size_t 
 int prog_mem_write(prog_link *link, uint8_t ap, uint32_t addr, const void *buf, size_t len);
 
 /*
- * A short script of word accesses run as one unit where the probe can: the native
- * backend sends it as one DAP_Transfer and lets the probe itself poll (CMSIS-DAP value
- * match), so a whole IPC call costs one USB round trip. POLL waits until
- * (word & mask) == value, bounded by timeout_ms; a poll that never matches is
- * LPA_ERR_TIMEOUT and nothing after it runs.
+ * A short script of memory accesses run as one unit where the probe can: the native
+ * backend packs it into as few DAP_Transfers as fit, lets the probe itself poll
+ * (CMSIS-DAP value match) and pipelines the packets, so a whole IPC call with its
+ * result costs one host wait. POLL32 waits until (word & mask) == value, bounded by
+ * timeout_ms; a poll that never matches is LPA_ERR_TIMEOUT and nothing after it runs.
+ * READ_BLOCK reads len bytes (a multiple of 4) at addr into buf, WRITE_BLOCK writes them.
+ *
+ * Ordering: a failed op stops the script. The packets after it may already have run
+ * (they were in flight), but never a write behind a poll that was not confirmed: the
+ * native backend waits for a poll's answer before it sends a write that follows it.
  */
-enum prog_op_kind { PROG_OP_WRITE32, PROG_OP_READ32, PROG_OP_POLL32 };
+enum prog_op_kind {
+	PROG_OP_WRITE32,
+	PROG_OP_READ32,
+	PROG_OP_POLL32,
+	PROG_OP_READ_BLOCK,
+	PROG_OP_WRITE_BLOCK
+};
 struct prog_op {
 	enum prog_op_kind kind;
 	uint32_t addr;
 	uint32_t value; /* WRITE32: the word; POLL32: the value to wait for */
 	uint32_t mask;  /* POLL32 */
 	uint32_t *out;  /* READ32 */
+	void *buf;      /* READ_BLOCK, WRITE_BLOCK */
+	size_t len;     /* READ_BLOCK, WRITE_BLOCK */
 };
 int prog_mem_ops(prog_link *link, uint8_t ap, const struct prog_op *ops, size_t n,
 		 unsigned timeout_ms);

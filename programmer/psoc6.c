@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lpa/agent/agent-abi.h"
 #include "programmer-private.h"
 
 #define AP_SYS 0 /* the system AP: memory as the bus masters see it */
@@ -24,8 +25,8 @@
 #define IPC_INTR_MASK 0x08
 #define IPC_LOCKED 0x80000000u
 
-#define IPC_SROM 2  /* "IPC #2 is dedicated for DAP access" */
-#define IPC_AGENT 8 /* docs/protocols.md */
+#define IPC_SROM 2 /* "IPC #2 is dedicated for DAP access" */
+#define IPC_AGENT AGENT_IPC_STRUCT
 
 #define SROM_SIID_FAMILY_REV 0x00000001u
 #define SROM_SIID_PROTECTION 0x00000101u
@@ -34,9 +35,11 @@
 
 #define SFLASH_DIE 0x16000600u
 
-#define AGENT_BLOCK_MAX 2048
-#define AGENT_HDR 16
+#define AGENT_HDR AGENT_BLK_DATA
 #define AGENT_BUSY_RETRIES 20
+/* What an LPI1 usually takes: its header and a DIK certificate of about 450 bytes
+ * (a longer one costs one more read). */
+#define LPA_LPI1_EXPECT (LPA_LPI1_HDR_LEN + 512)
 
 static const struct psoc6_family psoc6_families[] = {
 	{PSOC6_FAMILY_BLE2, "PSoC 6A-BLE2 (CY8C6xx6/7, CPUSS v1)", 0x40230000, 0x40231000, 0x10,
@@ -129,26 +132,45 @@ const struct psoc6_family *psoc6_get_family(const psoc6 *c)
 }
 
 /*
- * One IPC call, as the PDL makes it: acquire the structure (reading ACQUIRE takes the
- * lock when it is free), put the request (or a pointer to it) in DATA, unmask its notify
- * interrupt on IPC_INTR_STRUCT0 (the CM0+), notify, and wait until the CM0+ releases the
- * lock. As one script, so the native backend sends it in one USB round trip and the
- * probe does the polling; result, when not NULL, is DATA read back at the end.
+ * One IPC call, as the PDL makes it: unmask the structure's notify interrupt on
+ * IPC_INTR_STRUCT0 (the CM0+), acquire the structure (reading ACQUIRE takes the lock
+ * when it is free), put the request (or a pointer to it) in DATA, notify, and wait until
+ * the CM0+ releases the lock. As one script, so the native backend sends it in one host
+ * wait and the probe does the polling; result, when not NULL, is DATA read back at the
+ * end, and the `after` ops (reads: the agent's answer) follow in the same script.
  */
+#define IPC_CALL_OPS 6
+static size_t psoc6_ipc_ops(psoc6 *c, unsigned idx, uint32_t data, uint32_t *result,
+			    struct prog_op *ops)
+{
+	uint32_t ipc = c->fam->ipc_base + idx * IPC_STRUCT_SIZE;
+	size_t n = 0;
+
+	ops[n++] = (struct prog_op){PROG_OP_WRITE32,
+				    c->fam->ipc_intr_base + IPC_INTR_MASK,
+				    1u << (16 + idx),
+				    0,
+				    NULL,
+				    NULL,
+				    0};
+	ops[n++] = (struct prog_op){
+		PROG_OP_POLL32, ipc + IPC_ACQUIRE, IPC_LOCKED, IPC_LOCKED, NULL, NULL, 0};
+	ops[n++] = (struct prog_op){PROG_OP_WRITE32, ipc + IPC_DATA, data, 0, NULL, NULL, 0};
+	ops[n++] = (struct prog_op){PROG_OP_WRITE32, ipc + IPC_NOTIFY, 1, 0, NULL, NULL, 0};
+	ops[n++] = (struct prog_op){
+		PROG_OP_POLL32, ipc + c->fam->lock_status_off, 0, IPC_LOCKED, NULL, NULL, 0};
+	if (result != NULL)
+		ops[n++] = (struct prog_op){PROG_OP_READ32, ipc + IPC_DATA, 0, 0, result, NULL, 0};
+	return n;
+}
+
 static int psoc6_ipc_call(psoc6 *c, unsigned idx, uint32_t data, unsigned timeout_ms,
 			  uint32_t *result)
 {
-	uint32_t ipc = c->fam->ipc_base + idx * IPC_STRUCT_SIZE;
-	struct prog_op ops[6] = {
-		{PROG_OP_POLL32, ipc + IPC_ACQUIRE, IPC_LOCKED, IPC_LOCKED, NULL},
-		{PROG_OP_WRITE32, ipc + IPC_DATA, data, 0, NULL},
-		{PROG_OP_WRITE32, c->fam->ipc_intr_base + IPC_INTR_MASK, 1u << (16 + idx), 0, NULL},
-		{PROG_OP_WRITE32, ipc + IPC_NOTIFY, 1, 0, NULL},
-		{PROG_OP_POLL32, ipc + c->fam->lock_status_off, 0, IPC_LOCKED, NULL},
-		{PROG_OP_READ32, ipc + IPC_DATA, 0, 0, result},
-	};
+	struct prog_op ops[IPC_CALL_OPS];
+	size_t n = psoc6_ipc_ops(c, idx, data, result, ops);
 
-	return prog_mem_ops(c->link, AP_SYS, ops, result != NULL ? 6 : 5, timeout_ms);
+	return prog_mem_ops(c->link, AP_SYS, ops, n, timeout_ms);
 }
 
 /* An SROM call whose parameters fit in DATA (bit 0 set); the result comes back there. */
@@ -163,17 +185,34 @@ static int psoc6_srom_data(psoc6 *c, uint32_t req, uint32_t *result)
 	return (*result & SROM_OK_MASK) == SROM_OK ? LPA_OK : LPA_ERR_UNSUPPORTED;
 }
 
-int psoc6_silicon_id(psoc6 *c, uint32_t *silicon_id, uint8_t *protection)
+/* The two SiliconID calls; with uid_die, the SFlash die fields read in the second
+ * call's script (one host wait for both). */
+static int psoc6_silicon_id_die(psoc6 *c, uint32_t *silicon_id, uint8_t *protection,
+				uint8_t *uid_die, size_t die_len)
 {
 	uint32_t fam_rev = 0, siid_prot = 0;
+	struct prog_op ops[IPC_CALL_OPS + 1];
+	size_t n;
 	int r;
 
-	if ((r = psoc6_srom_data(c, SROM_SIID_FAMILY_REV, &fam_rev)) != LPA_OK ||
-	    (r = psoc6_srom_data(c, SROM_SIID_PROTECTION, &siid_prot)) != LPA_OK)
+	if ((r = psoc6_srom_data(c, SROM_SIID_FAMILY_REV, &fam_rev)) != LPA_OK)
 		return r;
+	n = psoc6_ipc_ops(c, IPC_SROM, SROM_SIID_PROTECTION, &siid_prot, ops);
+	if (uid_die != NULL)
+		ops[n++] = (struct prog_op){
+			PROG_OP_READ_BLOCK, SFLASH_DIE, 0, 0, NULL, uid_die, die_len};
+	if ((r = prog_mem_ops(c->link, AP_SYS, ops, n, 1500)) != LPA_OK)
+		return r;
+	if ((siid_prot & SROM_OK_MASK) != SROM_OK)
+		return LPA_ERR_UNSUPPORTED;
 	*silicon_id = (siid_prot & 0xFFFF) << 16 | (fam_rev & 0x00FF0000) >> 8 | (fam_rev & 0xFF);
 	*protection = (uint8_t)((siid_prot & 0x000F0000) >> 16);
 	return LPA_OK;
+}
+
+int psoc6_silicon_id(psoc6 *c, uint32_t *silicon_id, uint8_t *protection)
+{
+	return psoc6_silicon_id_die(c, silicon_id, protection, NULL, 0);
 }
 
 int psoc6_unique_id(psoc6 *c, uint64_t *uid)
@@ -200,47 +239,69 @@ static uint32_t psoc6_get_le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-int psoc6_agent_call(psoc6 *c, uint8_t opcode, const void *in, size_t in_len, void *out,
-		     size_t out_cap, size_t *out_len, unsigned timeout_ms)
+/* One agent call; `expect` is the output length the caller expects (read in the same
+ * script as the call: one host wait for call and answer when it is right). */
+static int psoc6_agent_call_expect(psoc6 *c, uint8_t opcode, const void *in, size_t in_len,
+				   void *out, size_t out_cap, size_t *out_len, size_t expect,
+				   unsigned timeout_ms)
 {
-	uint8_t blk[AGENT_BLOCK_MAX];
+	uint8_t blk[AGENT_BLOCK_MAX], rd[AGENT_BLOCK_MAX];
 	uint32_t base = c->fam->param_area, status, olen;
 	size_t wlen = (AGENT_HDR + in_len + 3) & ~(size_t)3;
+	size_t rlen = (AGENT_HDR + (expect < out_cap ? expect : out_cap) + 3) & ~(size_t)3;
+	struct prog_op ops[IPC_CALL_OPS + 2];
+	size_t n;
 	int r = LPA_ERR_AGENT_BUSY;
 
 	*out_len = 0;
 	if (in_len > AGENT_BLOCK_MAX - AGENT_HDR)
 		return LPA_ERR_INVAL;
+	if (rlen > AGENT_BLOCK_MAX)
+		rlen = AGENT_BLOCK_MAX;
 	/* BUSY: the agent is still booting after a reset; it says so promptly, retry. */
 	for (int attempt = 0; attempt < AGENT_BUSY_RETRIES && r == LPA_ERR_AGENT_BUSY; attempt++) {
 		if (attempt > 0)
 			usleep(20000);
 		memset(blk, 0, wlen);
-		psoc6_put_le32(blk + 0, (uint32_t)opcode << 24);
-		psoc6_put_le32(blk + 8, (uint32_t)in_len);
+		psoc6_put_le32(blk + AGENT_BLK_REQUEST, (uint32_t)opcode << 24);
+		psoc6_put_le32(blk + AGENT_BLK_IN_LEN, (uint32_t)in_len);
 		if (in_len > 0)
 			memcpy(blk + AGENT_HDR, in, in_len);
-		if ((r = prog_mem_write(c->link, AP_SYS, base, blk, wlen)) != LPA_OK ||
-		    (r = psoc6_ipc_call(c, IPC_AGENT, base, timeout_ms, NULL)) != LPA_OK ||
-		    (r = prog_mem_read(c->link, AP_SYS, base, blk, AGENT_HDR)) != LPA_OK)
+		/* The block, the call, then the block read back (status, lengths and the
+		 * answer): one script. A block write the link did not complete stops the
+		 * script; the call behind it may have run on a torn block, which the agent
+		 * refuses like any malformed request, and the script runs again from the
+		 * write. */
+		ops[0] = (struct prog_op){PROG_OP_WRITE_BLOCK, base, 0, 0, NULL, blk, wlen};
+		n = 1 + psoc6_ipc_ops(c, IPC_AGENT, base, NULL, ops + 1);
+		ops[n++] = (struct prog_op){PROG_OP_READ_BLOCK, base, 0, 0, NULL, rd, rlen};
+		if ((r = prog_mem_ops(c->link, AP_SYS, ops, n, timeout_ms)) != LPA_OK)
 			return r;
-		status = psoc6_get_le32(blk + 4);
+		status = psoc6_get_le32(rd + AGENT_BLK_STATUS);
 		r = lpa_agent_err_from_status(status);
 	}
 	if (r != LPA_OK)
 		return r;
-	olen = psoc6_get_le32(blk + 12);
+	olen = psoc6_get_le32(rd + AGENT_BLK_OUT_LEN);
 	if (olen > AGENT_BLOCK_MAX - AGENT_HDR || olen > out_cap)
 		return LPA_ERR_PROTOCOL; /* the agent claims more than the block can hold */
-	if (olen > 0) {
-		size_t rlen = (olen + 3) & ~(size_t)3;
+	if (AGENT_HDR + (size_t)olen > rlen) {
+		/* Longer than expected: the rest in one more read. */
+		size_t more = ((AGENT_HDR + olen + 3) & ~(size_t)3) - rlen;
 
-		if ((r = prog_mem_read(c->link, AP_SYS, base + AGENT_HDR, blk, rlen)) != LPA_OK)
+		if ((r = prog_mem_read(c->link, AP_SYS, base + (uint32_t)rlen, rd + rlen, more)) !=
+		    LPA_OK)
 			return r;
-		memcpy(out, blk, olen);
 	}
+	memcpy(out, rd + AGENT_HDR, olen);
 	*out_len = olen;
 	return LPA_OK;
+}
+
+int psoc6_agent_call(psoc6 *c, uint8_t opcode, const void *in, size_t in_len, void *out,
+		     size_t out_cap, size_t *out_len, unsigned timeout_ms)
+{
+	return psoc6_agent_call_expect(c, opcode, in, in_len, out, out_cap, out_len, 0, timeout_ms);
 }
 
 int psoc6_get_identity(psoc6 *c, struct lpa_lpi1 *id, uint8_t *raw, size_t raw_cap, size_t *raw_len)
@@ -249,7 +310,8 @@ int psoc6_get_identity(psoc6 *c, struct lpa_lpi1 *id, uint8_t *raw, size_t raw_c
 	size_t n = 0;
 	int r;
 
-	if ((r = psoc6_agent_call(c, 0x70, NULL, 0, buf, sizeof(buf), &n, 2000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_GET_IDENTITY, NULL, 0, buf, sizeof(buf), &n,
+					 LPA_LPI1_EXPECT, 2000)) != LPA_OK)
 		return r;
 	if ((r = lpa_lpi1_parse(buf, n, id)) != LPA_OK)
 		return r;
@@ -269,8 +331,8 @@ int psoc6_install_package(psoc6 *c, const uint8_t lpk1[LPA_LPK1_LEN], uint8_t lp
 	int r;
 
 	/* Two flash writes and ECDH/ECDSA on a CM0+: allow seconds, not milliseconds. */
-	if ((r = psoc6_agent_call(c, 0x71, lpk1, LPA_LPK1_LEN, lpr1, LPA_LPR1_LEN, &n, 10000)) !=
-	    LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_INSTALL, lpk1, LPA_LPK1_LEN, lpr1,
+					 LPA_LPR1_LEN, &n, LPA_LPR1_LEN, 10000)) != LPA_OK)
 		return r;
 	if (n != LPA_LPR1_LEN)
 		return LPA_ERR_PROTOCOL;
@@ -286,7 +348,8 @@ int psoc6_prove(psoc6 *c, uint64_t dev_eui, const uint8_t nonce[16], uint8_t lpp
 
 	lpa_be_put(in, dev_eui, 8);
 	memcpy(in + 8, nonce, 16);
-	if ((r = psoc6_agent_call(c, 0x72, in, sizeof(in), lpp1, LPA_LPP1_LEN, &n, 5000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_PROVE, in, sizeof(in), lpp1, LPA_LPP1_LEN, &n,
+					 LPA_LPP1_LEN, 5000)) != LPA_OK)
 		return r;
 	if (n != LPA_LPP1_LEN)
 		return LPA_ERR_PROTOCOL;
@@ -299,7 +362,8 @@ int psoc6_get_status(psoc6 *c, struct lpa_agent_status *st)
 	size_t n = 0;
 	int r;
 
-	if ((r = psoc6_agent_call(c, 0x73, NULL, 0, buf, sizeof(buf), &n, 2000)) != LPA_OK)
+	if ((r = psoc6_agent_call_expect(c, AGENT_OP_GET_STATUS, NULL, 0, buf, sizeof(buf), &n,
+					 LPA_STATUS_LEN, 2000)) != LPA_OK)
 		return r;
 	return lpa_status_parse(buf, n, st);
 }
@@ -313,34 +377,27 @@ void psoc6_exam_policy_default(struct psoc6_exam_policy *p)
 	p->allow_reprovision = false;
 }
 
-static const char *psoc6_protection_name(uint8_t p)
-{
-	static const char *names[] = {"UNKNOWN", "VIRGIN", "NORMAL", "SECURE", "DEAD"};
-
-	return p < 5 ? names[p] : "invalid";
-}
-
 int psoc6_entrance_exam(psoc6 *c, const struct psoc6_exam_policy *p, struct psoc6_exam_result *res)
 {
+	uint8_t die[12];
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	res->family = c->fam->id;
-	if ((r = psoc6_silicon_id(c, &res->silicon_id, &res->protection)) != LPA_OK) {
+	/* The unique ID rides in the second SiliconID call's script; it is reported only
+	 * once the protection state allows the chip. */
+	if ((r = psoc6_silicon_id_die(c, &res->silicon_id, &res->protection, die, sizeof(die))) !=
+	    LPA_OK) {
 		snprintf(res->reason, sizeof(res->reason), "SiliconID SROM call failed: %s",
 			 lpa_strerror(r));
 		return r;
 	}
 	if (res->protection > 7 || (p->allowed_protection & (1u << res->protection)) == 0) {
 		snprintf(res->reason, sizeof(res->reason), "protection state %s not allowed",
-			 psoc6_protection_name(res->protection));
+			 lpa_protection_name(res->protection));
 		return LPA_ERR_STATE;
 	}
-	if ((r = psoc6_unique_id(c, &res->uid)) != LPA_OK) {
-		snprintf(res->reason, sizeof(res->reason), "unique ID unreadable: %s",
-			 lpa_strerror(r));
-		return r;
-	}
+	res->uid = lpa_chip_uid_from_die(die);
 	if ((r = psoc6_get_status(c, &res->status)) != LPA_OK) {
 		snprintf(res->reason, sizeof(res->reason), "secure agent not answering: %s",
 			 lpa_strerror(r));

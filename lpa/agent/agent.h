@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent-abi.h"
 #include "crypto.h"
 #include "hal.h"
 
@@ -22,31 +23,6 @@
  * one in the part-specific files). Macros, not an enum: #if compares them. */
 #define AGENT_PART_CY8C6XX7 1 /* PSoC 6A-BLE2, CPUSS v1 */
 #define AGENT_PART_CY8C6XXA 2 /* PSoC 6A-2M, CPUSS v2 */
-
-/* Call status words (docs/protocols.md). */
-#define AGENT_OK 0xA0000000u
-#define AGENT_ERR_REQUEST 0xF0000001u
-#define AGENT_ERR_SIGNATURE 0xF0000002u
-#define AGENT_ERR_WRONG_CHIP 0xF0000003u
-#define AGENT_ERR_STALE 0xF0000004u
-#define AGENT_ERR_UNWRAP 0xF0000005u
-#define AGENT_ERR_FLASH 0xF0000006u
-#define AGENT_ERR_NOT_PROVISIONED 0xF0000007u
-#define AGENT_ERR_BUSY 0xF0000008u
-
-#define AGENT_OP_GET_IDENTITY 0x70
-#define AGENT_OP_INSTALL 0x71
-#define AGENT_OP_PROVE 0x72
-#define AGENT_OP_GET_STATUS 0x73
-
-/* The parameter block: request, status, input length, output length, data. */
-#define AGENT_BLK_REQUEST 0
-#define AGENT_BLK_STATUS 4
-#define AGENT_BLK_IN_LEN 8
-#define AGENT_BLK_OUT_LEN 12
-#define AGENT_BLK_DATA 16
-#define AGENT_BLOCK_MAX 2048u
-#define AGENT_DATA_MAX (AGENT_BLOCK_MAX - AGENT_BLK_DATA)
 
 /* Formats (docs/protocols.md). */
 #define LPK1_LEN 237

@@ -342,6 +342,10 @@ enum lpa_protection {
 	LPA_PROT_SECURE = 3,
 	LPA_PROT_DEAD = 4
 };
+/* "VIRGIN", "NORMAL", "SECURE", "DEAD"; "UNKNOWN" for 0, "INVALID" for any other value. */
+const char *lpa_protection_name(unsigned prot);
+/* The state lpa_protection_name gives name (0 for "UNKNOWN" and any other name). */
+unsigned lpa_protection_from_name(const char *name);
 struct lpa_lpi1 {
 	uint16_t agent_version;
 	uint8_t protection;  /* enum lpa_protection */

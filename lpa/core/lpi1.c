@@ -113,3 +113,18 @@ int lpa_status_parse(const uint8_t *buf, size_t len, struct lpa_agent_status *st
 		return LPA_ERR_MISMATCH;
 	return LPA_OK;
 }
+
+static const char *const lpi1_prot_names[] = {"UNKNOWN", "VIRGIN", "NORMAL", "SECURE", "DEAD"};
+
+const char *lpa_protection_name(unsigned prot)
+{
+	return prot <= LPA_PROT_DEAD ? lpi1_prot_names[prot] : "INVALID";
+}
+
+unsigned lpa_protection_from_name(const char *name)
+{
+	for (unsigned i = LPA_PROT_VIRGIN; i <= LPA_PROT_DEAD; i++)
+		if (strcmp(name, lpi1_prot_names[i]) == 0)
+			return i;
+	return 0;
+}

@@ -114,13 +114,6 @@ fail:
 	prog_link_close(&link);
 }
 
-static const char *probes_prot(uint8_t p)
-{
-	static const char *n[] = {"UNKNOWN", "VIRGIN", "NORMAL", "SECURE", "DEAD"};
-
-	return p < 5 ? n[p] : "INVALID";
-}
-
 static void probes_print_json(const struct prog_probe_info *pi, const struct probes_chip *pc,
 			      bool first)
 {
@@ -141,7 +134,7 @@ static void probes_print_json(const struct prog_probe_info *pi, const struct pro
 	}
 	printf(",\"chip\":{\"family\":\"0x%03x\",\"silicon_id\":\"%08x\",\"protection\":\"%s\","
 	       "\"uid\":\"%016llx\",\"agent\":",
-	       pc->family, pc->silicon_id, probes_prot(pc->protection),
+	       pc->family, pc->silicon_id, lpa_protection_name(pc->protection),
 	       (unsigned long long)pc->uid);
 	if (pc->agent)
 		printf("{\"version\":\"%u.%u\",\"provisioned\":%s,\"dev_eui\":\"%016llx\","
@@ -168,7 +161,7 @@ static void probes_print_text(const struct prog_probe_info *pi, const struct pro
 		return;
 	}
 	printf("    chip: family 0x%03x  silicon ID %08x  %s  UID %016llx\n", pc->family,
-	       pc->silicon_id, probes_prot(pc->protection), (unsigned long long)pc->uid);
+	       pc->silicon_id, lpa_protection_name(pc->protection), (unsigned long long)pc->uid);
 	if (pc->agent)
 		printf("    agent %u.%u: %s", pc->status.agent_version >> 8,
 		       pc->status.agent_version & 0xFF,
@@ -296,16 +289,16 @@ int identify_main(int argc, char **argv)
 		       "\"last_counter\":%u,\"dik_sha256\":\"%s\",\"cert_len\":%u,"
 		       "\"identity\":\"%s\"}\n",
 		       prog_link_serial(link), (unsigned long long)id.chip_uid, id.silicon_id,
-		       probes_prot(id.protection), id.agent_version >> 8, id.agent_version & 0xFF,
-		       id.provisioned ? "true" : "false", id.last_counter, dik_hash, id.cert_len,
-		       b64);
+		       lpa_protection_name(id.protection), id.agent_version >> 8,
+		       id.agent_version & 0xFF, id.provisioned ? "true" : "false", id.last_counter,
+		       dik_hash, id.cert_len, b64);
 		free(b64);
 	} else {
 		printf("probe        %s (%s backend)\n", prog_link_serial(link),
 		       prog_link_backend_name(link));
 		printf("chip UID     %016llx\n", (unsigned long long)id.chip_uid);
 		printf("silicon ID   %08x\n", id.silicon_id);
-		printf("protection   %s\n", probes_prot(id.protection));
+		printf("protection   %s\n", lpa_protection_name(id.protection));
 		printf("agent        %u.%u, %s, last counter %u\n", id.agent_version >> 8,
 		       id.agent_version & 0xFF, id.provisioned ? "provisioned" : "not provisioned",
 		       id.last_counter);

@@ -95,6 +95,10 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 	check "6 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ]'
 	check "summary says 6 passed" 'grep -q "\"passed\":6,\"failed\":0" "$WORK/batch.jsonl"'
 	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
+	if [ "$scenario" = happy-cmsis-dap ]; then
+		# The native backend's budget per device (issue 14): exam to install.
+		check "each device takes 1..12 host waits on the link" 'grep -o "\"link_round_trips\":[0-9]*" "$WORK/batch.jsonl" | cut -d: -f2 | awk "\$1 < 1 || \$1 > 12 {bad = 1} END {exit bad || NR != 6}"'
+	fi
 	check "6 distinct DevEUIs" '[ "$(grep -o "\"dev_eui\":\"[0-9a-f]*\"" "$WORK/batch.jsonl" | sort -u | wc -l)" -eq 6 ]'
 	check "manifest verifies with pinned keys" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "every simulated chip holds keys" '[ "$(grep -l "^provisioned 1" "$WORK"/sim/chips/*/keys | wc -l)" -eq 6 ]'

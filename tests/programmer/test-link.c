@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -288,6 +289,87 @@ START_TEST(disconnect_moves_to_next_chip)
 }
 END_TEST
 
+/*
+ * What one device costs on the wire, as the station does it (connect, family, entrance
+ * exam, identity, INSTALL_PACKAGE): host waits counted by the probe layer (one per
+ * window of pipelined commands the host blocks on), deterministic whatever the latency.
+ * The native backend's budget is 12; the figures go to stderr for docs/benchmarks.md.
+ */
+static double link_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+START_TEST(device_host_waits_within_budget)
+{
+	prog_link *l = open_link(NULL);
+	EVP_PKEY *kms = kms_key(), *dik = NULL;
+	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11,
+				 .dev_eui = 0x70b3d57ed0000077ULL,
+				 .join_eui = 0x70b3d57ed0000000ULL,
+				 .key_id = 1};
+	lpa_secbuf *keys = lpa_secbuf_new(32);
+	uint8_t pkg[LPA_LPK1_LEN], rcpt[LPA_LPR1_LEN], raw[LPA_LPI1_MAX_LEN];
+	struct psoc6_exam_policy p;
+	struct psoc6_exam_result res;
+	struct prog_counters c0, c1, c2, c3;
+	struct timespec t1, t_build0, t2, t3;
+	struct lpa_lpi1 id;
+	struct lpa_lpr1 rc;
+	size_t raw_len = 0;
+	psoc6 *c = NULL;
+	int r = LPA_ERR_NO_TARGET;
+
+	psoc6_exam_policy_default(&p);
+	/* The chip is there from the start: one connect, as a station's first device. */
+	for (int i = 0; i < 100 && r == LPA_ERR_NO_TARGET; i++) {
+		if (i > 0)
+			usleep(50000);
+		prog_link_counters(l, &c0);
+		r = prog_link_connect(l, NULL);
+	}
+	ck_assert_int_eq(r, LPA_OK);
+	prog_link_counters(l, &c1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(psoc6_attach(l, &c), LPA_OK);
+	ck_assert_int_eq(psoc6_entrance_exam(c, &p, &res), LPA_OK);
+	ck_assert_int_eq(psoc6_get_identity(c, &id, raw, sizeof(raw), &raw_len), LPA_OK);
+	ck_assert_uint_eq(id.chip_uid, res.uid);
+	prog_link_counters(l, &c2);
+	clock_gettime(CLOCK_MONOTONIC, &t_build0);
+	ck_assert_int_eq(lpa_p256_from_public(id.dik_pub, &dik), LPA_OK);
+	ck_assert_int_eq(lpa_random(lpa_secbuf_data(keys), 32), LPA_OK);
+	h.chip_uid = id.chip_uid;
+	h.counter = id.last_counter + 1;
+	ck_assert_int_eq(lpa_lpk1_build(&h, keys, dik, kms, NULL, NULL, pkg), LPA_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	ck_assert_int_eq(psoc6_install_package(c, pkg, rcpt), LPA_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t3);
+	ck_assert_int_eq(lpa_lpr1_verify(rcpt, sizeof(rcpt), dik, pkg, keys, &rc), LPA_OK);
+	prog_link_counters(l, &c3);
+	fprintf(stderr,
+		"host waits (DAP commands): connect %llu (%llu), exam + identity %llu (%llu), "
+		"install %llu (%llu), device %llu (%llu); device %.1f ms on the link\n",
+		(unsigned long long)(c1.round_trips - c0.round_trips),
+		(unsigned long long)(c1.commands - c0.commands),
+		(unsigned long long)(c2.round_trips - c1.round_trips),
+		(unsigned long long)(c2.commands - c1.commands),
+		(unsigned long long)(c3.round_trips - c2.round_trips),
+		(unsigned long long)(c3.commands - c2.commands),
+		(unsigned long long)(c3.round_trips - c1.round_trips),
+		(unsigned long long)(c3.commands - c1.commands),
+		/* the package's building (the KMS's work) between t1..t2 and t2 excluded */
+		link_ms(&t1, &t3) - link_ms(&t_build0, &t2));
+	if (backend == PROG_BACKEND_CMSIS_DAP)
+		ck_assert_uint_le(c3.round_trips - c1.round_trips, 12);
+	lpa_secbuf_free(&keys);
+	lpa_pkey_free(&kms);
+	lpa_pkey_free(&dik);
+	psoc6_detach(&c);
+	prog_link_close(&l);
+}
+END_TEST
+
 /* ---- fault scenarios (each under its own lpa-sim --faults) ---- */
 START_TEST(wait_storm_recovers)
 {
@@ -420,6 +502,7 @@ int main(int argc, char **argv)
 	const struct tu_case fault[] = {TU_CASE(fault_range_names_address)};
 	const struct tu_case unplug[] = {TU_CASE(unplug_reports_probe_gone)};
 	const struct tu_case parallel[] = {TU_CASE(four_probes_in_parallel)};
+	const struct tu_case round_trips[] = {TU_CASE(device_host_waits_within_budget)};
 	/* With the datasheet's flash and agent latencies: polls must wait for real. */
 	const struct tu_case realistic[] = {
 		TU_CASE(silicon_id_and_unique_id),
@@ -444,6 +527,8 @@ int main(int argc, char **argv)
 		return tu_main("link-unplug", unplug, 1);
 	if (strcmp(argv[2], "realistic") == 0)
 		return tu_main("link-realistic", realistic, TU_N(realistic));
+	if (strcmp(argv[2], "round-trips") == 0)
+		return tu_main("link-round-trips", round_trips, 1);
 	if (strcmp(argv[2], "parallel") == 0)
 		return tu_main("link-parallel", parallel, 1);
 	fprintf(stderr, "test-link: unknown scenario '%s'\n", argv[2]);

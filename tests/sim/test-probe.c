@@ -170,6 +170,47 @@ START_TEST(probe_transfer_value_match)
 }
 END_TEST
 
+/* As the USB side runs it: a value-match read that does not match keeps the command in
+ * the probe (pending) until MatchRetry retries' wire time at the SWJ clock has passed,
+ * however often it is carried on; then the mismatch. 100 retries at 1 MHz: 100 x 46 us. */
+START_TEST(probe_value_match_waits_wire_time)
+{
+	const uint8_t clock[] = {0x11, 0x40, 0x42, 0x0F, 0x00}; /* 1 MHz */
+	const uint8_t cfg[] = {0x04, 0, 64, 0, 100, 0};
+	const uint8_t bad[] = {0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0x34, 0x12};
+	const uint8_t ok[] = {0x05, 0, 2, 0x20, 0, 0, 0xFF, 0xFF, 0x12, 0, 0, 0xA0, 0x6B};
+	bool pending = false;
+	size_t n;
+
+	dap_attach(probe);
+	cmd(probe, clock, sizeof(clock));
+	cmd(probe, cfg, sizeof(cfg));
+	n = sim_probe_submit(probe, bad, sizeof(bad), resp, sizeof(resp), &pending);
+	ck_assert_uint_eq(n, 0);
+	ck_assert(pending);
+	for (int i = 0; i < 1000; i++) {
+		test_clock += 4000; /* 4 us a call: 4 ms in all, short of 4.6 ms */
+		ck_assert_uint_eq(sim_probe_resume(probe, resp, sizeof(resp), &pending), 0);
+		ck_assert(pending);
+	}
+	test_clock += 600000;
+	n = sim_probe_resume(probe, resp, sizeof(resp), &pending);
+	ck_assert(!pending);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(resp[0], 0x05);
+	ck_assert_uint_eq(resp[1], 1);
+	ck_assert_uint_eq(resp[2], SIM_ACK_OK | 0x10);
+	/* A read that matches at once is answered at once. */
+	n = sim_probe_submit(probe, ok, sizeof(ok), resp, sizeof(resp), &pending);
+	ck_assert(!pending);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(resp[1], 2);
+	/* Nothing is pending any more. */
+	ck_assert_uint_eq(sim_probe_resume(probe, resp, sizeof(resp), &pending), 0);
+	ck_assert(!pending);
+}
+END_TEST
+
 START_TEST(probe_empty_slot_is_noack)
 {
 	struct sim_probe *p = make_probe(0, NULL);
@@ -414,6 +455,7 @@ int main(void)
 		TU_CASE(probe_simple_commands),
 		TU_CASE(probe_transfer_block_round_trip),
 		TU_CASE(probe_transfer_value_match),
+		TU_CASE(probe_value_match_waits_wire_time),
 		TU_CASE(probe_empty_slot_is_noack),
 		TU_CASE(probe_dut_sequence),
 		TU_CASE(probe_wait_storm_and_retry),

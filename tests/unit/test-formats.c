@@ -393,6 +393,24 @@ static void identity(struct lpa_lpi1 *id)
 	memset(id->cert, 0x30, 300);
 }
 
+/* One name per protection state, for every report (station, exam, simulator). */
+START_TEST(protection_names_round_trip)
+{
+	ck_assert_str_eq(lpa_protection_name(LPA_PROT_VIRGIN), "VIRGIN");
+	ck_assert_str_eq(lpa_protection_name(LPA_PROT_NORMAL), "NORMAL");
+	ck_assert_str_eq(lpa_protection_name(LPA_PROT_SECURE), "SECURE");
+	ck_assert_str_eq(lpa_protection_name(LPA_PROT_DEAD), "DEAD");
+	ck_assert_str_eq(lpa_protection_name(0), "UNKNOWN");
+	ck_assert_str_eq(lpa_protection_name(5), "INVALID");
+	ck_assert_str_eq(lpa_protection_name(255), "INVALID");
+	for (unsigned p = LPA_PROT_VIRGIN; p <= LPA_PROT_DEAD; p++)
+		ck_assert_uint_eq(lpa_protection_from_name(lpa_protection_name(p)), p);
+	ck_assert_uint_eq(lpa_protection_from_name("UNKNOWN"), 0);
+	ck_assert_uint_eq(lpa_protection_from_name("normal"), 0);
+	ck_assert_uint_eq(lpa_protection_from_name(""), 0);
+}
+END_TEST
+
 START_TEST(lpi1_round_trip)
 {
 	struct lpa_lpi1 id, back;
@@ -612,6 +630,7 @@ int main(void)
 		TU_CASE(lpr1_refusals),
 		TU_CASE_SLOW(lpp1_round_trip_and_flips, 120),
 		TU_CASE(lpp1_refusals),
+		TU_CASE(protection_names_round_trip),
 		TU_CASE(lpi1_round_trip),
 		TU_CASE(lpi1_strict_parse),
 		TU_CASE(status_round_trip_and_strict),

@@ -1,0 +1,40 @@
+/*
+ * agent-abi.h — the secure agent's call interface as constants (docs/protocols.md,
+ * "Secure-agent calls over IPC"): opcodes, status words, the parameter block's layout.
+ * Plain macros and nothing else, so that the firmware (agent.h), the station's PSoC 6
+ * layer (programmer/psoc6.c) and the simulator (fixtures/sim) name them from one place
+ * without the host pulling in firmware headers.
+ */
+#ifndef LPA_AGENT_ABI_H
+#define LPA_AGENT_ABI_H
+
+/* Call status words. */
+#define AGENT_OK 0xA0000000u
+#define AGENT_ERR_REQUEST 0xF0000001u
+#define AGENT_ERR_SIGNATURE 0xF0000002u
+#define AGENT_ERR_WRONG_CHIP 0xF0000003u
+#define AGENT_ERR_STALE 0xF0000004u
+#define AGENT_ERR_UNWRAP 0xF0000005u
+#define AGENT_ERR_FLASH 0xF0000006u
+#define AGENT_ERR_NOT_PROVISIONED 0xF0000007u
+#define AGENT_ERR_BUSY 0xF0000008u
+
+/* Opcodes (the request word's top byte). */
+#define AGENT_OP_GET_IDENTITY 0x70
+#define AGENT_OP_INSTALL 0x71
+#define AGENT_OP_PROVE 0x72
+#define AGENT_OP_GET_STATUS 0x73
+
+/* The parameter block: request, status, input length, output length, data. */
+#define AGENT_BLK_REQUEST 0
+#define AGENT_BLK_STATUS 4
+#define AGENT_BLK_IN_LEN 8
+#define AGENT_BLK_OUT_LEN 12
+#define AGENT_BLK_DATA 16
+#define AGENT_BLOCK_MAX 2048u
+#define AGENT_DATA_MAX (AGENT_BLOCK_MAX - AGENT_BLK_DATA)
+
+/* The IPC structure the calls go to. */
+#define AGENT_IPC_STRUCT 8
+
+#endif /* LPA_AGENT_ABI_H */
