@@ -301,3 +301,10 @@ const char *prog_link_last_error(const prog_link *l)
 {
 	return l->ops->last_error(l->ctx);
 }
+
+int prog_link_flash_write(prog_link *l, uint32_t addr, const void *data, size_t len)
+{
+	if (l->ops->flash_write == NULL)
+		return LPA_ERR_UNSUPPORTED;
+	return l->ops->flash_write(l->ctx, addr, data, len);
+}

@@ -137,6 +137,26 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 		fi
 	fi
 	;;
+agent-program)
+	# Chips without the secure agent (a vendor identity, erased main flash) mixed with
+	# agent-bearing ones: the agent step programs the [agent] image onto the first,
+	# reads it back, resets them and waits for the agent; then every chip is provisioned.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 2 --chip-kind p0=no-agent --chip-kind p1:c1=no-agent \
+		--state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" \
+		-v batch --lot L1 --count 4 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "4 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 4 ]'
+	check "3 of them had the agent programmed, the 4th had it already" '[ "$(grep -c "\"agent_programmed\":true" "$WORK/batch.jsonl")" -eq 3 ] && [ "$(grep -c "\"agent_programmed\":false" "$WORK/batch.jsonl")" -eq 1 ]'
+	check "the journal holds flashing and flashed for those 3" '[ "$(grep -c "\"step\":\"flashing\"" "$WORK/station/journal.jsonl")" -eq 3 ] && [ "$(grep -c "\"step\":\"flashed\"" "$WORK/station/journal.jsonl")" -eq 3 ]'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "every chip's main flash starts with the image" 'for f in "$WORK"/sim/probes/*/chip*/main.bin; do head -c "$(wc -c <"$bin")" "$f" | cmp -s - "$bin" || exit 1; done'
+	check "every chip holds its keys" '[ "$(chips_with_keys)" -eq 4 ]'
+	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	;;
 record-rotation)
 	# A lot spanning a record-key rotation: records before it carry record-1, after it
 	# record-2; the JWKS publishes both and the whole manifest verifies.
