@@ -282,6 +282,8 @@ int prog_link_reset(prog_link *l)
 {
 	/* SYSRESETREQ through the CM0+ AIRCR resets the whole chip. The write itself may
 	 * come back without an answer while the chip goes down; the reconnect tells. */
+	if (l->ops->reset != NULL)
+		return l->ops->reset(l->ctx);
 	(void)prog_mem_write32(l, 1, 0xE000ED0C, 0x05FA0004);
 	return l->ops->connect(l->ctx, &(uint32_t){0});
 }

@@ -708,6 +708,30 @@ static int openocd_flash_write(void *ctx, uint32_t addr, const void *data, size_
 	return r;
 }
 
+/*
+ * SYSRESETREQ resets the APs too, but OpenOCD keeps each AP's CSW and TAR cached: the
+ * next block write would go out without its auto-increment, every word to one address.
+ * Writing both registers through `apreg` makes OpenOCD's cache and the APs agree again
+ * (the reset values: 32-bit, no increment, privileged data; TAR 0).
+ */
+static int openocd_reset(void *ctx)
+{
+	struct openocd *o = ctx;
+	char cmd[512];
+	size_t len = 0;
+	const char *text;
+	size_t tlen;
+
+	(void)openocd_mem_write(o, 1, 0xE000ED0C, 4, &(uint32_t){0x05FA0004}, 4, &(uint32_t){0});
+	for (unsigned ap = 0; ap < OPENOCD_N_APS; ap++)
+		openocd_append(cmd, sizeof(cmd), &len,
+			       "%s" OPENOCD_DAP " apreg %u 0x00 0x03000002; " OPENOCD_DAP
+			       " apreg %u 0x04 0",
+			       ap ? "; " : "", ap, ap);
+	(void)openocd_cmd(o, cmd, &text, &tlen);
+	return openocd_connect(o, &(uint32_t){0});
+}
+
 static void openocd_counters(void *ctx, struct prog_counters *c)
 {
 	struct openocd *o = ctx;
@@ -738,5 +762,6 @@ const struct prog_link_ops prog_openocd_ops = {
 	.mem_write = openocd_mem_write,
 	.counters = openocd_counters,
 	.flash_write = openocd_flash_write,
+	.reset = openocd_reset,
 	.last_error = openocd_last_error,
 };

@@ -33,6 +33,9 @@ struct prog_link_ops {
 	/* Optional: the backend programs main flash itself (erase included), bounded by its
 	 * own timeout. NULL: psoc6-flash.c drives the SROM through the memory ops. */
 	int (*flash_write)(void *ctx, uint32_t addr, const void *data, size_t len);
+	/* Optional: a system reset and the reconnect after it, for a backend that keeps
+	 * state the reset invalidates. NULL: link.c writes AIRCR and reconnects. */
+	int (*reset)(void *ctx);
 	/* The backend's detail for its last error; "" when none. */
 	const char *(*last_error)(void *ctx);
 };

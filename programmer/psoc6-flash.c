@@ -284,14 +284,16 @@ int psoc6_flash_write(psoc6 *chip, uint32_t addr, const void *data, size_t len, 
 			flash_fail(why, why_len, r, "%s: %s", prog_link_backend_name(l),
 				   prog_link_last_error(l)[0] ? prog_link_last_error(l)
 							      : lpa_strerror(r));
-		return r;
+	} else if ((r = psoc6_flash_park(chip)) != LPA_OK) {
+		flash_fail(why, why_len, r, "cannot park the CM0+: %s", lpa_strerror(r));
+	} else if ((r = flash_erase(chip, addr, len, psoc6_get_family(chip)->param_area, why,
+				    why_len)) == LPA_OK) {
+		r = flash_rows(chip, addr, data, len, why, why_len);
 	}
-	if ((r = psoc6_flash_park(chip)) != LPA_OK)
-		return flash_fail(why, why_len, r, "cannot park the CM0+: %s", lpa_strerror(r));
-	if ((r = flash_erase(chip, addr, len, psoc6_get_family(chip)->param_area, why, why_len)) !=
-	    LPA_OK)
-		return r;
-	return flash_rows(chip, addr, data, len, why, why_len);
+	/* Out of debug: a core left halted (OpenOCD's driver leaves it so) would stay halted
+	 * through the reset that starts the new image (DHCSR survives a system reset). */
+	(void)prog_mem_write32(l, AP_CM0, DHCSR, DBGKEY);
+	return r;
 }
 
 int psoc6_flash_verify(psoc6 *chip, uint32_t addr, const void *data, size_t len, uint8_t sha256[32],

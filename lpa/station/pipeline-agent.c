@@ -83,7 +83,7 @@ int pipeline_agent(struct pipeline_worker *w, psoc6 *chip, struct pipeline_resul
 	char why[200], detail[200], hex[65];
 	uint32_t sid = 0, bad = 0;
 	uint8_t prot = 0;
-	uint64_t uid = 0;
+	uint64_t uid = 0, again = 0;
 	int r;
 
 	if (img == NULL)
@@ -131,6 +131,13 @@ int pipeline_agent(struct pipeline_worker *w, psoc6 *chip, struct pipeline_resul
 		goto fail;
 	}
 	pipeline_progress(w, "agent", 8);
+	/* Still the same chip: what follows is journaled under this UID. */
+	if ((r = psoc6_unique_id(chip, &again)) != LPA_OK || again != uid) {
+		snprintf(why, sizeof(why), "the chip changed during the agent step (%s)",
+			 r != LPA_OK ? lpa_strerror(r) : "another UID after the reset");
+		r = r != LPA_OK ? r : LPA_ERR_MISMATCH;
+		goto fail;
+	}
 	if ((r = agent_await_boot(w, chip, &st)) != LPA_OK) {
 		snprintf(why, sizeof(why),
 			 "the programmed agent did not answer after its reset: %s",

@@ -160,10 +160,12 @@ lorawan = 1.1
 CONF
 }
 
-# e2e_agent_conf [IMAGE]: an [agent] section naming IMAGE (default: the build's CY8C6xx7
-# .hex) with the SHA-256 and version `agent info` reports for it.
+# e2e_agent_conf [IMAGE [SHA256]]: an [agent] section naming IMAGE ("" or none: the
+# build's CY8C6xx7 .hex) with the SHA-256 (unless given) and version `agent info`
+# reports for it.
 e2e_agent_conf() {
-	img=${1:-$BUILD/lpa/agent/lpa-agent-cy8c6xx7.hex}
+	img=${1:-}
+	[ -n "$img" ] || img=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.hex
 	info=$("$BUILD/lpa/station/lpa-station" agent info --json "$img") ||
 		e2e_die "agent info refused $img"
 	sha=$(echo "$info" | sed 's/.*"sha256":"\([0-9a-f]*\)".*/\1/')
