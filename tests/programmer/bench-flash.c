@@ -2,7 +2,7 @@
  * bench-flash — main-flash programming per backend, against the physical floor (run
  * under lpa-sim, docs/benchmarks.md "Flash programming"):
  *
- *   LPA_BENCH_STATE=DIR bench-flash BACKEND KIB [MAX_TRANSFERS_PER_ROW]
+ *   LPA_BENCH_STATE=DIR bench-flash BACKEND KIB [MAX_TRANSFERS_PER_ROW [MAX_WAITS_PER_ROW]]
  *
  * Writes KIB KiB of seeded pseudo-random bytes at 0x10000000 through psoc6_flash_write,
  * reads them back (psoc6_flash_verify), then reports the rows and erases, the USB bulk
@@ -10,7 +10,7 @@
  * wall time, KiB/s, and the floor: the simulator's datasheet times (row program 5 ms,
  * (sub)sector erase 11 ms) times the calls. With MAX_TRANSFERS_PER_ROW it is a test:
  * exit 1 when the write or the read-back fails, or the write took more USB transfers
- * per row than that (the pipelining's bound).
+ * (or host round trips) per row than that: the pipelining's bounds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,7 @@ int main(int argc, char **argv)
 {
 	struct prog_link_opts o = {.timeout_ms = 5000};
 	struct psoc6_flash_plan plan;
+	struct prog_counters c0, c1;
 	prog_link *l = NULL;
 	psoc6 *chip = NULL;
 	uint8_t *img, sha[32];
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 	unsigned long long u0, u1;
 	uint32_t bad = 0, x = 0x12345678u;
 	size_t len;
-	double t0, t1, floor_ms, max_per_row = 0;
+	double t0, t1, floor_ms, max_per_row = 0, max_waits = 0, waits;
 	int r;
 
 	if (argc < 3) {
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
 	len = (size_t)strtoul(argv[2], NULL, 10) * 1024;
 	if (argc > 3)
 		max_per_row = strtod(argv[3], NULL);
+	if (argc > 4)
+		max_waits = strtod(argv[4], NULL);
 	if ((img = malloc(len)) == NULL || psoc6_flash_plan(0x10000000u, len, &plan) != LPA_OK)
 		return 2;
 	for (size_t i = 0; i < len; i++) {
@@ -89,9 +92,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	u0 = bench_usb(prog_link_serial(l));
+	prog_link_counters(l, &c0);
 	t0 = bench_now();
 	r = psoc6_flash_write(chip, 0x10000000u, img, len, why, sizeof(why));
 	t1 = bench_now();
+	prog_link_counters(l, &c1);
 	u1 = bench_usb(prog_link_serial(l));
 	if (r != LPA_OK) {
 		fprintf(stderr, "bench-flash: write failed: %s: %s\n", lpa_strerror(r), why);
@@ -103,15 +108,23 @@ int main(int argc, char **argv)
 	}
 	floor_ms = plan.rows * ROW_PROGRAM_MS +
 		   (plan.sector_erases + plan.subsector_erases) * ERASE_MS;
-	printf("backend %s  image %zu KiB  rows %u  erases %u+%u  usb_transfers %llu (%.2f/row)  "
+	printf("backend %s  image %zu KiB  rows %u  erases %u+%u  host_waits %llu  "
+	       "usb_transfers %llu (%.2f/row)  "
 	       "ms %.0f  KiB/s %.1f  floor_ms %.0f  floor_KiB/s %.1f  vs_floor %.3f\n",
 	       prog_link_backend_name(l), len / 1024, plan.rows, plan.sector_erases,
-	       plan.subsector_erases, u1 - u0, (double)(u1 - u0) / plan.rows, (t1 - t0) * 1000,
+	       plan.subsector_erases, (unsigned long long)(c1.round_trips - c0.round_trips),
+	       u1 - u0, (double)(u1 - u0) / plan.rows, (t1 - t0) * 1000,
 	       (double)len / 1024 / (t1 - t0), floor_ms, (double)len / 1024 / (floor_ms / 1000),
 	       (t1 - t0) * 1000 / floor_ms);
+	waits = (double)(c1.round_trips - c0.round_trips) / plan.rows;
 	psoc6_detach(&chip);
 	prog_link_close(&l);
 	free(img);
+	if (max_waits > 0 && waits > max_waits) {
+		fprintf(stderr, "bench-flash: %.2f host round trips per row, more than %.2f\n",
+			waits, max_waits);
+		return 1;
+	}
 	if (max_per_row > 0 && u0 != 0 && (double)(u1 - u0) / plan.rows > max_per_row) {
 		fprintf(stderr, "bench-flash: %.2f USB transfers per row, more than %.2f\n",
 			(double)(u1 - u0) / plan.rows, max_per_row);
