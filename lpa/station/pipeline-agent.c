@@ -102,6 +102,12 @@ int pipeline_agent(struct pipeline_worker *w, psoc6 *chip, struct pipeline_resul
 				     lpa_strerror(r));
 	if (why[0] == '\0')
 		return LPA_OK;
+	/* An image linked for the other CPUSS map would not even boot. */
+	if (psoc6_get_family(chip)->id != (img->part == 1 ? PSOC6_FAMILY_BLE2 : PSOC6_FAMILY_2M))
+		return pipeline_fail(res, PC_EXAM, LPA_ERR_UNSUPPORTED,
+				     "%s, and the [agent] image is for %s, not this %s", why,
+				     agent_image_part_name(img->part),
+				     psoc6_get_family(chip)->name);
 	pipeline_progress(w, "agent", 2);
 	if ((r = pipeline_log(w, J_FLASHING, uid, 0, 0, NULL, NULL, why)) != LPA_OK)
 		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",

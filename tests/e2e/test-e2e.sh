@@ -158,6 +158,32 @@ agent-program)
 	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	;;
+agent-old)
+	# A chip whose agent is older than the configured image: the image-info block says
+	# 0.9 (the build's image with its version field and SHA-256 redone). The station
+	# programs 1.0 over it; the vendor identity in the key store stays.
+	e2e_agent_conf
+	python3 - "$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin" "$WORK/old.bin" <<'PY'
+import hashlib, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[0x46:0x48] = bytes([0, 9])
+b[0x50:0x70] = bytes(32)
+b[0x50:0x70] = hashlib.sha256(b).digest()
+open(sys.argv[2], "wb").write(b)
+PY
+	check "the old image is a valid 0.9 image" '"$BUILD/lpa/station/lpa-station" agent info --json "$WORK/old.bin" | grep -q "\"agent_version\":\"0.9\""'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --agent-image "$WORK/old.bin" --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "the chip passes with the agent programmed" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 1 ] && grep -q "\"agent_programmed\":true" "$WORK/batch.jsonl"'
+	check "the journal says why" 'grep -q "secure agent 0.9 older than the configured 1.0" "$WORK/station/journal.jsonl"'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "its main flash holds the 1.0 image" 'head -c "$(wc -c <"$bin")" "$WORK"/sim/probes/SIM0000001/chip00/main.bin | cmp -s - "$bin"'
+	check "and it holds its keys" '[ "$(chips_with_keys)" -eq 1 ]'
+	;;
 agent-flash-fail)
 	# The agent step fails on two chips: probe 1's 5th row write leaves a byte wrong (a
 	# failing cell: the read-back catches it), probe 2's 3rd SROM flash operation browns
