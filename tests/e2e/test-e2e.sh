@@ -184,6 +184,19 @@ PY
 	check "its main flash holds the 1.0 image" 'head -c "$(wc -c <"$bin")" "$WORK"/sim/probes/SIM0000001/chip00/main.bin | cmp -s - "$bin"'
 	check "and it holds its keys" '[ "$(chips_with_keys)" -eq 1 ]'
 	;;
+agent-wrong-part)
+	# A CY8C6xxA (CPUSS v2) chip without the agent, a CY8C6xx7 image configured: refused
+	# before anything is written.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --family v2 --chip-kind p0=no-agent --state "$WORK/sim" \
+		-- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 14 (exit $rc)" '[ $rc -eq 14 ]'
+	check "the chip refused by the exam, naming both parts" 'grep "\"class\":\"exam_refused\"" "$WORK/batch.jsonl" | grep -q "image is for CY8C6xx7.*not this PSoC 6A-2M"'
+	check "  its flash untouched and nothing journaled" '{ [ ! -s "$WORK"/sim/probes/SIM0000001/chip00/main.bin ] || ! tr -d "\000" <"$WORK"/sim/probes/SIM0000001/chip00/main.bin | grep -q .; } && ! grep -q "\"step\"" "$WORK/station/journal.jsonl" 2>/dev/null'
+	;;
 agent-flash-fail)
 	# The agent step fails on two chips: probe 1's 5th row write leaves a byte wrong (a
 	# failing cell: the read-back catches it), probe 2's 3rd SROM flash operation browns
