@@ -295,6 +295,8 @@ int prog_link_reset(prog_link *l)
 {
 	/* SYSRESETREQ through the CM0+ AIRCR resets the whole chip. The write itself may
 	 * come back without an answer while the chip goes down; the reconnect tells. */
+	if (l->ops->reset != NULL)
+		return l->ops->reset(l->ctx);
 	(void)prog_mem_write32(l, 1, 0xE000ED0C, 0x05FA0004);
 	return l->ops->connect(l->ctx, &(uint32_t){0});
 }
@@ -313,4 +315,11 @@ uint32_t prog_link_fault_addr(const prog_link *l)
 const char *prog_link_last_error(const prog_link *l)
 {
 	return l->ops->last_error(l->ctx);
+}
+
+int prog_link_flash_write(prog_link *l, uint32_t addr, const void *data, size_t len)
+{
+	if (l->ops->flash_write == NULL)
+		return LPA_ERR_UNSUPPORTED;
+	return l->ops->flash_write(l->ctx, addr, data, len);
 }

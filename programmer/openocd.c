@@ -34,6 +34,7 @@
 
 #define OPENOCD_DAP "lpa.dap"
 #define OPENOCD_N_APS 3 /* mem_ap targets lpa.ap0 .. lpa.ap2 */
+#define OPENOCD_CM0 "lpa.cm0"
 /* Words per Tcl request, and per read_memory/write_memory inside it. A request is one
  * round trip to OpenOCD; the inner pieces bound what a WAIT costs: the pieces before it
  * are delivered, the request resumes at the piece that failed. */
@@ -185,6 +186,15 @@ static size_t openocd_config(const struct openocd *o, char *cfg, size_t cap)
 		ok = openocd_append(
 			cfg, cap, &len,
 			"target create lpa.ap%u mem_ap -dap " OPENOCD_DAP " -ap-num %u\n", ap, ap);
+	/* The CM0+ as a core target, for OpenOCD's psoc6 flash driver only: examined when
+	 * flash is written (openocd_flash_write), never polled before. Its algorithms'
+	 * working area stays clear of the agent's protected RAM (the first 6 KiB) and of
+	 * the SROM's top 2 KiB on every family. */
+	ok = ok && openocd_append(cfg, cap, &len,
+				  "target create " OPENOCD_CM0 " cortex_m -dap " OPENOCD_DAP
+				  " -ap-num 1 -defer-examine -work-area-phys 0x08030000"
+				  " -work-area-size 0x8000 -work-area-backup 0\n"
+				  "flash bank lpa.main psoc6 0x10000000 0 0 0 " OPENOCD_CM0 "\n");
 	/* init comes from the client, so that its failure reaches us as a reply. */
 	ok = ok && openocd_append(cfg, cap, &len, "noinit\n");
 	return ok ? len : 0;
@@ -661,6 +671,67 @@ fail:
 	return r;
 }
 
+/*
+ * Main flash through OpenOCD's psoc6 driver, as a factory's OpenOCD flow does it: the
+ * CM0+ examined and halted (the driver runs its SROM park loop on it), then `flash
+ * write_image erase` of the bytes from a private temporary file. Background polling is
+ * turned off first: the examined core would otherwise be polled for the rest of the
+ * link's life.
+ */
+static int openocd_flash_write(void *ctx, uint32_t addr, const void *data, size_t len)
+{
+	struct openocd *o = ctx;
+	char path[] = "/tmp/lpa-flash-XXXXXX", cmd[256];
+	const char *text;
+	size_t tlen;
+	unsigned saved = o->timeout_ms;
+	int fd, r;
+
+	if ((fd = mkstemp(path)) < 0)
+		return LPA_ERR_SYSTEM;
+	if (write(fd, data, len) != (ssize_t)len) {
+		close(fd);
+		unlink(path);
+		return LPA_ERR_SYSTEM;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd),
+		 "poll off; " OPENOCD_CM0 " arp_examine; " OPENOCD_CM0 " arp_halt; " OPENOCD_CM0
+		 " arp_waitstate halted %u; flash write_image erase %s 0x%08x bin",
+		 saved, path, addr);
+	/* Erase and program take the SROM about 16 ms a row; OpenOCD's own round trips
+	 * add more. Bound the whole by the rows, generously. */
+	o->timeout_ms = saved + (unsigned)(len / 512 + 1) * 200;
+	r = openocd_cmd(o, cmd, &text, &tlen);
+	o->timeout_ms = saved;
+	unlink(path);
+	return r;
+}
+
+/*
+ * SYSRESETREQ resets the APs too, but OpenOCD keeps each AP's CSW and TAR cached: the
+ * next block write would go out without its auto-increment, every word to one address.
+ * Writing both registers through `apreg` makes OpenOCD's cache and the APs agree again
+ * (the reset values: 32-bit, no increment, privileged data; TAR 0).
+ */
+static int openocd_reset(void *ctx)
+{
+	struct openocd *o = ctx;
+	char cmd[512];
+	size_t len = 0;
+	const char *text;
+	size_t tlen;
+
+	(void)openocd_mem_write(o, 1, 0xE000ED0C, 4, &(uint32_t){0x05FA0004}, 4, &(uint32_t){0});
+	for (unsigned ap = 0; ap < OPENOCD_N_APS; ap++)
+		openocd_append(cmd, sizeof(cmd), &len,
+			       "%s" OPENOCD_DAP " apreg %u 0x00 0x03000002; " OPENOCD_DAP
+			       " apreg %u 0x04 0",
+			       ap ? "; " : "", ap, ap);
+	(void)openocd_cmd(o, cmd, &text, &tlen);
+	return openocd_connect(o, &(uint32_t){0});
+}
+
 static void openocd_counters(void *ctx, struct prog_counters *c)
 {
 	struct openocd *o = ctx;
@@ -690,5 +761,7 @@ const struct prog_link_ops prog_openocd_ops = {
 	.mem_read = openocd_mem_read,
 	.mem_write = openocd_mem_write,
 	.counters = openocd_counters,
+	.flash_write = openocd_flash_write,
+	.reset = openocd_reset,
 	.last_error = openocd_last_error,
 };

@@ -32,6 +32,12 @@ struct prog_link_ops {
 	int (*mem_ops)(void *ctx, uint8_t ap, const struct prog_op *ops, size_t n, unsigned poll_ms,
 		       size_t *done);
 	void (*counters)(void *ctx, struct prog_counters *c);
+	/* Optional: the backend programs main flash itself (erase included), bounded by its
+	 * own timeout. NULL: psoc6-flash.c drives the SROM through the memory ops. */
+	int (*flash_write)(void *ctx, uint32_t addr, const void *data, size_t len);
+	/* Optional: a system reset and the reconnect after it, for a backend that keeps
+	 * state the reset invalidates. NULL: link.c writes AIRCR and reconnects. */
+	int (*reset)(void *ctx);
 	/* The backend's detail for its last error; "" when none. */
 	const char *(*last_error)(void *ctx);
 };
@@ -72,6 +78,12 @@ int probe_usb_exchange(struct probe_usb *pu, const uint8_t *cmd, size_t len, uin
 		       size_t cap, size_t *resp_len, unsigned timeout_ms);
 /* libusb error -> LPA_ERR_*. */
 int probe_usb_err(int libusb_error);
+
+/* The backend's own flash programming (ops->flash_write); LPA_ERR_UNSUPPORTED when it
+ * has none. */
+int prog_link_flash_write(prog_link *link, uint32_t addr, const void *data, size_t len);
+/* The link a chip was attached on (psoc6.c), for psoc6-flash.c. */
+prog_link *psoc6_link(psoc6 *chip);
 
 extern const struct prog_link_ops prog_cmsis_dap_ops;
 extern const struct prog_link_ops prog_openocd_ops;

@@ -205,4 +205,32 @@ void psoc6_exam_policy_default(struct psoc6_exam_policy *p);
 int psoc6_entrance_exam(psoc6 *chip, const struct psoc6_exam_policy *p,
 			struct psoc6_exam_result *res);
 
+/* ------------------------------------------------- PSoC 6 flash (psoc6-flash.c) */
+#define PSOC6_FLASH_ROW 512
+
+/* What writing addr..addr+len costs the chip: rows to program, 256-KiB sector and 4-KiB
+ * subsector erases. LPA_ERR_INVAL for a range that is not subsector-aligned main flash. */
+struct psoc6_flash_plan {
+	unsigned rows;
+	unsigned sector_erases;
+	unsigned subsector_erases;
+};
+int psoc6_flash_plan(uint32_t addr, size_t len, struct psoc6_flash_plan *p);
+/* Halts the CM0+, points it at the boot ROM's idle loop (VTOR 0, where the NMI is the
+ * SROM's) and lets it run: nothing executes from flash, SROM calls are served. */
+int psoc6_flash_park(psoc6 *chip);
+/*
+ * Writes len bytes of main flash at addr (a 4-KiB boundary); the last row is padded with
+ * the erased value. Native backend: park, erase, pipelined SROM ProgramRow (two SRAM
+ * slots in the family's parameter area). OpenOCD backend: OpenOCD's psoc6 flash driver
+ * (`flash write_image erase`). LPA_ERR_FLASH when the SROM reports a failure; why says
+ * which call, at which address.
+ */
+int psoc6_flash_write(psoc6 *chip, uint32_t addr, const void *data, size_t len, char *why,
+		      size_t why_len);
+/* Reads the range back: sha256 is the SHA-256 of what the chip holds; LPA_ERR_MISMATCH
+ * (with *bad_addr the first differing byte) when it is not data. */
+int psoc6_flash_verify(psoc6 *chip, uint32_t addr, const void *data, size_t len, uint8_t sha256[32],
+		       uint32_t *bad_addr);
+
 #endif /* LPA_PROGRAMMER_H */

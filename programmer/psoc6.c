@@ -418,3 +418,8 @@ int psoc6_entrance_exam(psoc6 *c, const struct psoc6_exam_policy *p, struct psoc
 	}
 	return LPA_OK;
 }
+
+prog_link *psoc6_link(psoc6 *c)
+{
+	return c->link;
+}

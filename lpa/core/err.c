@@ -59,6 +59,7 @@ static const struct err_entry err_table[] = {
 	[45] = {"LPA_ERR_KMS_PROTOCOL", "malformed reply from the KMS"},
 	[46] = {"LPA_ERR_KMS_RECORD",
 		"KMS record fails the pinned record keys or is not this device's"},
+	[47] = {"LPA_ERR_FLASH", "programming the chip's flash failed"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,

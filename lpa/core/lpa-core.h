@@ -68,8 +68,9 @@ enum lpa_err {
 	LPA_ERR_KMS_SERVER = -44,      /* the KMS failed (5xx) */
 	LPA_ERR_KMS_PROTOCOL = -45,    /* a reply from the KMS that does not follow the API */
 	LPA_ERR_KMS_RECORD =
-		-46, /* a KMS record that fails the pinned keys or names another device */
-	LPA_ERR_LAST = -47
+		-46,         /* a KMS record that fails the pinned keys or names another device */
+	LPA_ERR_FLASH = -47, /* programming the chip's flash failed (an SROM status, a read-back) */
+	LPA_ERR_LAST = -48
 };
 
 /* A fixed English message for every code; never NULL. */

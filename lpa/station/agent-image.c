@@ -153,24 +153,42 @@ static int image_check(const uint8_t *b, size_t len, struct agent_image *img)
 	return LPA_OK;
 }
 
-int agent_image_parse(const uint8_t *data, size_t len, struct agent_image *img)
+/* Parses and checks; the image's bytes from 0x10000000 in *out (malloc'd) when out is
+ * not NULL. */
+static int image_decode(const uint8_t *data, size_t len, struct agent_image *img, uint8_t **out,
+			size_t *out_len)
 {
 	uint8_t *bin;
 	size_t bin_len = 0;
+	bool hex = len > 0 && data[0] == ':';
 	int r;
 
 	if (data == NULL || img == NULL)
 		return LPA_ERR_INVAL;
 	memset(img, 0, sizeof(*img));
-	if (len == 0 || data[0] != ':')
-		return image_check(data, len, img);
 	if ((bin = calloc(1, AGENT_IMAGE_MAX)) == NULL)
 		return LPA_ERR_NOMEM;
-	if ((r = image_from_hex(data, len, bin, &bin_len)) == LPA_OK)
-		r = image_check(bin, bin_len, img);
+	if (hex)
+		r = image_from_hex(data, len, bin, &bin_len);
+	else if ((r = len > AGENT_IMAGE_MAX ? LPA_ERR_LENGTH : LPA_OK) == LPA_OK) {
+		memcpy(bin, data, len);
+		bin_len = len;
+	}
+	if (r == LPA_OK || (!hex && r == LPA_ERR_LENGTH))
+		r = image_check(hex ? bin : data, hex ? bin_len : len, img);
+	img->from_hex = hex && r == LPA_OK;
+	if (r == LPA_OK && out != NULL) {
+		*out = bin;
+		*out_len = bin_len;
+		return LPA_OK;
+	}
 	free(bin);
-	img->from_hex = r == LPA_OK;
 	return r;
+}
+
+int agent_image_parse(const uint8_t *data, size_t len, struct agent_image *img)
+{
+	return image_decode(data, len, img, NULL, NULL);
 }
 
 static const char agent_usage[] =
@@ -199,6 +217,49 @@ static int agent_read_file(const char *path, uint8_t **buf, size_t *len)
 		r = LPA_ERR_LENGTH;
 	fclose(f);
 	return r;
+}
+
+int agent_image_load(const char *path, const uint8_t sha256[32], uint16_t version,
+		     struct agent_image *img, uint8_t **bin, size_t *bin_len, char *why,
+		     size_t why_len)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char have[65], want[65];
+	int r;
+
+	*bin = NULL;
+	*bin_len = 0;
+	if ((r = agent_read_file(path, &buf, &len)) != LPA_OK) {
+		snprintf(why, why_len, "agent image %.300s: %s", path, lpa_strerror(r));
+		free(buf);
+		return r;
+	}
+	r = image_decode(buf, len, img, bin, bin_len);
+	free(buf);
+	if (r != LPA_OK) {
+		snprintf(why, why_len, "agent image %.300s: not a valid secure-agent image: %s",
+			 path, lpa_strerror(r));
+		return r;
+	}
+	lpa_hex_encode(img->sha256, 32, have);
+	lpa_hex_encode(sha256, 32, want);
+	if (memcmp(img->sha256, sha256, 32) != 0)
+		snprintf(why, why_len,
+			 "agent image %.200s: SHA-256 %s is not the configured %s ([agent] sha256)",
+			 path, have, want);
+	else if (img->agent_version != version)
+		snprintf(why, why_len,
+			 "agent image %.200s: agent version %u.%u is not the configured %u.%u "
+			 "([agent] version)",
+			 path, img->agent_version >> 8, img->agent_version & 0xFF, version >> 8,
+			 version & 0xFF);
+	else
+		return LPA_OK;
+	free(*bin);
+	*bin = NULL;
+	*bin_len = 0;
+	return LPA_ERR_MISMATCH;
 }
 
 int agent_main(int argc, char **argv)

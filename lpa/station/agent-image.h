@@ -34,5 +34,13 @@ const char *agent_image_part_name(uint8_t part);
  * its field zero) LPA_ERR_MISMATCH.
  */
 int agent_image_parse(const uint8_t *data, size_t len, struct agent_image *img);
+/*
+ * The [agent] image of station.conf: read, parsed as above, and refused (LPA_ERR_MISMATCH)
+ * unless its SHA-256 is sha256 and its agent version is version. On success *bin holds
+ * the image's bytes from 0x10000000 (malloc'd, *bin_len of them); why says what failed.
+ */
+int agent_image_load(const char *path, const uint8_t sha256[32], uint16_t version,
+		     struct agent_image *img, uint8_t **bin, size_t *bin_len, char *why,
+		     size_t why_len);
 
 #endif

@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 
 #include "auth/auth.h"
+#include "agent-image.h"
 #include "pipeline.h"
 #include "screen.h"
 #include "cli.h"
@@ -57,6 +58,9 @@ struct batch {
 	lpa_secbuf *token;
 	EVP_PKEY *station_key;
 	struct manifest_keys record_keys;
+	struct agent_image agent; /* [agent] image, when configured */
+	uint8_t *agent_bin;
+	size_t agent_bin_len;
 	struct prog_probe_info *probes;
 	size_t n_probes;
 	struct journal_entry *unfinished; /* a copy: the journal's own list moves */
@@ -231,14 +235,15 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 			       pipeline_class_advice(r->cls));
 	} else {
 		batch_json_line(json_pack(
-			"{s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:o, s:o, s:f, s:I, s:I}",
+			"{s:i, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:b, s:b, s:o, s:o, s:f, s:I, "
+			"s:I}",
 			"schema", BATCH_SCHEMA, "type", "device", "probe", batch_json_text(probe),
 			"chip_uid", batch_json_eui(r->chip_uid), "dev_eui",
 			batch_json_eui(r->dev_eui), "counter",
 			r->counter ? json_integer(r->counter) : json_null(), "result",
 			r->cls == PC_PASS ? "pass" : "fail", "class", pipeline_class_name(r->cls),
-			"recovered", r->recovered, "message",
-			r->reason[0] ? batch_json_text(r->reason) : json_null(), "error",
+			"recovered", r->recovered, "agent_programmed", r->agent_programmed,
+			"message", r->reason[0] ? batch_json_text(r->reason) : json_null(), "error",
 			batch_json_errid(r->err), "seconds", r->seconds, "link_round_trips",
 			(json_int_t)r->link.round_trips, "link_commands",
 			(json_int_t)r->link.commands));
@@ -887,6 +892,17 @@ static int batch_setup(struct batch *b, char *why, size_t why_len)
 		return STATION_EXIT_STATE;
 	}
 	b->shared.record_keys = &b->record_keys;
+	/* The image the agent step programs: refused before any chip is touched unless it
+	 * is exactly the configured one. */
+	if (b->cfg.agent_image[0] != '\0') {
+		if (agent_image_load(b->cfg.agent_image, b->cfg.agent_sha256, b->cfg.agent_version,
+				     &b->agent, &b->agent_bin, &b->agent_bin_len, why,
+				     why_len) != LPA_OK)
+			return STATION_EXIT_STATE;
+		b->shared.agent = &b->agent;
+		b->shared.agent_bin = b->agent_bin;
+		b->shared.agent_bin_len = b->agent_bin_len;
+	}
 	snprintf(path, sizeof(path), "%s/manifests", b->cfg.state_dir);
 	if (batch_mkdir(b->cfg.state_dir) != LPA_OK || batch_mkdir(path) != LPA_OK) {
 		snprintf(why, why_len, "cannot create %.300s", path);
@@ -1104,6 +1120,7 @@ out:
 		lpa_secbuf_free(&b->old_tokens[i]);
 	lpa_pkey_free(&b->station_key);
 	manifest_keys_free(&b->record_keys);
+	free(b->agent_bin);
 	manifest_close(&b->shared.manifest);
 	journal_close(&b->shared.journal);
 	free(b->probes);

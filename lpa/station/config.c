@@ -148,6 +148,24 @@ static int config_protection(const char *v, uint8_t *mask)
 	return *mask ? 0 : -1;
 }
 
+/* MAJOR.MINOR as `agent info` prints the agent protocol (1.0), each 0..255, not 0.0. */
+static int config_agent_version(const char *v, uint16_t *out)
+{
+	const char *dot = strchr(v, '.');
+	char major[4];
+	unsigned hi, lo;
+
+	if (dot == NULL || dot == v || (size_t)(dot - v) >= sizeof(major))
+		return -1;
+	memcpy(major, v, (size_t)(dot - v));
+	major[dot - v] = '\0';
+	if (config_uint(major, 0, 255, &hi) != 0 || config_uint(dot + 1, 0, 255, &lo) != 0 ||
+	    (hi == 0 && lo == 0))
+		return -1;
+	*out = (uint16_t)(hi << 8 | lo);
+	return 0;
+}
+
 static int config_set(struct station_config *c, const char *sec, const char *key, const char *v)
 {
 	uint8_t eui[8];
@@ -207,6 +225,16 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 		return config_protection(v, &c->allowed_protection);
 	if (IS("provision", "reprovision"))
 		return config_bool(v, &c->reprovision);
+	if (IS("agent", "image"))
+		return v[0] ? config_str(v, c->agent_image, sizeof(c->agent_image)) : -1;
+	if (IS("agent", "sha256")) {
+		if (strlen(v) != 64 || lpa_hex_decode(v, 64, c->agent_sha256, 32) != LPA_OK)
+			return -1;
+		c->have_agent_sha256 = true;
+		return 0;
+	}
+	if (IS("agent", "version"))
+		return config_agent_version(v, &c->agent_version);
 #undef IS
 	return 1; /* unknown key */
 }
@@ -234,6 +262,9 @@ static const struct {
 	{"provision", "lorawan", "1.0.4 or 1.1"},
 	{"provision", "allow_protection", "a comma list of virgin, normal, secure, dead"},
 	{"provision", "reprovision", "true or false"},
+	{"agent", "image", "the path of the secure-agent image (.hex or .bin)"},
+	{"agent", "sha256", "64 hex digits: the image's SHA-256 (lpa-station agent info)"},
+	{"agent", "version", "MAJOR.MINOR, the image's agent protocol version (agent info)"},
 };
 
 static const char *config_expected(const char *sec, const char *key)
@@ -300,7 +331,8 @@ int config_parse(const char *text, size_t len, struct station_config *c, char *e
 						  "malformed section header");
 			*end = '\0';
 			l = config_trim(l + 1);
-			if (strcmp(l, "kms") && strcmp(l, "station") && strcmp(l, "provision"))
+			if (strcmp(l, "kms") && strcmp(l, "station") && strcmp(l, "provision") &&
+			    strcmp(l, "agent"))
 				return config_err(err, err_len, lineno, LPA_ERR_NOT_FOUND,
 						  "unknown section [%s]", l);
 			snprintf(sec, sizeof(sec), "%s", l);
@@ -328,6 +360,15 @@ int config_parse(const char *text, size_t len, struct station_config *c, char *e
 			return config_err(err, err_len, lineno, LPA_ERR_INVAL,
 					  "bad value '%.60s' for '%s' in [%s]: expected %s", val,
 					  key, sec, config_expected(sec, key));
+	}
+	/* An image the station would program without knowing what it must be: no. */
+	if (c->agent_image[0] != '\0' && (!c->have_agent_sha256 || c->agent_version == 0)) {
+		snprintf(err, err_len, "[agent]: image needs its sha256 and version");
+		return LPA_ERR_INVAL;
+	}
+	if (c->agent_image[0] == '\0' && (c->have_agent_sha256 || c->agent_version != 0)) {
+		snprintf(err, err_len, "[agent]: sha256 or version without an image");
+		return LPA_ERR_INVAL;
 	}
 	return LPA_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * config.h — station.conf(5): an INI file of [kms], [station] and [provision] settings.
+ * config.h — station.conf(5): an INI file of [kms], [station], [provision] and [agent]
+ * settings.
  * Unknown sections and keys are errors (a typo must not silently fall back to a default
  * on a production line), reported with file and line.
  */
@@ -39,13 +40,20 @@ struct station_config {
 	char lorawan[8];            /* "1.0.4" or "1.1" */
 	uint8_t allowed_protection; /* bit mask, 1 << state */
 	bool reprovision;
+	/* [agent]: the secure-agent image the station programs onto chips without it (or
+	 * with an older version); empty: chips must arrive with an agent. */
+	char agent_image[CONFIG_PATH_MAX];
+	uint8_t agent_sha256[32]; /* the image's SHA-256 as `agent info` prints it */
+	bool have_agent_sha256;
+	uint16_t agent_version; /* major << 8 | minor; 0: not given */
 };
 
 void config_defaults(struct station_config *c);
 /*
  * Parses text (len bytes) over c. On error returns LPA_ERR_ENCODING (syntax),
  * LPA_ERR_NOT_FOUND (unknown section or key) or LPA_ERR_INVAL (bad value), with
- * "line N: ..." in err.
+ * "line N: ..." in err; an [agent] image without its sha256 and version is
+ * LPA_ERR_INVAL too ("[agent]: ...").
  */
 int config_parse(const char *text, size_t len, struct station_config *c, char *err, size_t err_len);
 /* Reads path; a missing default file is not an error (missing=true). */

@@ -24,8 +24,8 @@
 #include "jsonl.h"
 
 static const char *const journal_steps[J_N_STEPS] = {
-	"begin",      "issuing",   "issued",   "installing", "installed",
-	"confirming", "confirmed", "recorded", "abandoned",
+	"begin",     "issuing",  "issued",    "installing", "installed", "confirming",
+	"confirmed", "recorded", "abandoned", "flashing",   "flashed",
 };
 
 const char *journal_step_name(enum journal_step s)
@@ -373,7 +373,7 @@ static int journal_apply(journal *j, const struct journal_entry *e)
 	/* A new attempt (begin) inherits nothing of the chip's earlier ones: an attempt
 	 * abandoned before its issue returned has no DevEUI or counter of its own, and
 	 * must not show the previous attempt's. */
-	if (e->step == J_BEGIN) {
+	if (e->step == J_BEGIN || e->step == J_FLASHING) {
 		keep->dev_eui = 0;
 		keep->counter = 0;
 	}

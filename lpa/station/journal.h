@@ -23,6 +23,9 @@ enum journal_step {
 	J_CONFIRMED,  /* KMS record received (kept in the journal) */
 	J_RECORDED,   /* record appended to the manifest: done */
 	J_ABANDONED,  /* given up, KMS told: done */
+	/* The agent step, before begin (pipeline-agent.c); nothing at the KMS yet. */
+	J_FLASHING, /* about to program the secure agent: main flash may be half written */
+	J_FLASHED,  /* programmed, read back, and the new agent answered after its reset */
 	J_N_STEPS
 };
 

@@ -41,6 +41,9 @@ static const struct {
 	[PC_KMS_RECORD] = {"kms_record_invalid", STATION_EXIT_KMS_RECORD, true,
 			   "stop the line: the KMS's record fails the pinned keys; call the KMS "
 			   "administrator, then resume the lot"},
+	[PC_AGENT_FLASH] = {"agent_flash_failed", STATION_EXIT_TARGET, false,
+			    "set the chip aside: its flash could not be programmed with the "
+			    "secure agent"},
 };
 
 const char *pipeline_class_name(enum pipeline_class c)
@@ -88,6 +91,8 @@ enum pipeline_class pipeline_classify(int err)
 		return PC_KMS_RECORD;
 	case LPA_ERR_SYSTEM:
 		return PC_STATE;
+	case LPA_ERR_FLASH:
+		return PC_AGENT_FLASH;
 	default:
 		/* Agent statuses: the chip rejected the package. */
 		if (err == LPA_ERR_SIGNATURE || err == LPA_ERR_WRONG_CHIP || err == LPA_ERR_STALE ||

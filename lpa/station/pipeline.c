@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pipeline.h"
+#include "pipeline-private.h"
 #include "station.h"
 
 /* Where LPR1 names the package (docs/protocols.md): the first 16 bytes of its SHA-256. */
@@ -41,16 +41,14 @@ static double pipeline_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static void pipeline_progress(struct pipeline_worker *w, const char *step, unsigned pct)
+void pipeline_progress(struct pipeline_worker *w, const char *step, unsigned pct)
 {
 	if (w->progress != NULL)
 		w->progress(w->progress_ctx, step, pct);
 }
 
-/* Journals one step of a device under the shared lock. */
-static int pipeline_log(struct pipeline_worker *w, enum journal_step step, uint64_t uid,
-			uint64_t dev_eui, uint32_t counter, const char *receipt, const char *record,
-			const char *reason)
+int pipeline_log(struct pipeline_worker *w, enum journal_step step, uint64_t uid, uint64_t dev_eui,
+		 uint32_t counter, const char *receipt, const char *record, const char *reason)
 {
 	struct pipeline_shared *s = w->shared;
 	static __thread struct journal_entry e;
@@ -78,11 +76,8 @@ static int pipeline_log(struct pipeline_worker *w, enum journal_step step, uint6
 	return r;
 }
 
-static int pipeline_fail(struct pipeline_result *res, enum pipeline_class cls, int err,
-			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int pipeline_fail(struct pipeline_result *res, enum pipeline_class cls, int err,
-			 const char *fmt, ...)
+int pipeline_fail(struct pipeline_result *res, enum pipeline_class cls, int err, const char *fmt,
+		  ...)
 {
 	va_list ap;
 
@@ -421,6 +416,9 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 				      "cannot identify the chip family: %s", lpa_strerror(r));
 		goto out;
 	}
+	/* Before the exam's identity step: the secure agent itself, if the chip lacks it. */
+	if ((r = pipeline_agent(w, chip, res)) != LPA_OK)
+		goto out;
 	r = psoc6_entrance_exam(chip, &w->shared->policy, &exam);
 	if (exam.uid != 0 && pipeline_recorded_here(w, &exam)) {
 		res->chip_uid = exam.uid;
@@ -502,6 +500,17 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 		return pipeline_fail(res, r == LPA_OK ? PC_KMS_REFUSED : PC_STATE,
 				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
 				     "interrupted before install; abandoned");
+	case J_FLASHING:
+	case J_FLASHED:
+		/* Nothing was issued. The chip, examined again, is programmed again (a
+		 * half-written image is erased first) or found current. */
+		r = pipeline_log(w, J_ABANDONED, e->chip_uid, 0, 0, NULL, NULL,
+				 e->step == J_FLASHING
+					 ? "interrupted while programming the secure agent"
+					 : "interrupted after programming the secure agent");
+		return pipeline_fail(res, r == LPA_OK ? PC_AGENT_FLASH : PC_STATE,
+				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
+				     "interrupted in the agent step; abandoned");
 	case J_ISSUED:
 		r = pipeline_abandon(w, e->chip_uid, e->dev_eui, e->counter,
 				     "interrupted before install");

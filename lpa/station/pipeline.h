@@ -1,5 +1,6 @@
 /*
- * pipeline.h — one device, start to finish: entrance exam, GET_IDENTITY, KMS issue,
+ * pipeline.h — one device, start to finish: the agent step (the secure agent programmed
+ * onto a chip that lacks it), entrance exam, GET_IDENTITY, KMS issue,
  * INSTALL_PACKAGE, KMS confirm, manifest record; every step journaled before and after,
  * and the reconciliation of devices a previous run left in between.
  */
@@ -32,6 +33,7 @@ enum pipeline_class {
 	PC_STATE,           /* the journal or manifest could not be written */
 	PC_IDENTITY,        /* the agent's identity names another chip than its SFlash */
 	PC_KMS_RECORD,      /* the KMS's record fails the pinned keys or is not this device's */
+	PC_AGENT_FLASH,     /* the secure agent could not be programmed onto the chip */
 	PC_N
 };
 const char *pipeline_class_name(enum pipeline_class c);
@@ -50,6 +52,8 @@ bool pipeline_class_stops_line(enum pipeline_class c);
 int pipeline_identity_check(uint64_t sflash_uid, const struct lpa_lpi1 *id, char *why,
 			    size_t why_len);
 
+struct agent_image;
+
 /* Shared by all workers of one station process. */
 struct pipeline_shared {
 	const struct station_config *cfg;
@@ -62,6 +66,10 @@ struct pipeline_shared {
 	pthread_mutex_t lock; /* journal and manifest */
 	struct psoc6_exam_policy policy;
 	const struct manifest_keys *record_keys; /* [kms] record_keys: every record is checked */
+	/* [agent]: the image chips without it get (NULL: none configured), its bytes. */
+	const struct agent_image *agent;
+	const uint8_t *agent_bin;
+	size_t agent_bin_len;
 };
 
 typedef void (*pipeline_progress_cb)(void *ctx, const char *step, unsigned percent);
@@ -96,8 +104,9 @@ struct pipeline_result {
 	uint32_t counter;
 	bool recovered; /* finished a device an earlier run left unfinished */
 	enum pipeline_skip skip;
-	bool appended; /* passed, and its record went into the manifest now (not earlier) */
-	bool claimed;  /* took a slot of the lot (w->claim said yes) */
+	bool appended;         /* passed, and its record went into the manifest now (not earlier) */
+	bool claimed;          /* took a slot of the lot (w->claim said yes) */
+	bool agent_programmed; /* the agent step programmed the [agent] image onto the chip */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */

@@ -160,6 +160,20 @@ lorawan = 1.1
 CONF
 }
 
+# e2e_agent_conf [IMAGE [SHA256]]: an [agent] section naming IMAGE ("" or none: the
+# build's CY8C6xx7 .hex) with the SHA-256 (unless given) and version `agent info`
+# reports for it.
+e2e_agent_conf() {
+	img=${1:-}
+	[ -n "$img" ] || img=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.hex
+	info=$("$BUILD/lpa/station/lpa-station" agent info --json "$img") ||
+		e2e_die "agent info refused $img"
+	sha=$(echo "$info" | sed 's/.*"sha256":"\([0-9a-f]*\)".*/\1/')
+	ver=$(echo "$info" | sed 's/.*"agent_version":"\([0-9.]*\)".*/\1/')
+	printf '\n[agent]\nimage = %s\nsha256 = %s\nversion = %s\n' "$img" "${2:-$sha}" "$ver" \
+		>>"$WORK/station.conf"
+}
+
 # e2e_kms_stop: stops the KMS (SIGTERM; SIGCONT first in case a test froze it).
 e2e_kms_stop() {
 	if [ -n "${E2E_KMS_PID:-}" ]; then

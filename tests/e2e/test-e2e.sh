@@ -63,6 +63,7 @@ no_keys_in_station_files() {
 scenario=$1
 backend=cmsis-dap
 [ "$scenario" = happy-openocd ] && backend=openocd
+[ "$scenario" = agent-openocd ] && backend=openocd
 [ "$scenario" = happy-softhsm ] && e2e_softhsm_init "$(dirname "$0")/../kms/softhsm-token.sh"
 e2e_kms_start "$backend"
 
@@ -140,6 +141,117 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 			check "  nor in the serving KMS's memory" '[ $scan -eq 0 ]'
 		fi
 	fi
+	;;
+agent-program)
+	# Chips without the secure agent (a vendor identity, erased main flash) mixed with
+	# agent-bearing ones: the agent step programs the [agent] image onto the first,
+	# reads it back, resets them and waits for the agent; then every chip is provisioned.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 2 --chip-kind p0=no-agent --chip-kind p1:c1=no-agent \
+		--state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" \
+		-v batch --lot L1 --count 4 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "4 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 4 ]'
+	check "3 of them had the agent programmed, the 4th had it already" '[ "$(grep -c "\"agent_programmed\":true" "$WORK/batch.jsonl")" -eq 3 ] && [ "$(grep -c "\"agent_programmed\":false" "$WORK/batch.jsonl")" -eq 1 ]'
+	check "the journal holds flashing and flashed for those 3" '[ "$(grep -c "\"step\":\"flashing\"" "$WORK/station/journal.jsonl")" -eq 3 ] && [ "$(grep -c "\"step\":\"flashed\"" "$WORK/station/journal.jsonl")" -eq 3 ]'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "every chip's main flash starts with the image" 'for f in "$WORK"/sim/probes/*/chip*/main.bin; do head -c "$(wc -c <"$bin")" "$f" | cmp -s - "$bin" || exit 1; done'
+	check "every chip holds its keys" '[ "$(chips_with_keys)" -eq 4 ]'
+	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	;;
+agent-old)
+	# A chip whose agent is older than the configured image: the image-info block says
+	# 0.9 (the build's image with its version field and SHA-256 redone). The station
+	# programs 1.0 over it; the vendor identity in the key store stays.
+	e2e_agent_conf
+	python3 - "$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin" "$WORK/old.bin" <<'PY'
+import hashlib, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[0x46:0x48] = bytes([0, 9])
+b[0x50:0x70] = bytes(32)
+b[0x50:0x70] = hashlib.sha256(b).digest()
+open(sys.argv[2], "wb").write(b)
+PY
+	check "the old image is a valid 0.9 image" '"$BUILD/lpa/station/lpa-station" agent info --json "$WORK/old.bin" | grep -q "\"agent_version\":\"0.9\""'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --agent-image "$WORK/old.bin" --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "the chip passes with the agent programmed" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 1 ] && grep -q "\"agent_programmed\":true" "$WORK/batch.jsonl"'
+	check "the journal says why" 'grep -q "secure agent 0.9 older than the configured 1.0" "$WORK/station/journal.jsonl"'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "its main flash holds the 1.0 image" 'head -c "$(wc -c <"$bin")" "$WORK"/sim/probes/SIM0000001/chip00/main.bin | cmp -s - "$bin"'
+	check "and it holds its keys" '[ "$(chips_with_keys)" -eq 1 ]'
+	;;
+agent-wrong-part)
+	# A CY8C6xxA (CPUSS v2) chip without the agent, a CY8C6xx7 image configured: refused
+	# before anything is written.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --family v2 --chip-kind p0=no-agent --state "$WORK/sim" \
+		-- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 14 (exit $rc)" '[ $rc -eq 14 ]'
+	check "the chip refused by the exam, naming both parts" 'grep "\"class\":\"exam_refused\"" "$WORK/batch.jsonl" | grep -q "image is for CY8C6xx7.*not this PSoC 6A-2M"'
+	check "  its flash untouched and nothing journaled" '{ [ ! -s "$WORK"/sim/probes/SIM0000001/chip00/main.bin ] || ! tr -d "\000" <"$WORK"/sim/probes/SIM0000001/chip00/main.bin | grep -q .; } && ! grep -q "\"step\"" "$WORK/station/journal.jsonl" 2>/dev/null'
+	;;
+agent-flash-fail)
+	# The agent step fails on two chips: probe 1's 5th row write leaves a byte wrong (a
+	# failing cell: the read-back catches it), probe 2's 3rd SROM flash operation browns
+	# the chip out half way. Each is failed as agent_flash_failed with the reason, nothing
+	# was issued for it, and the next chip on each probe is provisioned.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 2 --chip-kind p0=no-agent --chip-kind p1=no-agent \
+		--faults p0:flash-fail=5,p1:brownout-flash=3 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 4 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null || echo 0)
+	check "batch exits 14: the lot is short (exit $rc)" '[ $rc -eq 14 ]'
+	check "two chips failed as agent_flash_failed" '[ "$(grep -c "\"class\":\"agent_flash_failed\"" "$WORK/batch.jsonl")" -eq 2 ] && [ "$(count_result fail "$WORK/batch.jsonl")" -eq 2 ]'
+	check "  the failing cell named by the read-back" 'grep "SIM0000001" "$WORK/batch.jsonl" | grep -q "agent image reads back wrong from 0x1000"'
+	check "  the brownout named as the interrupted programming" 'grep "SIM0000002" "$WORK/batch.jsonl" | grep -q "agent programming failed: "'
+	check "two chips pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 2 ] && [ "$recs" -eq 2 ]'
+	check "KMS confirmed == manifest records == chips with keys == 2" '[ "$(kms_confirmed)" = 2 ] && [ "$(chips_with_keys)" -eq 2 ]'
+	check "nothing issued for the failed chips (2 attempts at the KMS)" '[ "$("$BUILD/lpa/kms/lpa-kms" admin list --dir "$WORK/kms" | awk "\$1 == \"attempts\" {n += \$3} END {print n}")" -eq 2 ]'
+	check "the journal holds no unfinished device" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
+	;;
+agent-bad-hash)
+	# An [agent] image whose SHA-256 is not the configured one: refused before any chip
+	# is touched.
+	e2e_agent_conf "" 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --chip-kind p0=no-agent --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 15 (exit $rc)" '[ $rc -eq 15 ]'
+	check "  naming both hashes" 'grep -q "SHA-256 [0-9a-f]\{64\} is not the configured 00112233" "$WORK/batch.log"'
+	check "  and the chip's flash untouched (erased)" '[ ! -s "$WORK"/sim/probes/SIM0000001/chip00/main.bin ] || ! tr -d "\000" <"$WORK"/sim/probes/SIM0000001/chip00/main.bin | grep -q .'
+	check "  and nothing issued" '[ "$(kms_confirmed)" = 0 ] && ! grep -q "\"step\"" "$WORK/station/journal.jsonl" 2>/dev/null'
+	;;
+agent-openocd)
+	# The agent step through OpenOCD's psoc6 flash driver.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --chip-kind p0:c0=no-agent --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L1 \
+		--count 2 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "2 devices pass, 1 of them with the agent programmed" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 2 ] && [ "$(grep -c "\"agent_programmed\":true" "$WORK/batch.jsonl")" -eq 1 ]'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "its main flash starts with the image" 'head -c "$(wc -c <"$bin")" "$WORK"/sim/probes/SIM0000001/chip00/main.bin | cmp -s - "$bin"'
+	check "  and its line names the chip the journal flashed" 'u=$(grep "\"step\":\"flashed\"" "$WORK/station/journal.jsonl" | sed "s/.*\"uid\":\"\([0-9a-f]*\)\".*/\1/") && grep "\"agent_programmed\":true" "$WORK/batch.jsonl" | grep -q "\"chip_uid\":\"$u\""'
+	check "both chips hold keys" '[ "$(chips_with_keys)" -eq 2 ]'
 	;;
 record-rotation)
 	# A lot spanning a record-key rotation: records before it carry record-1, after it
@@ -230,9 +342,11 @@ crash)
 	# restart --resume continues. At the end the KMS, the manifest and the chips agree
 	# exactly, the last run exits 0, and no device was ever reported failed (a recovered
 	# chip is not taken again as a new one). E2E_SEED picks the kill points,
-	# E2E_KILLS how many (tests/campaign/crash.sh runs many seeds).
+	# E2E_KILLS how many (tests/campaign/crash.sh runs many seeds). Probe 2's chips
+	# arrive without the secure agent, so kills land in the agent step too.
+	e2e_agent_conf
 	check "login" 'e2e_login >/dev/null'
-	e2e_sim --probes 2 --chips 4 --state "$WORK/sim" -- sh -c '
+	e2e_sim --probes 2 --chips 4 --chip-kind p1=no-agent --state "$WORK/sim" -- sh -c '
 		st="$1"; conf="$2"; out="$3"
 		seed=${E2E_SEED:-$$}
 		echo "crash seed $seed" >>"$out"
@@ -260,6 +374,7 @@ crash)
 		"$WORK/station.conf" "$WORK/batch.jsonl"
 	grep -m1 "crash seed" "$WORK/batch.jsonl"
 	echo "crash kills: $(grep -c "^killed run" "$WORK/batch.jsonl")"
+	echo "crash kills in the agent step: $(grep -c "interrupted while programming the secure agent" "$WORK/station/journal.jsonl")"
 	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
 	chips=$(chips_with_keys)
 	confirmed=$(kms_confirmed)
@@ -271,6 +386,8 @@ crash)
 	check "KMS confirmed ($confirmed) == manifest records ($recs)" '[ "${confirmed:-x}" = "$recs" ]'
 	check "no DevEUI twice in the manifest" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	check "no root key in any station file" 'no_keys_in_station_files'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "all 8 chips hold the whole agent image" '[ "$(ls "$WORK"/sim/probes/*/chip*/main.bin | wc -l)" -eq 8 ] && for f in "$WORK"/sim/probes/*/chip*/main.bin; do head -c "$(wc -c <"$bin")" "$f" | cmp -s - "$bin" || exit 1; done'
 	;;
 crash-reinstall)
 	# The interleaving of issue 9, made exact: attempt 1's keys reach the chip but its

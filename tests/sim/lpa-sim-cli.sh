@@ -16,6 +16,24 @@ rc=0; "$LPA_SIM" --fast 2> e3 || rc=$?
 [ $rc -eq 2 ] || fail "a missing command should exit 2"
 expect e3 'no command given'
 
+# --chip-kind: malformed rules are usage errors, each naming the value.
+for bad in p0 p0=banana q0=blank p=blank p0:=blank p0:x1=blank p0:c=blank p99=blank p0:c1; do
+	rc=0; "$LPA_SIM" --chip-kind "$bad" -- true 2> e6 || rc=$?
+	[ $rc -eq 2 ] || fail "--chip-kind $bad should exit 2, not $rc"
+	expect e6 "invalid option value '$bad'"
+done
+# A mixed line: probe 0 erased with a vendor identity, probe 1's second chip blank.
+sim --fast --probes 2 --chips 2 --chip-kind p0=no-agent --chip-kind p1:c1=blank \
+	--state kinds -- true || fail "a mixed line should start"
+for c in SIM0000001/chip00 SIM0000001/chip01 SIM0000002/chip01; do
+	[ ! -s "kinds/probes/$c/main.bin" ] || ! tr -d '\000' <"kinds/probes/$c/main.bin" | grep -q . ||
+		fail "$c should have erased main flash"
+done
+tr -d '\000' <kinds/probes/SIM0000002/chip00/main.bin | grep -q . ||
+	fail "SIM0000002/chip00 should hold the agent"
+[ -s kinds/probes/SIM0000001/chip00/cert.der ] || fail "a no-agent chip keeps its vendor identity"
+[ ! -s kinds/probes/SIM0000002/chip01/cert.der ] || fail "a blank chip has no certificate"
+
 rc=0; sim --fast --faults bogus=1 -- true 2> e4 || rc=$?
 [ $rc -eq 3 ] || fail "a bad fault spec should exit 3, not $rc"
 expect e4 "faults: unknown key 'bogus'"

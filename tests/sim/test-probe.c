@@ -376,7 +376,7 @@ START_TEST(faults_parse_full_spec)
 	char err[128];
 
 	ck_assert_int_eq(sim_faults_parse("seed=7,wait-storm=1000:40,fault=0x10-0x20,"
-					  "noack-at=99,brownout-flash=2,"
+					  "noack-at=99,brownout-flash=2,flash-fail=6,"
 					  "brownout-install=3:after-flip,unplug-at=500,"
 					  "slow-flash=4,slow-agent=2ms,usb-latency=1ms",
 					  0, &f, err, sizeof(err)),
@@ -388,6 +388,7 @@ START_TEST(faults_parse_full_spec)
 	ck_assert_uint_eq(f.fault_range[0].hi, 0x20);
 	ck_assert_uint_eq(f.noack_at, 99);
 	ck_assert_uint_eq(f.brownout_flash_at, 2);
+	ck_assert_uint_eq(f.flash_fail_at, 6);
 	ck_assert_uint_eq(f.brownout_install_at, 3);
 	ck_assert_int_eq(f.brownout_install_stage, SIM_INSTALL_AFTER_FLIP);
 	ck_assert_uint_eq(f.unplug_at, 500);
@@ -433,6 +434,8 @@ START_TEST(faults_parse_rejects)
 		"p1noack-at=1",
 		"p0:bogus=1",
 		"usb-latency=99999999",
+		"flash-fail=0",
+		"flash-fail=x",
 	};
 	char err[128];
 

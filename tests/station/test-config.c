@@ -1,4 +1,6 @@
 /* station.conf(5): a full file parses; every kind of mistake is named with its line. */
+#include <stdio.h>
+
 #include "config.h"
 #include "testutil.h"
 
@@ -87,6 +89,51 @@ START_TEST(mistakes_named_with_line)
 }
 END_TEST
 
+/* [agent]: the image, its SHA-256 and version, all three or none. */
+START_TEST(agent_image_keys)
+{
+	struct station_config c;
+	char err[256];
+	const char *h = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "[agent]\nimage = /usr/share/lpa/agent/lpa-agent-cy8c6xx7.hex\n"
+		 "sha256 = %s\nversion = 1.2\n",
+		 h);
+	ck_assert_int_eq(parse(text, &c, err), LPA_OK);
+	ck_assert_str_eq(c.agent_image, "/usr/share/lpa/agent/lpa-agent-cy8c6xx7.hex");
+	ck_assert(c.have_agent_sha256);
+	ck_assert_uint_eq(c.agent_sha256[0], 0x00);
+	ck_assert_uint_eq(c.agent_sha256[31], 0xFF);
+	ck_assert_uint_eq(c.agent_version, 0x0102);
+	/* Defaults: no image, nothing to program. */
+	ck_assert_int_eq(parse("[agent]\n", &c, err), LPA_OK);
+	ck_assert_str_eq(c.agent_image, "");
+	/* Malformed values, each named. */
+	ck_assert_int_eq(parse("[agent]\nsha256 = 0011\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "line 2: bad value '0011' for 'sha256' in [agent]: expected 64 hex "
+			      "digits: the image's SHA-256 (lpa-station agent info)");
+	snprintf(text, sizeof(text), "[agent]\nsha256 = %.63sg\n", h);
+	ck_assert_int_eq(parse(text, &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = 1\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = 0.0\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = 1.256\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = .1\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = 1.-1\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nimage =\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nimag = x\n", &c, err), LPA_ERR_NOT_FOUND);
+	ck_assert_str_eq(err, "line 2: unknown key 'imag' in [agent]; did you mean 'image'?");
+	/* An image without the hash it must have (or the hash without an image). */
+	ck_assert_int_eq(parse("[agent]\nimage = /a.hex\nversion = 1.0\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "[agent]: image needs its sha256 and version");
+	snprintf(text, sizeof(text), "[agent]\nimage = /a.hex\nsha256 = %s\n", h);
+	ck_assert_int_eq(parse(text, &c, err), LPA_ERR_INVAL);
+	ck_assert_int_eq(parse("[agent]\nversion = 1.0\n", &c, err), LPA_ERR_INVAL);
+	ck_assert_str_eq(err, "[agent]: sha256 or version without an image");
+}
+END_TEST
+
 START_TEST(nul_and_long_lines_refused)
 {
 	struct station_config c;
@@ -118,6 +165,7 @@ int main(void)
 	const struct tu_case cases[] = {
 		TU_CASE(full_file),
 		TU_CASE(mistakes_named_with_line),
+		TU_CASE(agent_image_keys),
 		TU_CASE(nul_and_long_lines_refused),
 		TU_CASE(missing_file_reported),
 	};

@@ -32,6 +32,7 @@ static const struct {
 	{PC_STATE, "state_error", 15, true},
 	{PC_IDENTITY, "identity_mismatch", 12, false},
 	{PC_KMS_RECORD, "kms_record_invalid", 16, true},
+	{PC_AGENT_FLASH, "agent_flash_failed", 6, false},
 };
 
 START_TEST(every_class_as_documented)
@@ -69,6 +70,7 @@ START_TEST(every_error_exits_with_its_class)
 	ck_assert_int_eq(station_exit_for(LPA_ERR_AGENT_FLASH), STATION_EXIT_AGENT);
 	ck_assert_int_eq(station_exit_for(LPA_ERR_KMS_PROTOCOL), STATION_EXIT_FAILURE);
 	ck_assert_int_eq(station_exit_for(LPA_ERR_NO_TARGET), STATION_EXIT_NO_TARGET);
+	ck_assert_int_eq(pipeline_classify(LPA_ERR_FLASH), PC_AGENT_FLASH);
 }
 END_TEST
 
