@@ -23,8 +23,8 @@
 #include "jsonl.h"
 
 static const char *const journal_steps[J_N_STEPS] = {
-	"begin",      "issuing",   "issued",   "installing", "installed",
-	"confirming", "confirmed", "recorded", "abandoned",
+	"begin",     "issuing",  "issued",    "installing", "installed", "confirming",
+	"confirmed", "recorded", "abandoned", "enrolling",  "enrolled",
 };
 
 const char *journal_step_name(enum journal_step s)

@@ -23,6 +23,9 @@ enum journal_step {
 	J_CONFIRMED,  /* KMS record received (kept in the journal) */
 	J_RECORDED,   /* record appended to the manifest: done */
 	J_ABANDONED,  /* given up, KMS told: done */
+	/* Enrolment, before J_BEGIN, of a chip without a certified identity: */
+	J_ENROLLING, /* about to ask the KMS's factory CA to certify the chip's DIK */
+	J_ENROLLED,  /* the certificate is stored in the chip */
 	J_N_STEPS
 };
 

@@ -6,6 +6,8 @@
 #ifndef LPA_STATION_KMS_CLIENT_PRIVATE_H
 #define LPA_STATION_KMS_CLIENT_PRIVATE_H
 
+#include <jansson.h>
+
 #include "kms-client.h"
 
 /* Which call a reply answers: decides retries and how some refusals map. */
@@ -19,6 +21,7 @@ enum kms_call {
 	KMS_CALL_CHALLENGE,
 	KMS_CALL_VERIFY,
 	KMS_CALL_LOT_RECORDS,
+	KMS_CALL_ENROL,
 	KMS_CALL_N
 };
 
@@ -54,5 +57,27 @@ int kms_parse_lot_records(const char *body, size_t len, const char *lot,
 			  struct kms_lot_records *out, struct kms_error *e);
 int kms_parse_verify(const char *body, size_t len, uint64_t dev_eui, bool *verified,
 		     uint32_t *counter, struct kms_error *e);
+
+/* enrol (kms-enrol.c): chip_uid, the LPE1's; *cert malloc'd DER. */
+int kms_parse_enrol(const char *body, size_t len, uint64_t chip_uid, uint8_t **cert,
+		    size_t *cert_len, struct kms_error *e);
+
+/* The client's internals that the calls outside kms-client.c (kms-enrol.c) use. */
+struct kms_reply {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	bool overflow;
+	size_t grow_to; /* > cap: data is malloc'd and may grow to this (lot records) */
+};
+struct kms_reply kms_client_reply(kms_client *c);
+/* POST path with body (consumed); LPA_OK when the status is want. */
+int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
+			 const lpa_secbuf *token, json_t *body, struct kms_reply *b, long want);
+void kms_error_set(struct kms_error *e, long status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e);
+void kms_eui_hex(uint64_t eui, char out[17]);
+struct kms_error *kms_client_err(kms_client *c); /* the error of the last call */
 
 #endif

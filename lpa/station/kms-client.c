@@ -31,14 +31,6 @@
  * to close would race its FIN, so curl opens a fresh one after 20 s of silence. */
 #define KMS_MAX_CONN_AGE 20L
 
-struct kms_reply {
-	uint8_t *data;
-	size_t len;
-	size_t cap;
-	bool overflow;
-	size_t grow_to; /* > cap: data is malloc'd and may grow to this (lot records) */
-};
-
 struct kms_client {
 	CURL *curl;
 	char base[256]; /* kms_url without a trailing '/' */
@@ -52,7 +44,7 @@ struct kms_client {
 
 static const char *const kms_call_names[KMS_CALL_N] = {
 	"login",   "logout",    "keys",   "issue",       "confirm",
-	"abandon", "challenge", "verify", "lot records",
+	"abandon", "challenge", "verify", "lot records", "enrol",
 };
 
 /*
@@ -74,6 +66,7 @@ static const char *const kms_call_names[KMS_CALL_N] = {
 static const bool kms_call_retried[KMS_CALL_N] = {
 	[KMS_CALL_KEYS] = true,    [KMS_CALL_ISSUE] = true,     [KMS_CALL_CONFIRM] = true,
 	[KMS_CALL_ABANDON] = true, [KMS_CALL_CHALLENGE] = true, [KMS_CALL_LOT_RECORDS] = true,
+	[KMS_CALL_ENROL] = true, /* the same LPE1 again gets the stored certificate */
 };
 
 /* Back-off before retry n (0-based): long enough for a KMS restart or a dropped
@@ -81,10 +74,7 @@ static const bool kms_call_retried[KMS_CALL_N] = {
 static const unsigned kms_backoff_ms[] = {200, 500, 1000};
 
 /* ------------------------------------------------------------------ errors */
-static void kms_error_set(struct kms_error *e, long status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void kms_error_set(struct kms_error *e, long status, const char *code, const char *fmt, ...)
+void kms_error_set(struct kms_error *e, long status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -148,7 +138,7 @@ static void kms_global_init(void)
 }
 
 /* ---------------------------------------------------------------- parsing */
-static json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e)
+json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -250,7 +240,8 @@ int kms_parse_error(enum kms_call call, long status, const char *body, size_t le
 	else if (status == 401 || status == 423 || status == 429)
 		r = LPA_ERR_KMS_AUTH;
 	else if ((status == 422 &&
-		  (!strcmp(e->code, "untrusted_chip") || !strcmp(e->code, "identity_mismatch"))) ||
+		  (!strcmp(e->code, "untrusted_chip") || !strcmp(e->code, "identity_mismatch") ||
+		   !strcmp(e->code, "enrolment_invalid"))) ||
 		 (status == 409 && !strcmp(e->code, "identity_conflict")))
 		r = LPA_ERR_KMS_UNTRUSTED;
 	else if ((status == 422 && !strcmp(e->code, "receipt_invalid")) ||
@@ -960,6 +951,11 @@ void kms_client_free(kms_client **cp)
 	*cp = NULL;
 }
 
+struct kms_error *kms_client_err(kms_client *c)
+{
+	return &c->err;
+}
+
 const struct kms_error *kms_client_error(const kms_client *c)
 {
 	return &c->err;
@@ -971,7 +967,7 @@ void kms_client_counters(const kms_client *c, uint64_t *requests, uint64_t *conn
 	*connects = c->connects;
 }
 
-static struct kms_reply kms_client_reply(kms_client *c)
+struct kms_reply kms_client_reply(kms_client *c)
 {
 	struct kms_reply b = {.data = c->body, .cap = KMS_REPLY_MAX};
 
@@ -1101,9 +1097,8 @@ int kms_keys(kms_client *c, char **jwks)
 }
 
 /* A body built with jansson: nothing in these is secret. */
-static int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
-				const lpa_secbuf *token, json_t *body, struct kms_reply *b,
-				long want)
+int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
+			 const lpa_secbuf *token, json_t *body, struct kms_reply *b, long want)
 {
 	char *text;
 	int r;
@@ -1119,7 +1114,7 @@ static int kms_client_call_json(kms_client *c, enum kms_call call, const char *p
 	return r;
 }
 
-static void kms_eui_hex(uint64_t eui, char out[17])
+void kms_eui_hex(uint64_t eui, char out[17])
 {
 	uint8_t raw[8];
 
