@@ -126,6 +126,18 @@ enrol)
 	done
 	check "no root key in any station file" 'no_keys_in_station_files'
 	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	# The figure docs/benchmarks.md quotes: per device, enrolled against vendor-certified.
+	python3 -c '
+import json, sys
+by = {}
+for line in open(sys.argv[1]):
+	o = json.loads(line)
+	if o.get("result") == "pass":
+		by.setdefault(o["probe"], []).append((o["seconds"], o["link_round_trips"]))
+for p, v in sorted(by.items()):
+	print("enrol figure: %s %s: %.2f s, %d USB round trips per device (mean of %d)" % (p,
+	      "uncertified" if p.endswith("1") else "vendor-certified",
+	      sum(x[0] for x in v) / len(v), sum(x[1] for x in v) // len(v), len(v)))' "$WORK/batch.jsonl"
 	;;
 enrol-crash)
 	# Blank-identity chips only; the station is killed (SIGKILL) at seeded random points,
