@@ -18,12 +18,17 @@
 #define AGENT_ERR_FLASH 0xF0000006u
 #define AGENT_ERR_NOT_PROVISIONED 0xF0000007u
 #define AGENT_ERR_BUSY 0xF0000008u
+#define AGENT_ERR_NOT_CERTIFIED 0xF0000009u /* GET_IDENTITY: no certificate yet (enrol) */
+#define AGENT_ERR_CERT_KEY 0xF000000Au      /* STORE_CERT: the certificate's key is not the DIK */
+#define AGENT_ERR_CERTIFIED 0xF000000Bu     /* STORE_CERT: another certificate is stored */
 
 /* Opcodes (the request word's top byte). */
 #define AGENT_OP_GET_IDENTITY 0x70
 #define AGENT_OP_INSTALL 0x71
 #define AGENT_OP_PROVE 0x72
 #define AGENT_OP_GET_STATUS 0x73
+#define AGENT_OP_ENROL 0x78      /* enrol.c: out LPE1 */
+#define AGENT_OP_STORE_CERT 0x79 /* enrol.c: in the factory CA's certificate */
 
 /* The parameter block: request, status, input length, output length, data. */
 #define AGENT_BLK_REQUEST 0

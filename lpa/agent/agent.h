@@ -31,7 +31,10 @@
 #define LPI1_HDR_LEN 91
 #define LPI1_MAX_CERT 1024
 #define STATUS_LEN 16
+#define STATUS_CERTIFIED 0x01 /* GET_STATUS byte 3: the DIK has a certificate */
 #define PROVE_IN_LEN 24
+#define LPE1_LEN 149
+#define LPE1_SIGNED 85
 
 /* The SFlash public-key region: "LPKP", key id (big-endian), SEC1 public key. */
 #define AGENT_KMS_KEY_OFF 0x5A00u
@@ -50,6 +53,10 @@
 #define KS_ID_HDR 108
 #define KS_ID_ORIGIN_CHIP 1    /* generated from the TRNG on the chip's first boot */
 #define KS_ID_ORIGIN_FACTORY 2 /* placed by the chip's manufacture, with its certificate */
+/* Rows 6-7: the certificate record of an enrolled chip (enrol.c). */
+#define KS_CERT_ADDR (KS_BASE + 6 * HAL_ROW_SIZE)
+#define KS_CERT_HDR 8
+#define KS_CERT_MAX 984 /* 8 + 984 + 32 = the two rows */
 
 /* One key slot as the agent holds it. */
 struct ks_slot {
@@ -71,7 +78,8 @@ struct agent {
 	/* identity */
 	uint8_t dik[P256_PRIV_LEN];
 	uint8_t dik_pub[P256_PUB_LEN];
-	uint16_t cert_len; /* the certificate stays in flash, after the record header */
+	uint16_t cert_len;  /* the certificate stays in flash: */
+	uint32_t cert_addr; /* after the identity record's header or the certificate record's */
 	uint8_t origin;
 	uint8_t uid[8]; /* big-endian, as LPK1 and LPI1 carry it */
 	uint32_t silicon_id;
@@ -94,12 +102,22 @@ uint32_t calls_install(struct agent *a, const uint8_t *in, uint8_t out[LPR1_LEN]
 uint32_t calls_prove(struct agent *a, const uint8_t in[PROVE_IN_LEN], uint8_t out[LPP1_LEN]);
 void calls_status(const struct agent *a, uint8_t out[STATUS_LEN]);
 
+/* enrol.c — ENROL and STORE_CERT (docs/protocols.md, "Enrolment"). */
+void enrol_request(const struct agent *a, uint8_t out[LPE1_LEN]);
+/* The certificate of in_len bytes at in_addr (SRAM), copied once, checked, stored. */
+uint32_t enrol_store_cert(struct agent *a, uint32_t in_addr, uint32_t in_len);
+/* At boot, for an identity without a certificate: the certificate record, when it is
+ * valid and certifies this DIK. */
+void enrol_load_cert(struct agent *a);
+
 /* package.c — LPK1 open, LPR1 and LPP1 built with the agent crypto. */
 /* AGENT_OK or the status of the first failing check (docs/protocols.md's order);
  * on success keys holds AppKey || NwkKey, otherwise zeros. */
 uint32_t package_open(const struct agent *a, const uint8_t pkg[LPK1_LEN], uint8_t keys[32]);
 void package_receipt(const struct agent *a, const struct ks_slot *s, uint8_t out[LPR1_LEN]);
 void package_proof(const struct agent *a, const uint8_t nonce[16], uint8_t out[LPP1_LEN]);
+/* The DIK's signature of out[0, n), written at out + n (64 bytes). */
+void package_sign(const struct agent *a, uint8_t *out, size_t n);
 
 /* The SROM reads the row it programs from SRAM: one buffer, in the agent's own RAM,
  * for keystore.c and identity.c (wiped after each use). */

@@ -14,8 +14,10 @@ uint32_t calls_get_identity(struct agent *a, uint32_t out, uint32_t *out_len)
 	uint32_t off;
 
 	/* lpa_lpi1_parse's rules: a certificate of 1..1024 bytes (a chip whose DIK nobody
-	 * certified yet has none: enrolment is a later step), a known protection state. */
-	if (a->cert_len < 1 || a->cert_len > LPI1_MAX_CERT || prot < 1 || prot > 4)
+	 * certified yet has none: it is enrolled first, enrol.c), a known protection state. */
+	if (a->cert_len == 0)
+		return AGENT_ERR_NOT_CERTIFIED;
+	if (a->cert_len > LPI1_MAX_CERT || prot < 1 || prot > 4)
 		return AGENT_ERR_REQUEST;
 	memcpy(h, "LPI1", 4);
 	h[4] = (uint8_t)(AGENT_VERSION >> 8);
@@ -33,7 +35,7 @@ uint32_t calls_get_identity(struct agent *a, uint32_t out, uint32_t *out_len)
 	for (off = 0; off < a->cert_len; off += sizeof(chunk)) {
 		uint32_t n = a->cert_len - off < sizeof(chunk) ? a->cert_len - off : sizeof(chunk);
 
-		hal_flash_read(KS_ID_ADDR + KS_ID_HDR + off, chunk, n);
+		hal_flash_read(a->cert_addr + off, chunk, n);
 		hal_sram_write(out + LPI1_HDR_LEN + off, chunk, n);
 	}
 	*out_len = LPI1_HDR_LEN + a->cert_len;
@@ -89,6 +91,7 @@ void calls_status(const struct agent *a, uint8_t out[STATUS_LEN])
 	out[0] = (uint8_t)(AGENT_VERSION >> 8);
 	out[1] = (uint8_t)AGENT_VERSION;
 	out[2] = prov;
+	out[3] = a->cert_len ? STATUS_CERTIFIED : 0;
 	if (prov)
 		memcpy(out + 4, a->cur.dev_eui, 8);
 	agent_be32(out + 12, a->last_counter);

@@ -77,6 +77,7 @@ static bool identity_read(struct agent *a)
 	memcpy(a->dik, r + 8, P256_PRIV_LEN);
 	memcpy(a->dik_pub, r + 40, P256_PUB_LEN);
 	a->cert_len = (uint16_t)cert_len;
+	a->cert_addr = KS_ID_ADDR + KS_ID_HDR;
 	a->origin = r[5];
 	ok = true;
 done:
@@ -107,9 +108,11 @@ static bool identity_generate(void)
 
 bool identity_load(struct agent *a)
 {
-	if (identity_read(a))
-		return true;
 	/* No record, or a torn one (the power cut during the first boot's write): a new
 	 * key. Until one is stored every call answers BUSY and the next call retries. */
-	return identity_generate() && identity_read(a);
+	if (!identity_read(a) && !(identity_generate() && identity_read(a)))
+		return false;
+	if (a->cert_len == 0)
+		enrol_load_cert(a); /* enrolled after its first boot (enrol.c) */
+	return true;
 }

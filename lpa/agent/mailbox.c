@@ -66,6 +66,15 @@ static uint32_t mailbox_run(struct agent *a, uint8_t op, uint32_t in_addr, uint3
 		hal_sram_write(out_addr, out, STATUS_LEN);
 		*out_len = STATUS_LEN;
 		return AGENT_OK;
+	case AGENT_OP_ENROL:
+		if (in_len != 0)
+			return AGENT_ERR_REQUEST;
+		enrol_request(a, in);
+		hal_sram_write(out_addr, in, LPE1_LEN);
+		*out_len = LPE1_LEN;
+		return AGENT_OK;
+	case AGENT_OP_STORE_CERT:
+		return enrol_store_cert(a, in_addr, in_len);
 	default:
 		return AGENT_ERR_REQUEST;
 	}
@@ -83,6 +92,8 @@ static uint32_t mailbox_out_max(const struct agent *a, uint8_t op)
 		return LPP1_LEN;
 	case AGENT_OP_GET_STATUS:
 		return STATUS_LEN;
+	case AGENT_OP_ENROL:
+		return LPE1_LEN;
 	default:
 		return 0;
 	}

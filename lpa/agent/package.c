@@ -103,7 +103,7 @@ static void package_checks(uint8_t lorawan, const uint8_t keys[32], const char *
 
 /* The DIK signature over out[0, n): RFC 6979, hedged with TRNG bytes when the TRNG
  * delivers (a plain RFC 6979 signature is still safe when it does not). */
-static void package_sign(const struct agent *a, uint8_t *out, size_t n)
+void package_sign(const struct agent *a, uint8_t *out, size_t n)
 {
 	uint8_t h[SHA256_LEN], extra[32];
 	size_t extra_len = hal_trng(extra, sizeof(extra)) == HAL_OK ? sizeof(extra) : 0;

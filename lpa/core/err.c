@@ -60,6 +60,10 @@ static const struct err_entry err_table[] = {
 	[46] = {"LPA_ERR_KMS_RECORD",
 		"KMS record fails the pinned record keys or is not this device's"},
 	[47] = {"LPA_ERR_FLASH", "programming the chip's flash failed"},
+	[48] = {"LPA_ERR_AGENT_NO_CERT", "the chip's device identity key has no certificate yet"},
+	[49] = {"LPA_ERR_AGENT_CERT_KEY",
+		"the certificate is not for the chip's device identity key"},
+	[50] = {"LPA_ERR_AGENT_CERTIFIED", "the chip already holds another certificate"},
 };
 
 _Static_assert(sizeof(err_table) / sizeof(err_table[0]) == -LPA_ERR_LAST,
@@ -107,10 +111,12 @@ static const struct {
 	uint32_t status;
 	int err;
 } err_agent[] = {
-	{0xF0000001u, LPA_ERR_AGENT_REQUEST}, {0xF0000002u, LPA_ERR_SIGNATURE},
-	{0xF0000003u, LPA_ERR_WRONG_CHIP},    {0xF0000004u, LPA_ERR_STALE},
-	{0xF0000005u, LPA_ERR_UNWRAP},        {0xF0000006u, LPA_ERR_AGENT_FLASH},
-	{0xF0000007u, LPA_ERR_AGENT_UNPROV},  {0xF0000008u, LPA_ERR_AGENT_BUSY},
+	{0xF0000001u, LPA_ERR_AGENT_REQUEST},   {0xF0000002u, LPA_ERR_SIGNATURE},
+	{0xF0000003u, LPA_ERR_WRONG_CHIP},      {0xF0000004u, LPA_ERR_STALE},
+	{0xF0000005u, LPA_ERR_UNWRAP},          {0xF0000006u, LPA_ERR_AGENT_FLASH},
+	{0xF0000007u, LPA_ERR_AGENT_UNPROV},    {0xF0000008u, LPA_ERR_AGENT_BUSY},
+	{0xF0000009u, LPA_ERR_AGENT_NO_CERT},   {0xF000000Au, LPA_ERR_AGENT_CERT_KEY},
+	{0xF000000Bu, LPA_ERR_AGENT_CERTIFIED},
 };
 
 uint32_t lpa_agent_status_from_err(int err)

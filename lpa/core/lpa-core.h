@@ -70,7 +70,11 @@ enum lpa_err {
 	LPA_ERR_KMS_RECORD =
 		-46,         /* a KMS record that fails the pinned keys or names another device */
 	LPA_ERR_FLASH = -47, /* programming the chip's flash failed (an SROM status, a read-back) */
-	LPA_ERR_LAST = -48
+	/* Enrolment (docs/protocols.md, "Enrolment") */
+	LPA_ERR_AGENT_NO_CERT = -48,   /* agent: the DIK has no certificate yet (0xF0000009) */
+	LPA_ERR_AGENT_CERT_KEY = -49,  /* agent: the certificate is for another key (0xF000000A) */
+	LPA_ERR_AGENT_CERTIFIED = -50, /* agent: another certificate is stored (0xF000000B) */
+	LPA_ERR_LAST = -51
 };
 
 /* A fixed English message for every code; never NULL. */
@@ -364,18 +368,36 @@ int lpa_lpi1_build(const struct lpa_lpi1 *id, uint8_t *out, size_t out_cap, size
  * protection 1..4, flag 0/1, key on curve. */
 int lpa_lpi1_parse(const uint8_t *buf, size_t len, struct lpa_lpi1 *id);
 
+/* LPE1, the enrolment request (lpe1.c): a chip's UID, silicon ID and DIK public key,
+ * signed by the DIK itself (proof of possession). 149 bytes. */
+#define LPA_LPE1_LEN 149
+struct lpa_lpe1 {
+	uint16_t agent_version;
+	uint64_t chip_uid;
+	uint32_t silicon_id;
+	uint8_t dik_pub[LPA_P256_PUB_LEN];
+};
+/* Signs with dik, whose public key must be e->dik_pub (LPA_ERR_KEY otherwise). */
+int lpa_lpe1_build(const struct lpa_lpe1 *e, EVP_PKEY *dik, uint8_t out[LPA_LPE1_LEN]);
+/* Strict: length, magic, format 1, reserved zero, DIK a curve point, then the DIK's
+ * signature (LPA_ERR_SIGNATURE: the sender does not hold the key it names). */
+int lpa_lpe1_verify(const uint8_t *buf, size_t len, struct lpa_lpe1 *e);
+
 /* Secure-agent status words (docs/protocols.md) <-> error codes, one table for the chip,
  * the simulator and the station. */
 #define LPA_AGENT_OK 0xA0000000u
 uint32_t lpa_agent_status_from_err(int err);
 int lpa_agent_err_from_status(uint32_t status);
 
-/* GET_STATUS output, 16 bytes: agent version (2), provisioned flag (1), reserved zero (1),
- * DevEUI (8, zero when not provisioned), last accepted counter (4). */
+/* GET_STATUS output, 16 bytes: agent version (2), provisioned flag (1), flags (1: bit 0
+ * the DIK is certified, the others zero), DevEUI (8, zero when not provisioned), last
+ * accepted counter (4). */
 #define LPA_STATUS_LEN 16
+#define LPA_STATUS_CERTIFIED 0x01
 struct lpa_agent_status {
 	uint16_t agent_version;
 	uint8_t provisioned;
+	uint8_t certified; /* 0: GET_IDENTITY answers 0xF0000009 until the chip is enrolled */
 	uint64_t dev_eui;
 	uint32_t counter;
 };

@@ -88,7 +88,7 @@ void lpa_status_build(const struct lpa_agent_status *st, uint8_t out[LPA_STATUS_
 {
 	lpa_be_put(out, st->agent_version, 2);
 	out[2] = st->provisioned;
-	out[3] = 0;
+	out[3] = st->certified ? LPA_STATUS_CERTIFIED : 0;
 	lpa_be_put(out + 4, st->dev_eui, 8);
 	lpa_be_put(out + 12, st->counter, 4);
 }
@@ -103,10 +103,11 @@ int lpa_status_parse(const uint8_t *buf, size_t len, struct lpa_agent_status *st
 		return LPA_ERR_LENGTH;
 	if (buf[2] > 1)
 		return LPA_ERR_MISMATCH;
-	if (buf[3] != 0)
+	if (buf[3] & ~LPA_STATUS_CERTIFIED)
 		return LPA_ERR_RESERVED;
 	st->agent_version = (uint16_t)lpa_be_get(buf, 2);
 	st->provisioned = buf[2];
+	st->certified = buf[3] & LPA_STATUS_CERTIFIED;
 	st->dev_eui = lpa_be_get(buf + 4, 8);
 	st->counter = (uint32_t)lpa_be_get(buf + 12, 4);
 	if (st->provisioned == 0 && (st->dev_eui != 0 || st->counter != 0))

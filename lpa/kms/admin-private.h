@@ -48,12 +48,13 @@ enum {
 	A_P11TOKEN,
 	A_PINFD,
 	A_PINCRED,
+	A_CA,
 };
 
 struct admin_opts {
 	const char *dir, *master_key, *role, *lots, *join_euis, *alg, *out, *device_ca, *eui_base,
 		*san, *package_key;
-	const char *keystore, *pkcs11_module, *pkcs11_token, *pin_credential;
+	const char *keystore, *pkcs11_module, *pkcs11_token, *pin_credential, *ca;
 	int password_fd, totp_fd, pin_fd;
 	unsigned long eui_count, package_key_id, argon2_t, argon2_m, counter;
 	bool json, has_counter;
@@ -96,6 +97,9 @@ int admin_station_revoke(const struct admin_opts *o);
 /* admin-keys.c */
 int admin_keys_rotate_record(const struct admin_opts *o);
 int admin_keys_show(const struct admin_opts *o);
+/* admin-enrol.c */
+int admin_lot_ca(const struct admin_opts *o);
+int admin_export_factory_ca(const struct admin_opts *o);
 /* admin-device.c */
 int admin_device_reprovision(const struct admin_opts *o);
 int admin_device_show(const struct admin_opts *o);

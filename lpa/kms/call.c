@@ -94,6 +94,10 @@ void call_dispatch(struct kms_server *s, struct kms_call *c)
 		if (session_authenticate(s, c, ROLE_OPERATOR) == 0)
 			device_issue(s, c);
 		break;
+	case ROUTE_ENROL:
+		if (session_authenticate(s, c, ROLE_ENROL) == 0)
+			enrol_device(s, c);
+		break;
 	case ROUTE_CONFIRM:
 		if (session_authenticate(s, c, ROLE_OPERATOR) == 0)
 			device_confirm(s, c);

@@ -73,6 +73,16 @@ static const char pg_schema_sql[] =
 	" last_at BIGINT NOT NULL, PRIMARY KEY(name, station_id));"
 	"INSERT INTO meta(key, value) VALUES('schema_version', '2');";
 
+/* Version 3 (an upgrade from 2 runs only this): enrolment, lot CAs, the attempt's CA. */
+static const char pg_schema_v3[] =
+	"CREATE TABLE enrolments(chip_uid BIGINT PRIMARY KEY, dik_pub BYTEA NOT NULL,"
+	" silicon_id BIGINT NOT NULL, cert BYTEA NOT NULL, lot TEXT NOT NULL,"
+	" station_id BIGINT NOT NULL, operator_id BIGINT NOT NULL,"
+	" enrolled_at BIGINT NOT NULL);"
+	"CREATE TABLE lot_cas(lot TEXT PRIMARY KEY, cas BIGINT NOT NULL);"
+	"ALTER TABLE attempts ADD COLUMN ca TEXT NOT NULL DEFAULT 'vendor';"
+	"UPDATE meta SET value = '3' WHERE key = 'schema_version';";
+
 /* Statements prepared on this connection, by the SQL text's address (and, to be sure,
  * its text). */
 #define PG_CACHE 128
@@ -505,8 +515,15 @@ static int pg_schema(struct db *db, bool create)
 	}
 	db_done(&st);
 	if (r == KMS_OK && version != KMS_SCHEMA_VERSION &&
-	    (r = db_schema_check(version, create)) == KMS_OK)
-		r = db_exec(db, pg_schema_sql);
+	    (r = db_schema_check(version, create)) == KMS_OK) {
+		if (version == 0)
+			r = db_exec(db, pg_schema_sql);
+		if (r == KMS_OK && version < 3)
+			r = db_exec(db, pg_schema_v3);
+		if (r == KMS_OK && version != 0)
+			fprintf(stderr, "lpa-kms: database schema upgraded from version %d to %d\n",
+				version, KMS_SCHEMA_VERSION);
+	}
 	if (r != KMS_OK) {
 		db_rollback(db);
 		return r;

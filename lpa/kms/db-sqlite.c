@@ -56,6 +56,16 @@ static const char sq_schema_v2[] =
 	"CREATE INDEX challenges_station ON challenges(station_id, expires_at);"
 	"CREATE INDEX challenges_expiry ON challenges(expires_at);";
 
+/* Version 3: enrolment (one factory-CA certificate per chip UID), the CAs each lot
+ * accepts at issue, and which CA an attempt's chip was certified by. */
+static const char sq_schema_v3[] =
+	"CREATE TABLE enrolments(chip_uid INTEGER PRIMARY KEY, dik_pub BLOB NOT NULL,"
+	" silicon_id INTEGER NOT NULL, cert BLOB NOT NULL, lot TEXT NOT NULL,"
+	" station_id INTEGER NOT NULL, operator_id INTEGER NOT NULL,"
+	" enrolled_at INTEGER NOT NULL);"
+	"CREATE TABLE lot_cas(lot TEXT PRIMARY KEY, cas INTEGER NOT NULL);"
+	"ALTER TABLE attempts ADD COLUMN ca TEXT NOT NULL DEFAULT 'vendor';";
+
 struct sq_db {
 	struct db base;
 	sqlite3 *h;
@@ -342,7 +352,8 @@ static int sq_schema(struct db *db, bool create)
 		return r;
 	if ((version < 1 && (r = db_exec(db, sq_schema_v1)) != KMS_OK) ||
 	    (version < 2 && (r = db_exec(db, sq_schema_v2)) != KMS_OK) ||
-	    (r = db_exec(db, "PRAGMA user_version = 2")) != KMS_OK) {
+	    (version < 3 && (r = db_exec(db, sq_schema_v3)) != KMS_OK) ||
+	    (r = db_exec(db, "PRAGMA user_version = 3")) != KMS_OK) {
 		db_rollback(db);
 		return r;
 	}

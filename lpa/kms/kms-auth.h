@@ -21,6 +21,7 @@
 #define ROLE_OPERATOR 1u
 #define ROLE_QA 2u
 #define ROLE_ADMIN 4u
+#define ROLE_ENROL 8u /* certify DIKs with the factory CA (POST /v1/devices/enrol) */
 int operator_roles_parse(const char *s, unsigned *roles);
 void operator_roles_format(unsigned roles, char *out, size_t len);
 json_t *operator_roles_json(unsigned roles);

@@ -13,6 +13,14 @@
 
 /* ----------------------------------------------------------------- devices */
 void device_issue(struct kms_server *s, struct kms_call *c);
+/* enrol.c — the factory device-identity CA: certify a DIK once per chip UID. */
+void enrol_device(struct kms_server *s, struct kms_call *c);
+/* Which CAs a lot accepts at issue (lot_cas; a lot not listed: the vendor's only). */
+#define ENROL_CA_VENDOR 1u
+#define ENROL_CA_FACTORY 2u
+int enrol_lot_cas(struct db *db, const char *lot, unsigned *cas);
+int enrol_cas_parse(const char *s, unsigned *cas);
+const char *enrol_ca_name(unsigned ca); /* "vendor" or "factory" */
 void device_confirm(struct kms_server *s, struct kms_call *c);
 void device_abandon(struct kms_server *s, struct kms_call *c);
 void device_challenge(struct kms_server *s, struct kms_call *c);
@@ -26,6 +34,7 @@ struct records_fields {
 	uint8_t dik_pub[LPA_P256_PUB_LEN];
 	uint8_t package[LPA_LPK1_LEN];
 	const char *lot, *station, *operator, * probe_serial, *probe_firmware;
+	const char *ca; /* which CA certified the DIK at issue: "vendor" or "factory" */
 	int64_t issued_at, confirmed_at;
 };
 struct keys_signer;

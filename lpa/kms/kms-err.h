@@ -32,6 +32,7 @@ enum kms_api_err {
 	API_BAD_IDENTITY,        /* 400 the LPI1 identity record does not parse */
 	API_BAD_RECEIPT,         /* 400 the receipt is not an LPR1 record */
 	API_BAD_PROOF,           /* 400 the proof is not an LPP1 record */
+	API_BAD_ENROLMENT,       /* 400 the enrolment request is not an LPE1 record */
 	API_UNAUTHENTICATED,     /* 401 no or unknown session token */
 	API_TOKEN_EXPIRED,       /* 401 the session expired */
 	API_WRONG_STATION,       /* 401 the token belongs to another station */
@@ -56,6 +57,7 @@ enum kms_api_err {
 	API_IDENTITY_MISMATCH,   /* 422 certificate key or serialNumber differs from the record */
 	API_RECEIPT_INVALID,     /* 422 the receipt does not verify */
 	API_PROOF_INVALID,       /* 422 the proof does not verify */
+	API_ENROLMENT_INVALID,   /* 422 the LPE1's proof of possession does not verify */
 	API_ACCOUNT_LOCKED,      /* 423 too many failed logins from this station; back off */
 	API_RATE_LIMITED,        /* 429 */
 	API_INTERNAL,            /* 500 */

@@ -72,6 +72,7 @@ int pin_read(const struct vault_opts *o, lpa_secbuf **pin);
 #define KEY_RECORD_RETIRED "record/"
 #define KEY_STATION_CA "station-ca"
 #define KEY_TLS_SERVER "tls-server"
+#define KEY_FACTORY_CA "factory-ca" /* certifies DIKs of chips enrolled here (enrol.c) */
 /* A key kept sealed in the database (station CA, TLS server; signing keys of a key-file
  * vault); cert_der optional. */
 int keys_store(struct db *db, const struct vault *v, const char *purpose, uint32_t key_id,

@@ -21,6 +21,10 @@ int pki_ca_create(EVP_PKEY *key, const char *cn, X509 **cert);
 /* A leaf for a station (client) or the KMS (server, with SANs "DNS:localhost,..."). */
 int pki_issue(EVP_PKEY *ca_key, X509 *ca, EVP_PKEY *subject_key, const char *cn, bool server,
 	      const char *sans, uint64_t serial, X509 **cert);
+/* A chip's DIK certificate from the factory device-identity CA: subject serialNumber =
+ * the UID (16 upper-case hex digits), OU "silicon ID XXXXXXXX", CN "lpa chip UID". */
+int pki_issue_dik(EVP_PKEY *ca_key, X509 *ca, EVP_PKEY *dik, uint64_t chip_uid, uint32_t silicon_id,
+		  uint64_t serial, X509 **cert);
 int pki_cert_der(X509 *cert, uint8_t **der, size_t *len);
 int pki_cert_from_der(const uint8_t *der, size_t len, X509 **cert);
 int pki_cert_pem(X509 *cert, char **pem);

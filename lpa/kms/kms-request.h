@@ -26,6 +26,7 @@ enum req_route {
 	ROUTE_SESSION_CURRENT, /* DELETE /v1/sessions/current */
 	ROUTE_KEYS,            /* GET /v1/keys */
 	ROUTE_ISSUE,           /* POST /v1/devices/issue */
+	ROUTE_ENROL,           /* POST /v1/devices/enrol */
 	ROUTE_CONFIRM,         /* POST /v1/devices/{dev_eui}/confirm */
 	ROUTE_ABANDON,         /* POST /v1/devices/{dev_eui}/abandon */
 	ROUTE_CHALLENGE,       /* POST /v1/devices/{dev_eui}/challenge */
@@ -56,6 +57,12 @@ struct req_issue {
 	uint8_t *identity; /* the raw LPI1 */
 	size_t identity_len;
 };
+struct req_enrol {
+	char lot[REQ_MAX_NAME + 1];
+	uint64_t join_eui;
+	uint32_t silicon_id; /* from the station's exam */
+	struct lpa_lpe1 e;   /* verified: the sender holds the DIK */
+};
 struct req_confirm {
 	uint32_t counter;
 	uint8_t receipt[LPA_LPR1_LEN];
@@ -76,6 +83,9 @@ void req_login_clear(struct req_login *r);
 int req_parse_issue(const char *body, size_t len, struct req_issue *r, enum kms_api_err *api,
 		    char *msg, size_t msg_len);
 void req_issue_clear(struct req_issue *r);
+/* Also checks the LPE1's signature: API_ENROLMENT_INVALID when it does not verify. */
+int req_parse_enrol(const char *body, size_t len, struct req_enrol *r, enum kms_api_err *api,
+		    char *msg, size_t msg_len);
 int req_parse_confirm(const char *body, size_t len, struct req_confirm *r, enum kms_api_err *api,
 		      char *msg, size_t msg_len);
 int req_parse_abandon(const char *body, size_t len, struct req_abandon *r, enum kms_api_err *api,

@@ -64,6 +64,11 @@ struct kms_server {
 	uint32_t record_key_id;
 	char *device_ca_pem;
 	struct x509_store_st *device_ca; /* built from it once; X509_STORE is thread-safe */
+	/* The factory device-identity CA (enrol.c): its key unsealed at start, like the TLS
+	 * key; NULL in a KMS whose init made none (enrol then answers 500). */
+	EVP_PKEY *factory_ca_key;
+	struct x509_st *factory_ca;
+	struct x509_store_st *factory_ca_store;
 	struct kms_rate *rate;
 };
 

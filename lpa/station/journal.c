@@ -26,6 +26,7 @@
 static const char *const journal_steps[J_N_STEPS] = {
 	"begin",     "issuing",  "issued",    "installing", "installed", "confirming",
 	"confirmed", "recorded", "abandoned", "flashing",   "flashed",
+	"enrolling", "enrolled",
 };
 
 const char *journal_step_name(enum journal_step s)

@@ -26,6 +26,9 @@ enum journal_step {
 	/* The agent step, before begin (pipeline-agent.c); nothing at the KMS yet. */
 	J_FLASHING, /* about to program the secure agent: main flash may be half written */
 	J_FLASHED,  /* programmed, read back, and the new agent answered after its reset */
+	/* Enrolment, before J_BEGIN, of a chip without a certified identity: */
+	J_ENROLLING, /* about to ask the KMS's factory CA to certify the chip's DIK */
+	J_ENROLLED,  /* the certificate is stored in the chip */
 	J_N_STEPS
 };
 

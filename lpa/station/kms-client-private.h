@@ -8,6 +8,8 @@
 #ifndef LPA_STATION_KMS_CLIENT_PRIVATE_H
 #define LPA_STATION_KMS_CLIENT_PRIVATE_H
 
+#include <jansson.h>
+
 #include "kms-client.h"
 
 /* Which call a reply answers: decides retries and how some refusals map. */
@@ -21,6 +23,7 @@ enum kms_call {
 	KMS_CALL_CHALLENGE,
 	KMS_CALL_VERIFY,
 	KMS_CALL_LOT_RECORDS,
+	KMS_CALL_ENROL,
 	KMS_CALL_N
 };
 
@@ -82,5 +85,16 @@ int kms_parse_lot_records(const char *body, size_t len, const char *lot,
 			  struct kms_lot_records *out, struct kms_error *e);
 int kms_parse_verify(const char *body, size_t len, uint64_t dev_eui, bool *verified,
 		     uint32_t *counter, struct kms_error *e);
+
+/* enrol (kms-enrol.c): chip_uid, the LPE1's; *cert malloc'd DER. */
+int kms_parse_enrol(const char *body, size_t len, uint64_t chip_uid, uint8_t **cert,
+		    size_t *cert_len, struct kms_error *e);
+
+/* What the calls outside kms-client.c (kms-enrol.c) use besides the above. */
+/* POST path with body (consumed); LPA_OK when the status is want. */
+int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
+			 const lpa_secbuf *token, json_t *body, struct kms_reply *b, long want);
+json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e);
+void kms_eui_hex(uint64_t eui, char out[17]);
 
 #endif

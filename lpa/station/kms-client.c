@@ -152,9 +152,8 @@ int kms_keys(kms_client *c, char **jwks)
 }
 
 /* A body built with jansson: nothing in these is secret. */
-static int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
-				const lpa_secbuf *token, json_t *body, struct kms_reply *b,
-				long want)
+int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
+			 const lpa_secbuf *token, json_t *body, struct kms_reply *b, long want)
 {
 	char *text;
 	int r;
@@ -170,7 +169,7 @@ static int kms_client_call_json(kms_client *c, enum kms_call call, const char *p
 	return r;
 }
 
-static void kms_eui_hex(uint64_t eui, char out[17])
+void kms_eui_hex(uint64_t eui, char out[17])
 {
 	uint8_t raw[8];
 

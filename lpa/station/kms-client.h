@@ -91,6 +91,17 @@ struct kms_issue_resp {
  * reply's dev_eui/counter and the identity's chip UID before it is returned. */
 int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req *req,
 	      struct kms_issue_resp *resp);
+/* POST /v1/devices/enrol (kms-enrol.c): the factory CA's certificate of the DIK the LPE1
+ * names (checked: the reply names the LPE1's chip UID and the certificate is DER X.509
+ * of at most 984 bytes, what the agent stores). *cert malloc'd. */
+struct kms_enrol_req {
+	const char *lot;
+	uint64_t join_eui;
+	uint32_t silicon_id; /* as the exam read it */
+	const uint8_t *lpe1; /* LPA_LPE1_LEN bytes */
+};
+int kms_enrol(kms_client *c, const lpa_secbuf *token, const struct kms_enrol_req *req,
+	      uint8_t **cert, size_t *cert_len);
 /* POST /v1/devices/{dev_eui}/confirm. *record: the JWS (malloc'd). */
 int kms_confirm(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint32_t counter,
 		const uint8_t receipt[LPA_LPR1_LEN], const char *probe_serial,

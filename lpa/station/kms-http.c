@@ -48,7 +48,8 @@ struct kms_client {
  *   abandon   abandoning an abandoned attempt is 200 and keeps the first reason;
  *   challenge a lost reply leaves an unused nonce that expires on its own (several may be
  *             open at once), so asking again costs nothing;
- *   lot records read-only.
+ *   lot records read-only;
+ *   enrol     the same LPE1 again returns the stored certificate.
  * Never: login (each success consumes a TOTP step: the retry would be refused as a
  * replay, or open a second session), logout (a repeat after a lost 204 is a 401 that
  * would hide the success), verify (the proof's challenge is consumed whatever the
@@ -57,6 +58,7 @@ struct kms_client {
 static const bool kms_call_retried[KMS_CALL_N] = {
 	[KMS_CALL_KEYS] = true,    [KMS_CALL_ISSUE] = true,     [KMS_CALL_CONFIRM] = true,
 	[KMS_CALL_ABANDON] = true, [KMS_CALL_CHALLENGE] = true, [KMS_CALL_LOT_RECORDS] = true,
+	[KMS_CALL_ENROL] = true, /* the same LPE1 again gets the stored certificate */
 };
 
 /* Back-off before retry n (0-based): long enough for a KMS restart or a dropped

@@ -17,7 +17,7 @@
 
 const char *const kms_call_names[KMS_CALL_N] = {
 	"login",   "logout",    "keys",   "issue",       "confirm",
-	"abandon", "challenge", "verify", "lot records",
+	"abandon", "challenge", "verify", "lot records", "enrol",
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -55,7 +55,7 @@ static bool kms_is_code(const char *s)
 }
 
 /* ---------------------------------------------------------------- parsing */
-static json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e)
+json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -157,7 +157,8 @@ int kms_parse_error(enum kms_call call, long status, const char *body, size_t le
 	else if (status == 401 || status == 423 || status == 429)
 		r = LPA_ERR_KMS_AUTH;
 	else if ((status == 422 &&
-		  (!strcmp(e->code, "untrusted_chip") || !strcmp(e->code, "identity_mismatch"))) ||
+		  (!strcmp(e->code, "untrusted_chip") || !strcmp(e->code, "identity_mismatch") ||
+		   !strcmp(e->code, "enrolment_invalid"))) ||
 		 (status == 409 && !strcmp(e->code, "identity_conflict")))
 		r = LPA_ERR_KMS_UNTRUSTED;
 	else if ((status == 422 && !strcmp(e->code, "receipt_invalid")) ||

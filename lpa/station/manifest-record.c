@@ -140,7 +140,7 @@ static int record_name(json_t *o, const char *name, char out[LPA_NAME_MAX + 1])
 static int record_payload(json_t *p, struct manifest_record *rec, char *err, size_t err_len)
 {
 	json_t *v = json_object_get(p, "v"), *ctr = json_object_get(p, "counter");
-	json_t *ph = json_object_get(p, "package_sha256");
+	json_t *ph = json_object_get(p, "package_sha256"), *ca;
 
 	if (!json_is_object(p))
 		return record_err(err, err_len, LPA_ERR_ENCODING, "record payload is not JSON");
@@ -167,6 +167,17 @@ static int record_payload(json_t *p, struct manifest_record *rec, char *err, siz
 	    lpa_hex_decode(json_string_value(ph), 64, rec->package_sha256, 32) != LPA_OK)
 		return record_err(err, err_len, LPA_ERR_ENCODING,
 				  "record payload: \"package_sha256\" is not 64 hex digits");
+	/* Which CA certified the chip's DIK: absent in records from before enrolment
+	 * existed (the vendor's, then). */
+	ca = json_object_get(p, "ca");
+	if (ca == NULL)
+		snprintf(rec->ca, sizeof(rec->ca), "vendor");
+	else if (!json_is_string(ca) || (strcmp(json_string_value(ca), "vendor") != 0 &&
+					 strcmp(json_string_value(ca), "factory") != 0))
+		return record_err(err, err_len, LPA_ERR_ENCODING,
+				  "record payload: \"ca\" is not \"vendor\" or \"factory\"");
+	else
+		snprintf(rec->ca, sizeof(rec->ca), "%s", json_string_value(ca));
 	return LPA_OK;
 }
 
@@ -241,6 +252,12 @@ int manifest_record_check(const struct manifest_keys *k, const char *jws,
 	    memcmp(rec.package_sha256, x->package_hash, x->package_hash_len) != 0)
 		return record_err(err, err_len, LPA_ERR_KMS_RECORD, "%s",
 				  "record names another package than the chip got");
+	if (x->ca != NULL && strcmp(rec.ca, x->ca) != 0)
+		return record_err(
+			err, err_len, LPA_ERR_KMS_RECORD,
+			"record says the %s CA certified the chip, the station enrolled it "
+			"with the %s CA",
+			rec.ca, x->ca);
 	return LPA_OK;
 }
 

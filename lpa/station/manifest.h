@@ -70,11 +70,13 @@ struct manifest_record {
 	char station[LPA_NAME_MAX + 1];
 	uint8_t package_sha256[32];
 	char kid[MANIFEST_KID_MAX];
+	char ca[8]; /* "vendor" or "factory" (absent in the payload: "vendor") */
 };
 
 /* Verifies a record JWS: its kid names a pinned record key, that key's ES256 signature
  * holds, and the payload has v 1, dev_eui, chip_uid (16 hex digits), counter
- * (1..2^32-1), lot and station (names), package_sha256 (64 hex digits). LPA_ERR_SIGNATURE
+ * (1..2^32-1), lot and station (names), package_sha256 (64 hex digits), ca ("vendor" or
+ * "factory"; optional, absent meaning "vendor"). LPA_ERR_SIGNATURE
  * (kid, key, signature) or LPA_ERR_ENCODING (payload), with err saying which. */
 int manifest_record_verify(const struct manifest_keys *k, const char *jws,
 			   struct manifest_record *rec, char *err, size_t err_len);
@@ -87,6 +89,7 @@ struct manifest_record_expect {
 	const char *lot;
 	const uint8_t *package_hash; /* SHA-256 of the package the chip got, or its prefix */
 	size_t package_hash_len;     /* 32, or 16 (the receipt's prefix) */
+	const char *ca;              /* "factory" when this pass enrolled the chip; NULL: any */
 };
 
 /* manifest_record_verify, then every expected field: LPA_ERR_KMS_RECORD with err naming

@@ -76,6 +76,9 @@ enum pipeline_class pipeline_classify(int err)
 	case LPA_ERR_MISMATCH:
 		return PC_EXAM;
 	case LPA_ERR_KMS_UNTRUSTED:
+	case LPA_ERR_AGENT_NO_CERT:   /* certified, it said, yet no certificate */
+	case LPA_ERR_AGENT_CERT_KEY:  /* the KMS certified another key than the chip's */
+	case LPA_ERR_AGENT_CERTIFIED: /* another certificate than the KMS's */
 		return PC_UNTRUSTED;
 	case LPA_ERR_KMS_UNREACHABLE:
 	case LPA_ERR_KMS_SERVER:

@@ -14,6 +14,12 @@
 #include "pipeline-private.h"
 #include "station.h"
 
+/* The agent's enrolment calls (docs/protocols.md) and how long the station waits for one
+ * (ENROL signs with the DIK, STORE_CERT writes two rows: as INSTALL_PACKAGE, 10 s). */
+#define PSOC6_AGENT_ENROL 0x78
+#define PSOC6_AGENT_STORE_CERT 0x79
+#define PSOC6_AGENT_SIGN_MS 10000
+
 /* Where LPR1 names the package (docs/protocols.md): the first 16 bytes of its SHA-256. */
 #define PIPELINE_RCPT_PKG_HASH 24
 
@@ -186,7 +192,8 @@ static int pipeline_check_record(struct pipeline_worker *w, uint64_t uid, uint64
 					   .counter = counter,
 					   .lot = w->shared->lot,
 					   .package_hash = pkg_hash,
-					   .package_hash_len = pkg_hash_len};
+					   .package_hash_len = pkg_hash_len,
+					   .ca = res->enrolled ? "factory" : NULL};
 	char err[200];
 	int r;
 
@@ -368,6 +375,79 @@ static int pipeline_provision(struct pipeline_worker *w, psoc6 *chip, const uint
 	}
 }
 
+/*
+ * Enrolment of a chip without a certified identity (GET_STATUS flag clear: its agent
+ * generated the DIK at its first boot): the chip's LPE1, checked here first (an LPE1
+ * whose proof of possession fails, or that names another chip, never reaches the KMS),
+ * the KMS's factory CA certifies the DIK, the chip stores the certificate (its agent
+ * refuses one for another key). Journaled before and after; a crash anywhere is repaired
+ * by enrolling again: the KMS answers the same DIK with the same certificate and the
+ * agent takes the same certificate again, and the KMS certifies a chip UID only once.
+ */
+static int pipeline_enrol(struct pipeline_worker *w, psoc6 *chip, uint64_t uid, uint32_t silicon_id,
+			  struct pipeline_result *res)
+{
+	struct kms_enrol_req req = {.lot = w->shared->lot,
+				    .join_eui = w->shared->cfg->join_eui,
+				    .silicon_id = silicon_id};
+	uint8_t lpe1[LPA_LPE1_LEN], *cert = NULL;
+	size_t n = 0, cert_len = 0;
+	struct lpa_lpe1 e;
+	char detail[160], reason[200];
+	int r;
+
+	if ((r = pipeline_log(w, J_ENROLLING, uid, 0, 0, NULL, NULL, NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	pipeline_progress(w, "enrol", 5);
+	if ((r = psoc6_agent_call(chip, PSOC6_AGENT_ENROL, NULL, 0, lpe1, sizeof(lpe1), &n,
+				  PSOC6_AGENT_SIGN_MS)) != LPA_OK) {
+		snprintf(reason, sizeof(reason), "ENROL failed: %s", lpa_strerror(r));
+		goto refused;
+	}
+	if ((r = lpa_lpe1_verify(lpe1, n, &e)) != LPA_OK) {
+		snprintf(reason, sizeof(reason),
+			 "the chip's enrolment request does not verify (%s): its proof of "
+			 "possession of the key it names fails",
+			 lpa_errname(r));
+		r = LPA_ERR_KMS_UNTRUSTED;
+		goto refused;
+	}
+	if (e.chip_uid != uid) {
+		snprintf(reason, sizeof(reason),
+			 "the chip's enrolment request names chip UID %016llx, the SFlash holds "
+			 "%016llx",
+			 (unsigned long long)e.chip_uid, (unsigned long long)uid);
+		res->cls = PC_IDENTITY;
+		res->err = LPA_ERR_MISMATCH;
+		snprintf(res->reason, sizeof(res->reason), "%s", reason);
+		(void)pipeline_log(w, J_ABANDONED, uid, 0, 0, NULL, NULL, reason);
+		return LPA_ERR_MISMATCH;
+	}
+	req.lpe1 = lpe1;
+	if ((r = kms_enrol(w->kms, w->shared->token, &req, &cert, &cert_len)) != LPA_OK) {
+		pipeline_kms_detail(w, r, detail, sizeof(detail));
+		snprintf(reason, sizeof(reason), "KMS refused the enrolment: %s", detail);
+		goto refused;
+	}
+	r = psoc6_agent_call(chip, PSOC6_AGENT_STORE_CERT, cert, cert_len, NULL, 0, &n,
+			     PSOC6_AGENT_SIGN_MS);
+	free(cert);
+	if (r != LPA_OK) {
+		snprintf(reason, sizeof(reason),
+			 "the chip refused the factory CA's certificate: %s", lpa_strerror(r));
+		goto refused;
+	}
+	if ((r = pipeline_log(w, J_ENROLLED, uid, 0, 0, NULL, NULL, NULL)) != LPA_OK)
+		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
+				     lpa_strerror(r));
+	return LPA_OK;
+refused:
+	/* Nothing is held for the chip: an enrolment the KMS made stays, for the same DIK. */
+	(void)pipeline_log(w, J_ABANDONED, uid, 0, 0, NULL, NULL, reason);
+	return pipeline_fail(res, pipeline_classify(r), r, "%s", reason);
+}
+
 /* Whether the keys on an "already provisioned" chip are from an attempt this station
  * journaled and never recorded (any of its attempts, not only the last). */
 static bool pipeline_own_orphan(struct pipeline_worker *w, const struct psoc6_exam_result *exam)
@@ -444,6 +524,12 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 			      r, "entrance exam: %s", exam.reason);
 		goto out;
 	}
+	if (!exam.status.certified) {
+		res->chip_uid = exam.uid;
+		if ((r = pipeline_enrol(w, chip, exam.uid, exam.silicon_id, res)) != LPA_OK)
+			goto out;
+		res->enrolled = true;
+	}
 	pipeline_progress(w, "identity", 10);
 	if ((r = psoc6_get_identity(chip, &id, raw, sizeof(raw), &raw_len)) != LPA_OK) {
 		pipeline_fail(res, pipeline_classify(r), r, "GET_IDENTITY failed: %s",
@@ -493,6 +579,16 @@ int pipeline_reconcile(struct pipeline_worker *w, const struct journal_entry *e,
 	res->counter = e->counter;
 	res->recovered = true;
 	switch (e->step) {
+	case J_ENROLLING:
+	case J_ENROLLED:
+		/* Nothing of the KMS's is open for the chip: its next exam enrols it again
+		 * (the same certificate, for the same DIK) or finds it certified. */
+		r = pipeline_log(w, J_ABANDONED, e->chip_uid, 0, 0, NULL, NULL,
+				 "interrupted during enrolment");
+		return pipeline_fail(res, r == LPA_OK ? PC_KMS_REFUSED : PC_STATE,
+				     r == LPA_OK ? LPA_ERR_MISMATCH : r, "%s",
+				     "interrupted during enrolment; the chip enrols again at its "
+				     "next exam");
 	case J_BEGIN:
 	case J_ISSUING:
 		r = pipeline_log(w, J_ABANDONED, e->chip_uid, 0, 0, NULL, NULL,

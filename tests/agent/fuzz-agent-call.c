@@ -6,9 +6,12 @@
  *
  * Input: byte 0 — bits 0-1 where the block goes (0 the station's 0x08046000, 1 the
  * last words below the SROM's reserve, 2 the address in bytes 1-4, little-endian),
- * bit 7 a chip that has installed the vector package already; then the block's bytes.
+ * bit 7 a chip that has installed the vector package already, bit 6 (without bit 7) a
+ * chip whose vector DIK has no certificate yet (to be enrolled); then the block's bytes.
  * Checked: the status is a documented one, a failure answers no output, a success has
- * the call's output length, and a proof verifies with the vector keys.
+ * the call's output length, a proof verifies with the vector keys, an enrolment request
+ * verifies and names the vector DIK, and a stored certificate is the input, for the
+ * vector DIK, and reported by GET_STATUS and GET_IDENTITY afterwards.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +25,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct host_chip fresh, installed;
-static struct agent a_fresh, a_installed;
+static struct host_chip fresh, installed, uncert;
+static struct agent a_fresh, a_installed, a_uncert;
 static EVP_PKEY *dik_pub;
 static lpa_secbuf *vec_keys;
 
@@ -77,6 +80,14 @@ static void fuzz_init(void)
 	memcpy(host.work + (KS_ID_ADDR - HOST_WORK_BASE), rec, n);
 	agent_boot(&a_fresh);
 	fresh = host;
+	memset(host.work, 0, sizeof(host.work));
+	fuzz_check(lpa_keystore_identity_encode(LPA_KS_ORIGIN_CHIP, lpa_secbuf_cdata(d), pub, NULL,
+						0, rec, sizeof(rec), &n) == LPA_OK);
+	memcpy(host.work + (KS_ID_ADDR - HOST_WORK_BASE), rec, n);
+	agent_boot(&a_uncert);
+	fuzz_check(a_uncert.ready && a_uncert.cert_len == 0);
+	uncert = host;
+	host = fresh;
 	fuzz_check(lpa_p256_from_public(pub, &dik_pub) == LPA_OK);
 	vec_keys = lpa_secbuf_new(32);
 	for (int i = 0; i < 32; i++)
@@ -106,9 +117,38 @@ static uint32_t fuzz_out_len(const struct agent *a, uint8_t op)
 		return LPR1_LEN;
 	case AGENT_OP_PROVE:
 		return LPP1_LEN;
+	case AGENT_OP_ENROL:
+		return LPE1_LEN;
+	case AGENT_OP_STORE_CERT:
+		return 0;
 	default:
 		return STATUS_LEN;
 	}
+}
+
+/* After a STORE_CERT that succeeded: the chip reports the input as its certificate. */
+static void fuzz_enrolled(struct agent *a, const uint8_t *b)
+{
+	static uint8_t cert[1024];
+	struct lpa_agent_status st;
+	struct lpa_lpi1 id;
+	uint32_t len = agent_get_le32(b + 8), n;
+	uint8_t *c = host_sram(BLOCK);
+
+	fuzz_check(len >= 1 && len <= KS_CERT_MAX);
+	memcpy(cert, b + 16, len);
+	memset(c, 0, 16);
+	c[3] = AGENT_OP_GET_STATUS;
+	agent_serve(a, BLOCK);
+	fuzz_check(lpa_status_parse(c + 16, agent_get_le32(c + 12), &st) == LPA_OK && st.certified);
+	memset(c, 0, 16);
+	c[3] = AGENT_OP_GET_IDENTITY;
+	agent_serve(a, BLOCK);
+	n = agent_get_le32(c + 12);
+	fuzz_check(agent_get_le32(c + 4) == AGENT_OK && lpa_lpi1_parse(c + 16, n, &id) == LPA_OK);
+	fuzz_check(memcmp(id.dik_pub, a->dik_pub, 65) == 0);
+	/* A chip that had a certificate took only the very same bytes again. */
+	fuzz_check(id.cert_len == len && memcmp(id.cert, cert, len) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -122,8 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	sel = data[0];
-	host = sel & 0x80 ? installed : fresh;
-	a = sel & 0x80 ? a_installed : a_fresh;
+	host = sel & 0x80 ? installed : sel & 0x40 ? uncert : fresh;
+	a = sel & 0x80 ? a_installed : sel & 0x40 ? a_uncert : a_fresh;
 	data++;
 	size--;
 	switch (sel & 3) {
@@ -149,20 +189,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	host_notify(block);
 	fuzz_check(agent_poll(&a));
-	fuzz_check(host.releases == (sel & 0x80 ? installed.releases : fresh.releases) + 1);
+	fuzz_check(host.releases == (sel & 0x80   ? installed.releases
+				     : sel & 0x40 ? uncert.releases
+						  : fresh.releases) +
+					    1);
 	if (block % 4 || block < 0x08001800u || block > SROM_RESERVE - 16)
 		return 0; /* no answer: hal-host would have aborted on any access */
 	b = host_sram(block);
 	st = agent_get_le32(b + 4);
 	olen = agent_get_le32(b + 12);
 	op = b[3];
-	fuzz_check(st == AGENT_OK || (st >= 0xF0000001u && st <= 0xF0000008u));
+	fuzz_check(st == AGENT_OK || (st >= 0xF0000001u && st <= 0xF000000Bu));
 	fuzz_check(st != AGENT_ERR_BUSY); /* this chip has its identity */
 	if (st != AGENT_OK) {
 		fuzz_check(olen == 0);
 		return 0;
 	}
-	fuzz_check(op >= AGENT_OP_GET_IDENTITY && op <= AGENT_OP_GET_STATUS);
+	fuzz_check((op >= AGENT_OP_GET_IDENTITY && op <= AGENT_OP_GET_STATUS) ||
+		   op == AGENT_OP_ENROL || op == AGENT_OP_STORE_CERT);
 	fuzz_check(olen == fuzz_out_len(&a, op));
 	if (op == AGENT_OP_PROVE) {
 		struct lpa_lpp1 p;
@@ -173,5 +217,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (op == AGENT_OP_INSTALL)
 		fuzz_check(!(sel & 0x80)); /* the vector package again is stale */
+	if (op == AGENT_OP_ENROL) {
+		struct lpa_lpe1 e;
+
+		fuzz_check(lpa_lpe1_verify(b + 16, olen, &e) == LPA_OK);
+		fuzz_check(memcmp(e.dik_pub, a.dik_pub, 65) == 0 &&
+			   e.chip_uid == 0x0f2a1b3c4d5e6f70ull);
+	}
+	if (op == AGENT_OP_STORE_CERT)
+		fuzz_enrolled(&a, b);
 	return 0;
 }

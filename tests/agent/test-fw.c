@@ -265,8 +265,8 @@ START_TEST(fw_first_boot_generates_dik)
 	ck_assert_int_eq(lpa_p256_public_bytes(k, pub), LPA_OK);
 	ck_assert_mem_eq(pub, A.dik_pub, 65);
 	lpa_pkey_free(&k);
-	/* No certificate yet: GET_IDENTITY refuses (enrolment is a later step)... */
-	ck_assert_uint_eq(call(AGENT_OP_GET_IDENTITY, NULL, 0, out, &n), AGENT_ERR_REQUEST);
+	/* No certificate yet: GET_IDENTITY says so (the chip is to be enrolled)... */
+	ck_assert_uint_eq(call(AGENT_OP_GET_IDENTITY, NULL, 0, out, &n), AGENT_ERR_NOT_CERTIFIED);
 	/* ... and the next boot keeps the key instead of making another. */
 	memcpy(pub, A.dik_pub, 65);
 	host.trng_bytes = 0;
@@ -732,7 +732,7 @@ START_TEST(fw_mailbox_request_checks)
 	ck_assert_uint_eq(call(AGENT_OP_GET_STATUS, NULL, 0, out, &n), AGENT_OK);
 	ck_assert_uint_eq(n, 16);
 	ck_assert_uint_eq(call(AGENT_OP_GET_STATUS, out, 1, out, &n), AGENT_ERR_REQUEST);
-	ck_assert_uint_eq(call(0x74, NULL, 0, out, &n), AGENT_ERR_REQUEST);
+	ck_assert_uint_eq(call(0x7F, NULL, 0, out, &n), AGENT_ERR_REQUEST);
 	ck_assert_uint_eq(call(0x00, NULL, 0, out, &n), AGENT_ERR_REQUEST);
 	ck_assert_uint_eq(call(0xFF, NULL, 0, out, &n), AGENT_ERR_REQUEST);
 	/* Input lengths: over the block, and past the usable SRAM. */

@@ -85,7 +85,7 @@ e2e_kms_serve() {
 	e2e_track "$WORK/kms.pgid"
 }
 
-# e2e_kms_start: initialise a KMS in $WORK/kms, add operator "demo" (operator + qa) and
+# e2e_kms_start: initialise a KMS in $WORK/kms, add operator "demo" (operator, qa, enrol) and
 # station "st1", start it on a free loopback port, write $WORK/station.conf.
 e2e_kms_start() {
 	pki=$BUILD/fixtures/pki
@@ -98,7 +98,7 @@ e2e_kms_start() {
 		e2e_die "KMS init failed: $(cat "$WORK/kms-init.log")"
 	printf '%s\n' "$E2E_PASSWORD" >"$WORK/password"
 	chmod 600 "$WORK/password"
-	"$kms" admin add-operator demo --dir "$WORK/kms" --role operator,qa --lots '*' \
+	"$kms" admin add-operator demo --dir "$WORK/kms" --role operator,qa,enrol --lots '*' \
 		--password-fd 3 --totp-secret-fd 4 3<"$WORK/password" 4>"$WORK/totp-secret" \
 		>"$WORK/kms-op.log" 2>&1 || e2e_die "add-operator failed: $(cat "$WORK/kms-op.log")"
 	chmod 600 "$WORK/totp-secret"

@@ -80,7 +80,204 @@ reverse_hex() {
 	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
 }
 
+# Enrolment oracles: the KMS's enrolments (one row per chip UID: a UID is never certified
+# twice), the chips whose key store holds a certificate record (work flash 0x14007C00,
+# "LCR1"), and the manifest's records by the CA they name.
+kms_enrolments() { sqlite3 "$WORK/kms/kms.db" "SELECT count(*) FROM enrolments"; }
+kms_enrolled_uids() { sqlite3 "$WORK/kms/kms.db" "SELECT count(DISTINCT chip_uid) FROM enrolments"; }
+chips_enrolled() {
+	python3 -c 'import sys; print(sum(open(f, "rb").read()[0x7C00:0x7C04] == b"LCR1" for f in sys.argv[1:]))' \
+		"$WORK"/sim/chips/*/work.bin 2>/dev/null || echo 0
+}
+records_ca() { # records_ca vendor|factory: records of the lot naming that CA
+	python3 -c '
+import base64, json, sys
+n = 0
+for line in open(sys.argv[1]):
+	o = json.loads(line)
+	if "record" in o:
+		p = o["record"].split(".")[1]
+		p += "=" * (-len(p) % 4)
+		n += json.loads(base64.urlsafe_b64decode(p)).get("ca") == sys.argv[2]
+print(n)' "$WORK/station/manifests/L1.jsonl" "$1"
+}
+enrol_lot() { "$BUILD/lpa/kms/lpa-kms" admin set-lot-ca L1 --ca "$1" --dir "$WORK/kms" >/dev/null; }
+
 case "$scenario" in
+enrol)
+	# A mixed batch: probe 1's chips came without a vendor certificate (their agent made
+	# the DIK at first boot), probe 2's with one. The first are enrolled with the KMS's
+	# factory CA, then everything is provisioned into a lot that accepts both CAs.
+	check "lot L1 accepts vendor and factory" 'enrol_lot vendor,factory'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 3 --uncertified 1 --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 6 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0" '[ $rc -eq 0 ]'
+	check "6 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 6 ]'
+	check "-v logs 3 enrolments" '[ "$(grep -c "step enrolled" "$WORK/batch.log")" -eq 3 ]'
+	check "the KMS enrolled 3 chips, each once" '[ "$(kms_enrolments)" -eq 3 ] && [ "$(kms_enrolled_uids)" -eq 3 ]'
+	check "3 chips hold a factory certificate in their key store" '[ "$(chips_enrolled)" -eq 3 ]'
+	check "every chip holds keys" '[ "$(chips_with_keys)" -eq 6 ]'
+	check "3 records name the factory CA, 3 the vendor's" '[ "$(records_ca factory)" -eq 3 ] && [ "$(records_ca vendor)" -eq 3 ]'
+	check "manifest verifies with pinned keys" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	for p in SIM0000001 SIM0000002; do
+		check "chip on $p proves its keys to the KMS" 'sim_station --probes 2 --chips 3 --uncertified 1 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" verify --probe $p >/dev/null'
+	done
+	check "no root key in any station file" 'no_keys_in_station_files'
+	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'
+	# The figure docs/benchmarks.md quotes: per device, enrolled against vendor-certified.
+	python3 -c '
+import json, sys
+by = {}
+for line in open(sys.argv[1]):
+	o = json.loads(line)
+	if o.get("result") == "pass":
+		by.setdefault(o["probe"], []).append((o["seconds"], o["link_round_trips"]))
+for p, v in sorted(by.items()):
+	print("enrol figure: %s %s: %.2f s, %d USB round trips per device (mean of %d)" % (p,
+	      "uncertified" if p.endswith("1") else "vendor-certified",
+	      sum(x[0] for x in v) / len(v), sum(x[1] for x in v) // len(v), len(v)))' "$WORK/batch.jsonl"
+	;;
+enrol-crash)
+	# Blank-identity chips only; the station is killed (SIGKILL) at seeded random points,
+	# enrolment included (it is the first step of every chip), and resumed. Afterwards
+	# the KMS, the manifest and the chips agree, and no chip UID was certified twice.
+	check "lot L1 accepts the factory CA" 'enrol_lot factory'
+	check "login" 'e2e_login >/dev/null'
+	e2e_sim --probes 2 --chips 3 --uncertified all --state "$WORK/sim" -- sh -c '
+		st="$1"; conf="$2"; out="$3"
+		seed=${E2E_SEED:-$$}
+		echo "crash seed $seed" >>"$out"
+		n=0
+		while [ $n -lt "${E2E_KILLS:-5}" ]; do
+			n=$((n + 1))
+			seed=$(( (seed * 1103515245 + 12345) % 2147483648 ))
+			delay=$(printf "0.%03d" $(( seed % 700 + 50 )))
+			"$st" --config "$conf" -v batch --lot L1 --count 6 --resume >>"$out" \
+				2>>"$out.log" &
+			pid=$!
+			sleep $delay
+			kill -KILL $pid 2>/dev/null
+			wait $pid
+			rc=$?
+			if [ $rc -eq 137 ]; then
+				echo "killed run $n after $delay s" >>"$out"
+			else
+				echo "run $n ended before its kill (exit $rc)" >>"$out"
+			fi
+		done
+		"$st" --config "$conf" -v batch --lot L1 --count 6 --resume --chip-timeout 3 \
+			>>"$out" 2>>"$out.log"
+		echo "final exit $?" >>"$out"' sh "$BUILD/lpa/station/lpa-station" \
+		"$WORK/station.conf" "$WORK/batch.jsonl"
+	grep -m1 "crash seed" "$WORK/batch.jsonl"
+	echo "crash kills: $(grep -c "^killed run" "$WORK/batch.jsonl")"
+	echo "resumed enrolments: $(grep -c "step abandoned.*interrupted during enrolment" "$WORK/batch.jsonl.log")"
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl")
+	check "the final run exits 0" 'grep -q "^final exit 0$" "$WORK/batch.jsonl"'
+	check "no device reported failed in any run" '[ "$(count_result fail "$WORK/batch.jsonl")" -eq 0 ]'
+	check "the lot is complete: 6 records" '[ "$recs" -eq 6 ]'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	check "KMS confirmed == manifest records == chips with keys" '[ "$(kms_confirmed)" -eq "$recs" ] && [ "$(chips_with_keys)" -eq "$recs" ]'
+	check "6 chips enrolled, each UID once, at the KMS and in the chips" '[ "$(kms_enrolments)" -eq 6 ] && [ "$(kms_enrolled_uids)" -eq 6 ] && [ "$(chips_enrolled)" -eq 6 ]'
+	check "no enrolment conflict in the audit log" '! "$BUILD/lpa/kms/lpa-kms" audit export --dir "$WORK/kms" | grep "\"action\":\"enrol\"" | grep -q "\"conflict\":true"'
+	check "every record names the factory CA" '[ "$(records_ca factory)" -eq 6 ]'
+	check "no root key in any station file" 'no_keys_in_station_files'
+	;;
+enrol-kill)
+	# A kill made exact: the KMS is frozen, the station journals "enrolling", asks the
+	# chip for its LPE1 and sends it; SIGKILL while it waits for the certificate. The KMS,
+	# resumed, may still answer the orphaned request (it certifies the chip, and nobody
+	# hears it). The restart must abandon the interrupted enrolment, enrol the chip again
+	# (the same certificate, never a second one), and provision both chips.
+	check "lot L1 accepts the factory CA" 'enrol_lot factory'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --uncertified all --state "$WORK/sim" -- sh -c '
+		st=$1; conf=$2; w=$3; kms=$4
+		mkfifo "$w/v.fifo"
+		kill -STOP $kms
+		"$st" --config "$conf" -v batch --lot L1 --count 2 >"$w/run1.jsonl" 2>"$w/v.fifo" &
+		pid=$!
+		held=0
+		while IFS= read -r line; do
+			printf "%s\n" "$line" >>"$w/run1.log"
+			case $line in *"step enrolling"*) held=1; break ;; esac
+		done <"$w/v.fifo"
+		[ $held -eq 1 ] && echo "held at: step enrolling"
+		kill -KILL $pid
+		wait $pid
+		echo "first run: exit $?"
+		kill -CONT $kms
+		tail -n 1 "$w/station/journal.jsonl" >"$w/journal-at-kill"
+		"$st" --config "$conf" -v batch --lot L1 --count 2 --resume --chip-timeout 3 \
+			>"$w/run2.jsonl" 2>"$w/run2.log"
+		echo "restart: exit $?"' sh "$BUILD/lpa/station/lpa-station" "$WORK/station.conf" \
+		"$WORK" "$(e2e_kms_pid)" >"$WORK/steps.out"
+	cat "$WORK/steps.out"
+	recs=$(grep -c '"record"' "$WORK/station/manifests/L1.jsonl" 2>/dev/null)
+	check "killed at the journaled step (enrolling)" 'grep -q "^first run: exit 137" "$WORK/steps.out" && grep -q "\"step\":\"enrolling\"" "$WORK/journal-at-kill"'
+	check "the restart exits 0" 'grep -q "^restart: exit 0" "$WORK/steps.out"'
+	check "  after abandoning the interrupted enrolment (-v)" 'grep -q "step abandoned.*interrupted during enrolment" "$WORK/run2.log"'
+	check "both chips recorded, hold keys and a certificate" '[ "$recs" -eq 2 ] && [ "$(chips_with_keys)" -eq 2 ] && [ "$(chips_enrolled)" -eq 2 ]'
+	check "KMS confirmed == 2" '[ "$(kms_confirmed)" -eq 2 ]'
+	check "2 enrolments at the KMS, each UID once, no conflict" '[ "$(kms_enrolments)" -eq 2 ] && [ "$(kms_enrolled_uids)" -eq 2 ] && ! "$BUILD/lpa/kms/lpa-kms" audit export --dir "$WORK/kms" | grep "\"action\":\"enrol\"" | grep -q "\"conflict\":true"'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	;;
+enrol-attacks)
+	# Hostile chips. (1) An LPE1 whose proof of possession fails: the station refuses it
+	# itself and the KMS is never asked. (2) A chip that asks for a certificate of one
+	# key, loses it to a brownout, and then asks for another key: the KMS certified the
+	# UID once and refuses the second key; the refusal is audited. (The agent's refusal of
+	# a certificate for another key is agent-fw-enrol's fw_store_cert_refuses_another_key.)
+	check "lot L1 accepts the factory CA" 'enrol_lot factory'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --uncertified all --state "$WORK/sim" \
+		--faults "p0:enrol-forge=bad-sig" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch1.jsonl" 2>"$WORK/batch1.log"
+	check "a forged proof of possession: untrusted_chip, named so" '[ "$(grep -c "\"class\":\"untrusted_chip\"" "$WORK/batch1.jsonl")" -eq 1 ] && grep -q "enrolment request does not verify" "$WORK/batch1.jsonl"'
+	check "  the KMS was not asked" '[ "$(kms_enrolments)" -eq 0 ]'
+	check "  the chip holds no certificate and no keys" '[ "$(chips_enrolled)" -eq 0 ] && [ "$(chips_with_keys)" -eq 0 ]'
+	rm -rf "$WORK/sim"
+	sim_station --probes 1 --chips 1 --uncertified all --state "$WORK/sim" \
+		--faults "p0:brownout-flash=2" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch2.jsonl" 2>"$WORK/batch2.log"
+	check "the first key was certified, the certificate lost to a brownout" '[ "$(kms_enrolments)" -eq 1 ] && [ "$(chips_enrolled)" -eq 0 ]'
+	sim_station --probes 1 --chips 1 --uncertified all --state "$WORK/sim" \
+		--faults "p0:enrol-forge=new-key" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 1 --resume --chip-timeout 3 >"$WORK/batch3.jsonl" 2>"$WORK/batch3.log"
+	check "the same UID with another key: refused as identity_conflict" '[ "$(grep -c "\"class\":\"untrusted_chip\"" "$WORK/batch3.jsonl")" -eq 1 ] && grep -q "identity_conflict" "$WORK/batch3.jsonl"'
+	check "  still one enrolment, the refusal audited" '[ "$(kms_enrolments)" -eq 1 ] && "$BUILD/lpa/kms/lpa-kms" audit export --dir "$WORK/kms" | grep "\"action\":\"enrol\"" | grep -q "\"conflict\":true"'
+	check "  nothing issued, nothing recorded" '[ "$(kms_confirmed)" -eq 0 ] && [ ! -s "$WORK/station/manifests/L1.jsonl" ]'
+	check "audit chain verifies" '"$BUILD/lpa/kms/lpa-kms" audit verify --dir "$WORK/kms" >/dev/null'
+	;;
+enrol-brownout)
+	# The chip browns out in the middle of STORE_CERT's row writes: it keeps its DIK and is
+	# simply not enrolled; the station fails the chip, and the next pass enrols it with
+	# the same certificate (the KMS answers the same DIK with the same certificate).
+	check "lot L1 accepts the factory CA" 'enrol_lot factory'
+	check "login" 'e2e_login >/dev/null'
+	# Flash operation 1 is the first boot's identity row, 2 STORE_CERT's first row.
+	sim_station --probes 1 --chips 1 --uncertified all --state "$WORK/sim" \
+		--faults "p0:brownout-flash=2" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 1 --chip-timeout 3 >"$WORK/batch1.jsonl" 2>"$WORK/batch1.log"
+	check "the power failed during STORE_CERT's row write" 'grep -q "brownout" "$WORK"/sim/chips/*/agent.log'
+	check "the station failed the chip at its certificate" '[ "$(count_result fail "$WORK/batch1.jsonl")" -eq 1 ] && grep -q "factory CA.s certificate" "$WORK/batch1.jsonl"'
+	check "the browned-out chip is not enrolled" '[ "$(chips_enrolled)" -eq 0 ]'
+	check "the KMS holds its one enrolment" '[ "$(kms_enrolments)" -eq 1 ]'
+	sim_station --probes 1 --chips 1 --uncertified all --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 1 --resume >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "the next pass exits 0" '[ $rc -eq 0 ]'
+	check "the chip is enrolled and provisioned" '[ "$(chips_enrolled)" -eq 1 ] && [ "$(chips_with_keys)" -eq 1 ]'
+	check "still one enrolment at the KMS (the same certificate again)" '[ "$(kms_enrolments)" -eq 1 ] && "$BUILD/lpa/kms/lpa-kms" audit export --dir "$WORK/kms" | grep "\"action\":\"enrol\"" | grep -q "\"repeat\":true"'
+	;;
 happy-cmsis-dap | happy-openocd | happy-softhsm)
 	if [ "$scenario" = happy-openocd ]; then
 		sed -i 's/^lorawan = 1.1/lorawan = 1.0.4/' "$WORK/station.conf"

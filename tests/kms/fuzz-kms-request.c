@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	body = (const char *)data + 1;
 	len = size - 1;
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0: {
 		struct req_target t;
 		char url[512];
@@ -100,6 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = req_parse_verify(body, len, &v, &api, msg, sizeof(msg));
 		fuzz_check_refusal(r, api, msg);
 		if (r == 0 && memcmp(v.proof, "LPP1", 4) != 0)
+			abort();
+		break;
+	}
+	case 7: {
+		struct req_enrol e;
+
+		/* An accepted request's LPE1 is one whose DIK signature verified (its fields
+		 * were filled only then), for a lot with a valid name. */
+		r = req_parse_enrol(body, len, &e, &api, msg, sizeof(msg));
+		fuzz_check_refusal(r, api, msg);
+		if (r == 0 && (!req_name_ok(e.lot) || e.e.dik_pub[0] != 0x04))
 			abort();
 		break;
 	}

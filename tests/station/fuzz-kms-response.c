@@ -64,6 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			kms_lot_records_free(&lr);
 		break;
 	}
+	case 8: {
+		uint8_t *cert = NULL;
+		size_t n = 0;
+
+		/* An accepted reply names the chip asked for and holds a DER SEQUENCE that
+		 * fits the agent's certificate record. */
+		if (kms_parse_enrol(body, size, FUZZ_CHIP_UID, &cert, &n, &e) == LPA_OK &&
+		    (n < 2 || n > 984 || cert[0] != 0x30))
+			abort();
+		free(cert);
+		break;
+	}
 	default:
 		(void)kms_parse_error(
 			(enum kms_call)(data[0] % KMS_CALL_N),

@@ -84,7 +84,8 @@ END_TEST
 START_TEST(agent_status_mapping)
 {
 	static const uint32_t codes[] = {0xF0000001u, 0xF0000002u, 0xF0000003u, 0xF0000004u,
-					 0xF0000005u, 0xF0000006u, 0xF0000007u, 0xF0000008u};
+					 0xF0000005u, 0xF0000006u, 0xF0000007u, 0xF0000008u,
+					 0xF0000009u, 0xF000000Au, 0xF000000Bu};
 
 	ck_assert_int_eq(lpa_agent_err_from_status(LPA_AGENT_OK), LPA_OK);
 	ck_assert_uint_eq(lpa_agent_status_from_err(LPA_OK), LPA_AGENT_OK);

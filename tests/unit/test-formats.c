@@ -482,8 +482,14 @@ START_TEST(status_round_trip_and_strict)
 	ck_assert_uint_eq(back.dev_eui, DEV_EUI);
 	ck_assert_uint_eq(back.counter, 42);
 	ck_assert_uint_eq(back.provisioned, 1);
+	ck_assert_uint_eq(back.certified, 0);
 	ck_assert_int_eq(lpa_status_parse(buf, 15, &back), LPA_ERR_LENGTH);
-	buf[3] = 1;
+	st.certified = 1;
+	lpa_status_build(&st, buf);
+	ck_assert_uint_eq(buf[3], LPA_STATUS_CERTIFIED);
+	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_OK);
+	ck_assert_uint_eq(back.certified, 1);
+	buf[3] = 2; /* the other flag bits are reserved */
 	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_RESERVED);
 	buf[3] = 0;
 	buf[2] = 2;
@@ -613,6 +619,44 @@ START_TEST(chip_uid_from_die_fields)
 }
 END_TEST
 
+START_TEST(lpe1_build_and_strict_verify)
+{
+	struct lpa_lpe1 e = {.agent_version = 0x0100, .chip_uid = UID, .silicon_id = 0xe2072100},
+			back;
+	uint8_t buf[LPA_LPE1_LEN], bad[LPA_LPE1_LEN];
+
+	ck_assert_int_eq(lpa_p256_public_bytes(dik, e.dik_pub), LPA_OK);
+	ck_assert_int_eq(lpa_lpe1_build(&e, dik2, buf), LPA_ERR_KEY); /* not the key it names */
+	ck_assert_int_eq(lpa_lpe1_build(&e, dik, buf), LPA_OK);
+	ck_assert_int_eq(lpa_lpe1_verify(buf, sizeof(buf), &back), LPA_OK);
+	ck_assert_uint_eq(back.chip_uid, UID);
+	ck_assert_uint_eq(back.silicon_id, 0xe2072100);
+	ck_assert_uint_eq(back.agent_version, 0x0100);
+	ck_assert_mem_eq(back.dik_pub, e.dik_pub, 65);
+	ck_assert_int_eq(lpa_lpe1_verify(buf, sizeof(buf) - 1, &back), LPA_ERR_LENGTH);
+	memcpy(bad, buf, sizeof(buf));
+	bad[0] = 'X';
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_MAGIC);
+	memcpy(bad, buf, sizeof(buf));
+	bad[4] = 2;
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_VERSION);
+	memcpy(bad, buf, sizeof(buf));
+	bad[5] = 1;
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_RESERVED);
+	memcpy(bad, buf, sizeof(buf));
+	bad[60] ^= 1; /* off the curve */
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_KEY);
+	/* Another chip's key in place of this one's: the signature does not verify (the
+	 * sender does not hold the key it names). */
+	memcpy(bad, buf, sizeof(buf));
+	ck_assert_int_eq(lpa_p256_public_bytes(dik2, bad + 20), LPA_OK);
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_SIGNATURE);
+	memcpy(bad, buf, sizeof(buf));
+	bad[8] ^= 1; /* another UID */
+	ck_assert_int_eq(lpa_lpe1_verify(bad, sizeof(bad), &back), LPA_ERR_SIGNATURE);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
@@ -638,6 +682,7 @@ int main(void)
 		TU_CASE(status_check_order),
 		TU_CASE(lorawan10_zero_fields_required),
 		TU_CASE(chip_uid_from_die_fields),
+		TU_CASE(lpe1_build_and_strict_verify),
 	};
 	return tu_main_fixture("formats", cases, TU_N(cases), setup, teardown);
 }

@@ -230,6 +230,18 @@ static void vec_compute(struct vecset *in, struct vecset *out)
 	vec_put(out, "lpp1_app_check", buf + 36, 8);
 	vec_put(out, "lpp1_nwk_check", buf + 44, 8);
 	vec_put(out, "lpp1_signed", buf, 52);
+
+	/* LPE1: the enrolment request of the same chip, its bytes from the code. */
+	{
+		struct lpa_lpe1 e = {.agent_version = (uint16_t)vec_uint(in, "agent_version", 2),
+				     .chip_uid = h.chip_uid,
+				     .silicon_id = (uint32_t)vec_uint(in, "silicon_id", 4)};
+		uint8_t lpe1[LPA_LPE1_LEN];
+
+		memcpy(e.dik_pub, vec_get(out, "dik_pub", 65), 65);
+		ck_assert_int_eq(lpa_lpe1_build(&e, dik, lpe1), LPA_OK);
+		vec_put(out, "lpe1_signed", lpe1, 85);
+	}
 	lpa_secbuf_free(&keys);
 	lpa_pkey_free(&dik);
 	lpa_pkey_free(&kms);
@@ -351,6 +363,23 @@ START_TEST(signature_dependent_values_named)
 }
 END_TEST
 
+START_TEST(lpe1_signature)
+{
+	doc_load();
+	uint8_t e[LPA_LPE1_LEN];
+	struct lpa_lpe1 r;
+
+	memcpy(e, vec_get(&doc, "lpe1_signed", 85), 85);
+	memcpy(e + 85, vec_get(&doc, "lpe1_signature", 64), 64);
+	ck_assert_int_eq(lpa_lpe1_verify(e, sizeof(e), &r), LPA_OK);
+	ck_assert_uint_eq(r.chip_uid, vec_uint(&doc, "chip_uid", 8));
+	ck_assert_uint_eq(r.silicon_id, vec_uint(&doc, "silicon_id", 4));
+	ck_assert_mem_eq(r.dik_pub, vec_get(&doc, "dik_pub", 65), 65);
+	e[100] ^= 1; /* the signature no longer verifies */
+	ck_assert_int_eq(lpa_lpe1_verify(e, sizeof(e), &r), LPA_ERR_SIGNATURE);
+}
+END_TEST
+
 /* Fixed inputs for --generate: scalars from SHA-256 of labels, everything else literal. */
 static void vec_generate(void)
 {
@@ -392,7 +421,11 @@ static void vec_generate(void)
 				      "lpp1_app_check",
 				      "lpp1_nwk_check",
 				      "lpp1_signed",
-				      "lpp1_signature"};
+				      "lpp1_signature",
+				      "agent_version",
+				      "silicon_id",
+				      "lpe1_signed",
+				      "lpe1_signature"};
 	uint8_t d[32], b[16], sig[64];
 	EVP_PKEY *dik, *kms;
 
@@ -421,6 +454,8 @@ static void vec_generate(void)
 	vec_put(&in, "nonce", b, 12);
 	tu_hex("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf", b, 16);
 	vec_put(&in, "challenge", b, 16);
+	vec_put(&in, "agent_version", (uint8_t[]){1, 0}, 2);
+	vec_put(&in, "silicon_id", (uint8_t[]){0xe2, 0x07, 0x21, 0x00}, 4);
 
 	dik = vec_key(&in, "dik_d");
 	kms = vec_key(&in, "kms_d");
@@ -432,6 +467,8 @@ static void vec_generate(void)
 	vec_put(&out, "lpr1_signature", sig, 64);
 	ck_assert_int_eq(lpa_p256_sign(dik, vec_get(&out, "lpp1_signed", 52), 52, sig), 0);
 	vec_put(&out, "lpp1_signature", sig, 64);
+	ck_assert_int_eq(lpa_p256_sign(dik, vec_get(&out, "lpe1_signed", 85), 85, sig), 0);
+	vec_put(&out, "lpe1_signature", sig, 64);
 	for (size_t i = 0; i < TU_N(order); i++) {
 		struct vec *v = vec_find(&in, order[i]);
 
@@ -454,6 +491,7 @@ int main(int argc, char **argv)
 		TU_CASE(lpk1_signature_and_open),
 		TU_CASE(lpr1_and_lpp1_signatures),
 		TU_CASE(signature_dependent_values_named),
+		TU_CASE(lpe1_signature),
 	};
 
 	if (argc == 3 && strcmp(argv[1], "--generate") == 0) {
