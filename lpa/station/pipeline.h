@@ -107,7 +107,7 @@ struct pipeline_result {
 	bool appended;         /* passed, and its record went into the manifest now (not earlier) */
 	bool claimed;          /* took a slot of the lot (w->claim said yes) */
 	bool agent_programmed; /* the agent step programmed the [agent] image onto the chip */
-	bool enrolled;         /* the factory CA certified the chip in this pass (its record: "factory") */
+	bool enrolled; /* the factory CA certified the chip in this pass (its record: "factory") */
 	char reason[256];
 	double seconds;
 	struct prog_counters link; /* this device's share of the link counters */
