@@ -33,11 +33,23 @@
 #define AGENT_ERR_FLASH 0xF0000006u
 #define AGENT_ERR_NOT_PROVISIONED 0xF0000007u
 #define AGENT_ERR_BUSY 0xF0000008u
+/* LoRaWAN runtime calls (lorawan-calls.c). */
+#define AGENT_ERR_LW_MIC 0xF0000010u        /* join-accept or downlink MIC does not verify */
+#define AGENT_ERR_LW_NO_JOIN 0xF0000011u    /* JOIN_ACCEPT without a JoinRequest pending */
+#define AGENT_ERR_LW_JOIN_NONCE 0xF0000012u /* JoinNonce not above the last accepted */
+#define AGENT_ERR_LW_NO_SESSION 0xF0000013u /* UPLINK / DOWNLINK before a join */
+#define AGENT_ERR_LW_FCNT 0xF0000014u       /* replayed downlink, uplink counter used up */
+#define AGENT_ERR_LW_DEV_NONCE 0xF0000015u  /* all 65,536 DevNonces used */
+#define AGENT_ERR_LW_FRAME 0xF0000016u      /* MHDR, DevAddr or FOpts not acceptable */
 
 #define AGENT_OP_GET_IDENTITY 0x70
 #define AGENT_OP_INSTALL 0x71
 #define AGENT_OP_PROVE 0x72
 #define AGENT_OP_GET_STATUS 0x73
+#define AGENT_OP_LW_JOIN_REQUEST 0x80
+#define AGENT_OP_LW_JOIN_ACCEPT 0x81
+#define AGENT_OP_LW_UPLINK 0x82
+#define AGENT_OP_LW_DOWNLINK 0x83
 
 /* The parameter block: request, status, input length, output length, data. */
 #define AGENT_BLK_REQUEST 0
@@ -74,6 +86,10 @@
 #define KS_ID_HDR 108
 #define KS_ID_ORIGIN_CHIP 1    /* generated from the TRNG on the chip's first boot */
 #define KS_ID_ORIGIN_FACTORY 2 /* placed by the chip's manufacture, with its certificate */
+/* Rows 6 and 7: the LoRaWAN nonce record (DevNonce, JoinNonce), alternating. */
+#define KS_LW_ADDR(n) (KS_BASE + (6u + (uint32_t)(n)) * HAL_ROW_SIZE)
+#define KS_LW_LEN 96
+#define KS_LW_BODY 64
 
 /* One key slot as the agent holds it. */
 struct ks_slot {
@@ -84,6 +100,30 @@ struct ks_slot {
 	uint8_t dev_eui[8], join_eui[8]; /* big-endian, as in LPK1 */
 	uint8_t keys[32];                /* AppKey || NwkKey */
 	uint8_t pkg_hash[16];
+};
+
+/* The LoRaWAN nonce record as the agent holds it (docs/protocols.md, "Key store"). */
+struct lw_nonces {
+	uint32_t seq;
+	uint32_t dev_nonce;      /* the next DevNonce to use; 0x10000: all used */
+	uint32_t join_nonce_min; /* a join-accept's JoinNonce must be at least this */
+	uint8_t pkg_hash[16];    /* ... for the keys of this package (else 0) */
+};
+
+/* The LoRaWAN state of lorawan-calls.c: the nonce record, the pending JoinRequest,
+ * the session. Keys stay here, in the agent's RAM: a reboot ends the session. */
+struct lw_state {
+	bool loaded; /* the nonce record has been read */
+	int8_t row;  /* the nonce row holding n, -1: none */
+	struct lw_nonces n;
+	bool pending, joined, up_done;
+	uint8_t mode; /* the session's: 0x10 (1.0.x MICs and keys) or 0x11 */
+	uint16_t dev_nonce;
+	uint8_t pend_hash[16], sess_hash[16];     /* the packages they were made with */
+	uint32_t dev_addr, fcnt_up, fcnt_down[2]; /* [0] (N)FCntDown, [1] AFCntDown (1.1) */
+	bool down_seen[2], conf_up, conf_down;
+	uint32_t conf_up_fcnt, conf_down_fcnt;                /* for the 1.1 ACK MICs */
+	uint8_t f_nwk[16], s_nwk[16], nwk_enc[16], app_s[16]; /* 1.0.x: NwkSKey x 3 */
 };
 
 struct agent {
@@ -101,6 +141,7 @@ struct agent {
 	uint32_t silicon_id;
 	bool kms_ok; /* the SFlash public-key region holds a valid P-256 key */
 	uint8_t kms_pub[P256_PUB_LEN];
+	struct lw_state lw;
 };
 
 /* boot.c — everything before the loop: key store, identity, facts. */
@@ -117,6 +158,15 @@ uint32_t calls_get_identity(struct agent *a, uint32_t out, uint32_t *out_len);
 uint32_t calls_install(struct agent *a, const uint8_t *in, uint8_t out[LPR1_LEN]);
 uint32_t calls_prove(struct agent *a, const uint8_t in[PROVE_IN_LEN], uint8_t out[LPP1_LEN]);
 void calls_status(const struct agent *a, uint8_t out[STATUS_LEN]);
+
+/* lorawan-calls.c — JOIN_REQUEST, JOIN_ACCEPT, UPLINK, DOWNLINK: reads its input from
+ * in_addr, writes its output to out_addr (mailbox.c has checked both spans). */
+uint32_t lorawan_calls_run(struct agent *a, uint8_t op, uint32_t in_addr, uint32_t in_len,
+			   uint32_t out_addr, uint32_t *out_len);
+uint32_t lorawan_calls_out_max(uint8_t op);
+/* The nonce record (shared with tests). */
+void lorawan_calls_nonces_encode(const struct lw_nonces *n, uint8_t out[KS_LW_LEN]);
+bool lorawan_calls_nonces_decode(const uint8_t in[KS_LW_LEN], struct lw_nonces *n);
 
 /* package.c — LPK1 open, LPR1 and LPP1 built with the agent crypto. */
 /* AGENT_OK or the status of the first failing check (docs/protocols.md's order);

@@ -66,6 +66,11 @@ static uint32_t mailbox_run(struct agent *a, uint8_t op, uint32_t in_addr, uint3
 		hal_sram_write(out_addr, out, STATUS_LEN);
 		*out_len = STATUS_LEN;
 		return AGENT_OK;
+	case AGENT_OP_LW_JOIN_REQUEST:
+	case AGENT_OP_LW_JOIN_ACCEPT:
+	case AGENT_OP_LW_UPLINK:
+	case AGENT_OP_LW_DOWNLINK:
+		return lorawan_calls_run(a, op, in_addr, in_len, out_addr, out_len);
 	default:
 		return AGENT_ERR_REQUEST;
 	}
@@ -83,6 +88,11 @@ static uint32_t mailbox_out_max(const struct agent *a, uint8_t op)
 		return LPP1_LEN;
 	case AGENT_OP_GET_STATUS:
 		return STATUS_LEN;
+	case AGENT_OP_LW_JOIN_REQUEST:
+	case AGENT_OP_LW_JOIN_ACCEPT:
+	case AGENT_OP_LW_UPLINK:
+	case AGENT_OP_LW_DOWNLINK:
+		return lorawan_calls_out_max(op);
 	default:
 		return 0;
 	}
