@@ -1035,7 +1035,9 @@ static void lw_join_and_talk(uint8_t lorawan)
 	}
 	{
 		/* Uplink refusals: FOpts past the frame, reserved bytes, a downlink MType. */
-		uint8_t up[16] = {5, 2, 0, 0, 0x40, 0x34, 0x12, 0x01, 0x26, 0x0F, 0, 0, 1, 'a'};
+		/* (sized for the over-long call at the end) */
+		uint8_t up[4 + 252] = {5,    2,    0,    0, 0x40, 0x34, 0x12,
+				       0x01, 0x26, 0x0F, 0, 0,    1,    'a'};
 
 		ck_assert_uint_eq(agent_call(0x82, up, 14, out, &n, NULL), 0xF0000016u);
 		up[9] = 0;
