@@ -438,6 +438,11 @@ uint32_t lorawan_calls_run(struct agent *a, uint8_t op, uint32_t in_addr, uint32
 	*out_len = 0;
 	if (!a->lw.loaded)
 		lw_load(a);
+	/* Keys installed since: what was made with the old ones is gone, keys and all. */
+	if (a->lw.joined && !lw_same_keys(a, a->lw.sess_hash))
+		lw_session_wipe(&a->lw);
+	if (a->lw.pending && !lw_same_keys(a, a->lw.pend_hash))
+		a->lw.pending = false;
 	switch (op) {
 	case AGENT_OP_LW_JOIN_REQUEST:
 		if (in_len == 0)

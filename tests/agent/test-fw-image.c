@@ -1081,6 +1081,20 @@ static void lw_join_and_talk(uint8_t lorawan)
 		ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xF0000010u);
 	}
 
+	/* Keys never leave the CM0+: no root or session key anywhere in the SRAM the CM4
+	 * and the debug port see (NwkKey is zero for 1.0.x: not looked for); the session's
+	 * AppSKey is in the agent's own RAM (the scan's positive control). */
+	{
+		const uint8_t *keys[] = {nwk, app, s.f_nwk, s.s_nwk, s.nwk_enc, s.app_s};
+		size_t open_len = C.m->sram_size - (AGENT_RAM_TOP - SRAM_BASE);
+
+		for (size_t k = lorawan == 0x11 ? 0 : 1; k < TU_N(keys); k++)
+			ck_assert_msg(memmem(sram(AGENT_RAM_TOP), open_len, keys[k], 16) == NULL,
+				      "key %zu in the open SRAM", k);
+		ck_assert_ptr_nonnull(
+			memmem(sram(SRAM_BASE), AGENT_RAM_TOP - SRAM_BASE, s.app_s, 16));
+	}
+
 	/* A reboot: the session was in RAM; the DevNonce counter was in flash. */
 	(void)chip_boot();
 	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0, 5, 1, "gone", 0, NULL), 0xF0000013u);
