@@ -21,14 +21,26 @@
 #define AGENT_ERR_NOT_CERTIFIED 0xF0000009u /* GET_IDENTITY: no certificate yet (enrol) */
 #define AGENT_ERR_CERT_KEY 0xF000000Au      /* STORE_CERT: the certificate's key is not the DIK */
 #define AGENT_ERR_CERTIFIED 0xF000000Bu     /* STORE_CERT: another certificate is stored */
+/* LoRaWAN runtime calls (lorawan-calls.c). */
+#define AGENT_ERR_LW_MIC 0xF0000010u        /* join-accept or downlink MIC does not verify */
+#define AGENT_ERR_LW_NO_JOIN 0xF0000011u    /* JOIN_ACCEPT without a JoinRequest pending */
+#define AGENT_ERR_LW_JOIN_NONCE 0xF0000012u /* JoinNonce not above the last accepted */
+#define AGENT_ERR_LW_NO_SESSION 0xF0000013u /* UPLINK / DOWNLINK before a join */
+#define AGENT_ERR_LW_FCNT 0xF0000014u       /* replayed downlink, uplink counter used up */
+#define AGENT_ERR_LW_DEV_NONCE 0xF0000015u  /* all 65,536 DevNonces used */
+#define AGENT_ERR_LW_FRAME 0xF0000016u      /* MHDR, DevAddr or FOpts not acceptable */
 
 /* Opcodes (the request word's top byte). */
 #define AGENT_OP_GET_IDENTITY 0x70
 #define AGENT_OP_INSTALL 0x71
 #define AGENT_OP_PROVE 0x72
 #define AGENT_OP_GET_STATUS 0x73
-#define AGENT_OP_ENROL 0x78      /* enrol.c: out LPE1 */
-#define AGENT_OP_STORE_CERT 0x79 /* enrol.c: in the factory CA's certificate */
+#define AGENT_OP_ENROL 0x78           /* enrol.c: out LPE1 */
+#define AGENT_OP_STORE_CERT 0x79      /* enrol.c: in the factory CA's certificate */
+#define AGENT_OP_LW_JOIN_REQUEST 0x80 /* lorawan-calls.c: the CM4's LoRaWAN calls */
+#define AGENT_OP_LW_JOIN_ACCEPT 0x81
+#define AGENT_OP_LW_UPLINK 0x82
+#define AGENT_OP_LW_DOWNLINK 0x83
 
 /* The parameter block: request, status, input length, output length, data. */
 #define AGENT_BLK_REQUEST 0

@@ -45,6 +45,11 @@
  */
 #define KS_BASE 0x14007000u
 #define KS_SIZE 0x1000u
+/* The SMPU region that closes the key store to everyone but the agent: 8 KiB, the key
+ * store and the 4 KiB below it, which hold the LoRaWAN nonce rows (KS_LW_ADDR); a region
+ * is a power of two in size and aligned to it. */
+#define KS_PROT_BASE 0x14006000u
+#define KS_PROT_LOG2 13
 #define KS_SLOT_ADDR(n) (KS_BASE + (uint32_t)(n)*HAL_ROW_SIZE)
 #define KS_ID_ADDR (KS_BASE + 2 * HAL_ROW_SIZE)
 #define KS_ID_ROWS 4u
@@ -57,6 +62,11 @@
 #define KS_CERT_ADDR (KS_BASE + 6 * HAL_ROW_SIZE)
 #define KS_CERT_HDR 8
 #define KS_CERT_MAX 984 /* 8 + 984 + 32 = the two rows */
+/* Rows N0 and N1, just below the key store (inside its SMPU region, KS_PROT_*): the
+ * LoRaWAN nonce record (DevNonce, JoinNonce), alternating. */
+#define KS_LW_ADDR(n) (KS_BASE - 2u * HAL_ROW_SIZE + (uint32_t)(n)*HAL_ROW_SIZE)
+#define KS_LW_LEN 96
+#define KS_LW_BODY 64
 
 /* One key slot as the agent holds it. */
 struct ks_slot {
@@ -67,6 +77,30 @@ struct ks_slot {
 	uint8_t dev_eui[8], join_eui[8]; /* big-endian, as in LPK1 */
 	uint8_t keys[32];                /* AppKey || NwkKey */
 	uint8_t pkg_hash[16];
+};
+
+/* The LoRaWAN nonce record as the agent holds it (docs/protocols.md, "Key store"). */
+struct lw_nonces {
+	uint32_t seq;
+	uint32_t dev_nonce;      /* the next DevNonce to use; 0x10000: all used */
+	uint32_t join_nonce_min; /* a join-accept's JoinNonce must be at least this */
+	uint8_t pkg_hash[16];    /* ... for the keys of this package (else 0) */
+};
+
+/* The LoRaWAN state of lorawan-calls.c: the nonce record, the pending JoinRequest,
+ * the session. Keys stay here, in the agent's RAM: a reboot ends the session. */
+struct lw_state {
+	bool loaded; /* the nonce record has been read */
+	int8_t row;  /* the nonce row holding n, -1: none */
+	struct lw_nonces n;
+	bool pending, joined, up_done;
+	uint8_t mode; /* the session's: 0x10 (1.0.x MICs and keys) or 0x11 */
+	uint16_t dev_nonce;
+	uint8_t pend_hash[16], sess_hash[16];     /* the packages they were made with */
+	uint32_t dev_addr, fcnt_up, fcnt_down[2]; /* [0] (N)FCntDown, [1] AFCntDown (1.1) */
+	bool down_seen[2], conf_up, conf_down;
+	uint32_t conf_up_fcnt, conf_down_fcnt;                /* for the 1.1 ACK MICs */
+	uint8_t f_nwk[16], s_nwk[16], nwk_enc[16], app_s[16]; /* 1.0.x: NwkSKey x 3 */
 };
 
 struct agent {
@@ -85,6 +119,7 @@ struct agent {
 	uint32_t silicon_id;
 	bool kms_ok; /* the SFlash public-key region holds a valid P-256 key */
 	uint8_t kms_pub[P256_PUB_LEN];
+	struct lw_state lw;
 };
 
 /* boot.c — everything before the loop: key store, identity, facts. */
@@ -109,6 +144,14 @@ uint32_t enrol_store_cert(struct agent *a, uint32_t in_addr, uint32_t in_len);
 /* At boot, for an identity without a certificate: the certificate record, when it is
  * valid and certifies this DIK. */
 void enrol_load_cert(struct agent *a);
+/* lorawan-calls.c — JOIN_REQUEST, JOIN_ACCEPT, UPLINK, DOWNLINK: reads its input from
+ * in_addr, writes its output to out_addr (mailbox.c has checked both spans). */
+uint32_t lorawan_calls_run(struct agent *a, uint8_t op, uint32_t in_addr, uint32_t in_len,
+			   uint32_t out_addr, uint32_t *out_len);
+uint32_t lorawan_calls_out_max(uint8_t op);
+/* The nonce record (shared with tests). */
+void lorawan_calls_nonces_encode(const struct lw_nonces *n, uint8_t out[KS_LW_LEN]);
+bool lorawan_calls_nonces_decode(const uint8_t in[KS_LW_LEN], struct lw_nonces *n);
 
 /* package.c — LPK1 open, LPR1 and LPP1 built with the agent crypto. */
 /* AGENT_OK or the status of the first failing check (docs/protocols.md's order);

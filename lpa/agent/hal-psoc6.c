@@ -253,10 +253,11 @@ void hal_protect(void)
 	const uint32_t perm = ATT_UR | ATT_UW | ATT_PR | ATT_PW | ATT_PC(0) | ATT_PC(PC_AGENT);
 
 	/* 1. The regions, open to PC0 (boot ROM, SROM) and the agent's PC only: the key
-	 * store (4 KiB of work flash) and the agent's RAM (8 KiB with its top two 1-KiB
-	 * subregions disabled: 6 KiB). */
-	wr(PROT_SMPU_STRUCT(SMPU_KEYSTORE) + SMPU_ADDR0, KS_BASE);
-	wr(PROT_SMPU_STRUCT(SMPU_KEYSTORE) + SMPU_ATT0, perm | ATT_SIZE(12) | ATT_ENABLED);
+	 * store with the LoRaWAN nonce rows (the top 8 KiB of work flash) and the agent's
+	 * RAM (8 KiB with its top two 1-KiB subregions disabled: 6 KiB). */
+	wr(PROT_SMPU_STRUCT(SMPU_KEYSTORE) + SMPU_ADDR0, KS_PROT_BASE);
+	wr(PROT_SMPU_STRUCT(SMPU_KEYSTORE) + SMPU_ATT0,
+	   perm | ATT_SIZE(KS_PROT_LOG2) | ATT_ENABLED);
 	wr(PROT_SMPU_STRUCT(SMPU_AGENT_RAM) + SMPU_ADDR0, 0x08000000u | 0xC0u);
 	wr(PROT_SMPU_STRUCT(SMPU_AGENT_RAM) + SMPU_ATT0, perm | ATT_SIZE(13) | ATT_ENABLED);
 	/* 2. Their own registers writable by PC0 and the agent's PC only. */

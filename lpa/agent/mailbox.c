@@ -75,6 +75,11 @@ static uint32_t mailbox_run(struct agent *a, uint8_t op, uint32_t in_addr, uint3
 		return AGENT_OK;
 	case AGENT_OP_STORE_CERT:
 		return enrol_store_cert(a, in_addr, in_len);
+	case AGENT_OP_LW_JOIN_REQUEST:
+	case AGENT_OP_LW_JOIN_ACCEPT:
+	case AGENT_OP_LW_UPLINK:
+	case AGENT_OP_LW_DOWNLINK:
+		return lorawan_calls_run(a, op, in_addr, in_len, out_addr, out_len);
 	default:
 		return AGENT_ERR_REQUEST;
 	}
@@ -94,6 +99,11 @@ static uint32_t mailbox_out_max(const struct agent *a, uint8_t op)
 		return STATUS_LEN;
 	case AGENT_OP_ENROL:
 		return LPE1_LEN;
+	case AGENT_OP_LW_JOIN_REQUEST:
+	case AGENT_OP_LW_JOIN_ACCEPT:
+	case AGENT_OP_LW_UPLINK:
+	case AGENT_OP_LW_DOWNLINK:
+		return lorawan_calls_out_max(op);
 	default:
 		return 0;
 	}

@@ -20,6 +20,7 @@
 
 #include "agent-test.h"
 #include "lpa/core/keystore.h"
+#include "lw-net.h"
 
 #define ROM_BASE 0x00000000u
 #define ROM_SIZE 0x10000u
@@ -484,8 +485,8 @@ static void check_protection(void)
 {
 	const struct part_map *m = C.m;
 	const uint32_t want[][2] = {
-		{m->prot + 0x2000 + 0x40 * 15 + 0x00, 0x14007000u},
-		{m->prot + 0x2000 + 0x40 * 15 + 0x04, 0x8B00031Bu},
+		{m->prot + 0x2000 + 0x40 * 15 + 0x00, 0x14006000u},
+		{m->prot + 0x2000 + 0x40 * 15 + 0x04, 0x8C00031Bu},
 		{m->prot + 0x2000 + 0x40 * 14 + 0x00, 0x080000C0u},
 		{m->prot + 0x2000 + 0x40 * 14 + 0x04, 0x8C00031Bu},
 		{m->prot + 0x2000 + 0x40 * 15 + 0x24, 0x8000031Bu},
@@ -797,12 +798,415 @@ START_TEST(fw_image_brownout_inside_install)
 }
 END_TEST
 
+/* ------------------------------------------------------ LoRaWAN runtime calls */
+
+#define LW_JOIN_EUI 0x70b3d57ed0000000ull
+#define LW_DEV_ADDR 0x26011234u
+#define LW_NET_ID 0x000013u
+
+/* A chip with the factory identity whose keys came in by INSTALL_PACKAGE (the real
+ * path); AppKey || NwkKey = 0x40.. (NwkKey zero for 1.0.x). */
+static void lw_chip(uint8_t lorawan, uint8_t app_key[16], uint8_t nwk_key[16])
+{
+	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *dpub = NULL;
+	lpa_secbuf *d = NULL, *keys = lpa_secbuf_new(32);
+	uint8_t rec[LPA_KS_ID_MAX], pub[65], pkg[LPA_LPK1_LEN], out[2048];
+	struct lpa_lpk1_hdr h = {.lorawan = lorawan,
+				 .dev_eui = DEV_EUI,
+				 .join_eui = LW_JOIN_EUI,
+				 .chip_uid = CHIP_UID,
+				 .counter = 1,
+				 .key_id = 1};
+	size_t rec_len = 0;
+	uint32_t n = 0;
+
+	chip_open();
+	sflash_init(kms);
+	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
+	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
+	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
+						      pub, pub, 8, rec, sizeof(rec), &rec_len),
+			 LPA_OK);
+	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	(void)chip_boot();
+	/* Before any keys: no JoinRequest. */
+	ck_assert_uint_eq(agent_call(0x80, NULL, 0, out, &n, NULL), 0xF0000007u);
+	ck_assert_uint_eq(n, 0);
+	for (int i = 0; i < 32; i++)
+		lpa_secbuf_data(keys)[i] = lorawan == 0x10 && i >= 16 ? 0 : (uint8_t)(0x40 + i);
+	memcpy(app_key, lpa_secbuf_cdata(keys), 16);
+	memcpy(nwk_key, lpa_secbuf_cdata(keys) + 16, 16);
+	ck_assert_int_eq(lpa_p256_from_public(pub, &dpub), LPA_OK);
+	ck_assert_int_eq(lpa_lpk1_build(&h, keys, dpub, kms, NULL, NULL, pkg), LPA_OK);
+	ck_assert_uint_eq(agent_call(0x71, pkg, sizeof(pkg), out, &n, NULL), 0xA0000000u);
+	lpa_secbuf_free(&d);
+	lpa_secbuf_free(&keys);
+	lpa_pkey_free(&kms);
+	lpa_pkey_free(&dik);
+	lpa_pkey_free(&dpub);
+}
+
+/* JOIN_REQUEST, checked as a Join Server checks it (lpa/core): fields and MIC under
+ * the root key of the device's version. Returns the DevNonce. */
+static uint16_t lw_join_request(uint8_t lorawan, const uint8_t app_key[16],
+				const uint8_t nwk_key[16], uint64_t *insns)
+{
+	uint8_t out[64], mic[4], want[23];
+	uint32_t n = 0;
+	uint16_t dn;
+
+	ck_assert_uint_eq(agent_call(0x80, NULL, 0, out, &n, insns), 0xA0000000u);
+	ck_assert_uint_eq(n, 23);
+	dn = (uint16_t)(out[17] | out[18] << 8);
+	want[0] = 0;
+	for (int i = 0; i < 8; i++) {
+		want[1 + i] = (uint8_t)(LW_JOIN_EUI >> (8 * i));
+		want[9 + i] = (uint8_t)(DEV_EUI >> (8 * i));
+	}
+	ck_assert_mem_eq(out, want, 17);
+	ck_assert_int_eq(lpa_lorawan_join_request_mic(lorawan == 0x11 ? nwk_key : app_key, 0,
+						      LW_JOIN_EUI, DEV_EUI, dn, mic),
+			 LPA_OK);
+	ck_assert_mem_eq(out + 19, mic, 4);
+	return dn;
+}
+
+/* The join-accept a Join Server sends for dn: 1.0.x under AppKey; 1.1 with OptNeg
+ * (JSIntKey MIC, NwkKey encryption) or without (the 1.0 form under NwkKey). */
+static size_t lw_accept(uint8_t lorawan, int opt_neg, const uint8_t app_key[16],
+			const uint8_t nwk_key[16], uint16_t dn, uint32_t join_nonce,
+			const uint8_t *cflist, uint8_t msg[33])
+{
+	uint8_t js_int[16], js_enc[16];
+	const uint8_t *root = lorawan == 0x11 ? nwk_key : app_key;
+
+	if (lorawan == 0x11 && opt_neg) {
+		ck_assert_int_eq(lpa_lorawan11_js_keys(nwk_key, DEV_EUI, js_int, js_enc), LPA_OK);
+		return lw_net_join_accept(nwk_key, js_int, 1, LW_JOIN_EUI, dn, join_nonce,
+					  LW_NET_ID, LW_DEV_ADDR, 0x80 | 0x03, 1, cflist, msg);
+	}
+	return lw_net_join_accept(root, root, 0, LW_JOIN_EUI, dn, join_nonce, LW_NET_ID,
+				  LW_DEV_ADDR, 0x03, 1, cflist, msg);
+}
+
+/* An UPLINK: the frame goes in plaintext, comes out as the network must see it: the
+ * host's MIC under the host's session keys, payload decrypted by the host's AppSKey. */
+static uint32_t lw_uplink(const struct lw_net_session *s, uint8_t mhdr, uint8_t fctrl, int port,
+			  const char *text, uint16_t conf_fcnt, uint64_t *insns)
+{
+	uint8_t in[4 + 64], out[4 + 64 + 4], mic[4], plain[64];
+	size_t tl = strlen(text), flen = 8 + 1 + tl;
+	uint32_t n = 0, fcnt;
+
+	in[0] = 5; /* TxDr */
+	in[1] = 2; /* TxCh */
+	in[2] = in[3] = 0;
+	in[4] = mhdr;
+	put_le32(in + 5, s->dev_addr);
+	in[9] = fctrl;
+	in[10] = in[11] = 0xEE; /* the agent sets FCnt */
+	in[12] = (uint8_t)port;
+	memcpy(in + 13, text, tl);
+	ck_assert_uint_eq(agent_call(0x82, in, (uint32_t)(4 + flen), out, &n, insns), 0xA0000000u);
+	ck_assert_uint_eq(n, 4 + flen + 4);
+	fcnt = le32(out);
+	ck_assert_uint_eq(out[4 + 6] | out[4 + 7] << 8, fcnt & 0xFFFF);
+	ck_assert_mem_eq(out + 4, in + 4, 6);
+	lw_net_frame_mic(s, 0, conf_fcnt, 5, 2, fcnt, out + 4, flen, mic);
+	ck_assert_mem_eq(out + 4 + flen, mic, 4);
+	memcpy(plain, out + 13, tl);
+	if (tl > 0)
+		ck_assert_mem_ne(plain, text, tl); /* encrypted on the air */
+	lw_net_frm_crypt(port == 0 ? s->nwk_enc : s->app_s, 0, s->dev_addr, fcnt, plain, tl);
+	ck_assert_mem_eq(plain, text, tl);
+	return fcnt;
+}
+
+/* A DOWNLINK the network built; the agent's output is FCnt | frame with the plaintext. */
+static uint32_t lw_downlink(const struct lw_net_session *s, uint8_t mhdr, uint8_t fctrl,
+			    uint32_t fcnt, int port, const char *text, uint16_t conf_fcnt,
+			    uint64_t *insns)
+{
+	uint8_t msg[64], out[64];
+	size_t tl = strlen(text), len;
+	uint32_t n = 0, st;
+
+	len = lw_net_downlink(s, mhdr, fctrl, fcnt, port, (const uint8_t *)text, tl, conf_fcnt,
+			      msg);
+	st = agent_call(0x83, msg, (uint32_t)len, out, &n, insns);
+	if (st != 0xA0000000u) {
+		ck_assert_uint_eq(n, 0);
+		return st;
+	}
+	ck_assert_uint_eq(n, 4 + len - 4);
+	ck_assert_uint_eq(le32(out), fcnt);
+	ck_assert_mem_eq(out + 4, msg, 9);
+	ck_assert_mem_eq(out + 4 + 9, text, tl);
+	return st;
+}
+
+/*
+ * A provisioned chip joins and talks, for a 1.0.x and a 1.1 device: the JoinRequest
+ * checked by the host's Join Server code, every refusal with its status (no join
+ * pending, a wrong MHDR, a flipped bit, lengths, a replayed join-accept, an old
+ * JoinNonce), then uplinks the host verifies and decrypts with the keys it derived
+ * itself, downlinks the agent verifies and decrypts (replays, wrong DevAddr, a flipped
+ * bit refused), a rejoin, and a reboot: the session is gone, the DevNonce goes on.
+ */
+static void lw_join_and_talk(uint8_t lorawan)
+{
+	uint8_t app[16], nwk[16], msg[33], bad[40], out[64];
+	static const uint8_t cflist[16] = {0x18, 0x4F, 0x84, 0xE8, 0x56, 0x84, 0xB8, 0x5E,
+					   0x84, 0x88, 0x66, 0x84, 0x58, 0x6E, 0x84, 0x00};
+	struct lw_net_session s;
+	uint64_t n_jr, n_ja, n_up, n_down;
+	uint32_t n = 0;
+	uint16_t dn;
+	size_t len;
+
+	lw_chip(lorawan, app, nwk);
+	ck_assert_uint_eq(agent_call(0x82, "\0\0\0\0\x40\x34\x12\x01\x26\0\0\0", 12, out, &n, NULL),
+			  0xF0000013u);
+	len = lw_accept(lorawan, 1, app, nwk, 0, 1, NULL, msg);
+	ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xF0000011u);
+
+	dn = lw_join_request(lorawan, app, nwk, &n_jr);
+	ck_assert_uint_eq(dn, 0);
+	len = lw_accept(lorawan, 1, app, nwk, dn, 1, cflist, msg);
+	ck_assert_uint_eq(len, 33);
+	/* Refusals, each with its status and no output; the JoinRequest stays pending. */
+	ck_assert_uint_eq(agent_call(0x81, msg, 18, out, &n, NULL), 0xF0000001u);
+	ck_assert_uint_eq(agent_call(0x81, msg, 32, out, &n, NULL), 0xF0000001u);
+	memcpy(bad, msg, len);
+	bad[0] = 0x40;
+	ck_assert_uint_eq(agent_call(0x81, bad, (uint32_t)len, out, &n, NULL), 0xF0000016u);
+	for (size_t bit = 8; bit < 8 * len; bit += 37) {
+		memcpy(bad, msg, len);
+		bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		ck_assert_uint_eq(agent_call(0x81, bad, (uint32_t)len, out, &n, NULL), 0xF0000010u);
+		ck_assert_uint_eq(n, 0);
+	}
+	if (lorawan == 0x11) {
+		/* A join-accept for another DevNonce: the 1.1 MIC covers it. */
+		len = lw_accept(lorawan, 1, app, nwk, 7, 1, cflist, bad);
+		ck_assert_uint_eq(agent_call(0x81, bad, (uint32_t)len, out, &n, NULL), 0xF0000010u);
+	}
+	ck_assert_uint_eq(agent_call(0x81, msg, 33, out, &n, &n_ja), 0xA0000000u);
+	ck_assert_uint_eq(n, 29);
+	ck_assert_uint_eq(out[0], lorawan);
+	ck_assert_uint_eq(out[1] | out[2] << 8 | out[3] << 16, 1);         /* JoinNonce */
+	ck_assert_uint_eq(out[4] | out[5] << 8 | out[6] << 16, LW_NET_ID); /* NetID */
+	ck_assert_uint_eq(le32(out + 7), LW_DEV_ADDR);                     /* DevAddr */
+	ck_assert_uint_eq(out[11], lorawan == 0x11 ? 0x83 : 0x03);         /* DLSettings */
+	ck_assert_uint_eq(out[12], 1);                                     /* RxDelay */
+	ck_assert_mem_eq(out + 13, cflist, 16);
+	/* The same join-accept again: nothing pending any more. */
+	ck_assert_uint_eq(agent_call(0x81, msg, 33, out, &n, NULL), 0xF0000011u);
+
+	lw_net_session(lorawan, 1, app, nwk, 1, LW_NET_ID, LW_JOIN_EUI, dn, LW_DEV_ADDR, &s);
+	ck_assert_uint_eq(lw_uplink(&s, 0x40, 0, 1, "hello, network", 0, &n_up), 0);
+	ck_assert_uint_eq(lw_uplink(&s, 0x80, 0, 2, "confirmed", 0, NULL), 1);
+	ck_assert_uint_eq(lw_uplink(&s, 0x40, 0, 0, "\x02", 0, NULL), 2); /* MAC: LinkCheckReq */
+	/* Downlinks: the ACK of the confirmed uplink (FCnt 1) enters the 1.1 MIC. */
+	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0x20, 0, 3, "ack", 1, &n_down), 0xA0000000u);
+	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0x00, 0, 3, "ack", 0, NULL), 0xF0000014u);
+	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0x00, 1, 3, "again", 0, NULL), 0xA0000000u);
+	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0x00, 1, 3, "again", 0, NULL), 0xF0000014u);
+	/* 1.1 counts network downlinks apart (NFCntDown): FCnt 0 is new there. */
+	ck_assert_uint_eq(lw_downlink(&s, 0xA0, 0x00, lorawan == 0x11 ? 0 : 2, 0, "\x03", 0, NULL),
+			  0xA0000000u);
+	/* A confirmed downlink: the next uplink's ACK carries its FCnt in the 1.1 MIC. */
+	ck_assert_uint_eq(lw_downlink(&s, 0xA0, 0x00, lorawan == 0x11 ? 2 : 3, 5, "conf", 0, NULL),
+			  0xA0000000u);
+	ck_assert_uint_eq(lw_uplink(&s, 0x40, 0x20, 1, "acked", lorawan == 0x11 ? 2 : 3, NULL), 3);
+	{
+		size_t dl = lw_net_downlink(&s, 0x60, 0, 9, 4, (const uint8_t *)"x", 1, 0, bad);
+
+		bad[3] ^= 1; /* DevAddr */
+		ck_assert_uint_eq(agent_call(0x83, bad, (uint32_t)dl, out, &n, NULL), 0xF0000016u);
+		bad[3] ^= 1;
+		bad[9] ^= 0x10; /* payload */
+		ck_assert_uint_eq(agent_call(0x83, bad, (uint32_t)dl, out, &n, NULL), 0xF0000010u);
+		bad[9] ^= 0x10;
+		bad[0] = 0x40; /* an uplink MType */
+		ck_assert_uint_eq(agent_call(0x83, bad, (uint32_t)dl, out, &n, NULL), 0xF0000016u);
+		ck_assert_uint_eq(agent_call(0x83, bad, 11, out, &n, NULL), 0xF0000001u);
+	}
+	{
+		/* Uplink refusals: FOpts past the frame, reserved bytes, a downlink MType. */
+		/* (sized for the over-long call at the end) */
+		uint8_t up[4 + 252] = {5,    2,    0,    0, 0x40, 0x34, 0x12,
+				       0x01, 0x26, 0x0F, 0, 0,    1,    'a'};
+
+		ck_assert_uint_eq(agent_call(0x82, up, 14, out, &n, NULL), 0xF0000016u);
+		up[9] = 0;
+		up[2] = 1;
+		ck_assert_uint_eq(agent_call(0x82, up, 14, out, &n, NULL), 0xF0000001u);
+		up[2] = 0;
+		up[4] = 0x60;
+		ck_assert_uint_eq(agent_call(0x82, up, 14, out, &n, NULL), 0xF0000016u);
+		ck_assert_uint_eq(agent_call(0x82, up, 11, out, &n, NULL), 0xF0000001u);
+		ck_assert_uint_eq(agent_call(0x82, up, 4 + 252, out, &n, NULL), 0xF0000001u);
+	}
+
+	/* A rejoin: the next DevNonce; the old join-accept (JoinNonce 1) is refused — by
+	 * its JoinNonce (1.0.x: the MIC does not cover the DevNonce) or its MIC (1.1). */
+	dn = lw_join_request(lorawan, app, nwk, NULL);
+	ck_assert_uint_eq(dn, 1);
+	ck_assert_uint_eq(agent_call(0x81, msg, 33, out, &n, NULL),
+			  lorawan == 0x11 ? 0xF0000010u : 0xF0000012u);
+	len = lw_accept(lorawan, 1, app, nwk, dn, 1, NULL, msg);
+	ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xF0000012u);
+	len = lw_accept(lorawan, 1, app, nwk, dn, 2, NULL, msg);
+	ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xA0000000u);
+	ck_assert_uint_eq(n, 13);
+	lw_net_session(lorawan, 1, app, nwk, 2, LW_NET_ID, LW_JOIN_EUI, dn, LW_DEV_ADDR, &s);
+	ck_assert_uint_eq(lw_uplink(&s, 0x40, 0, 1, "new session", 0, NULL), 0);
+
+	if (lorawan == 0x11) {
+		/* A 1.1 device answered in the 1.0 form (OptNeg unset): 1.0 keys from NwkKey. */
+		dn = lw_join_request(lorawan, app, nwk, NULL);
+		len = lw_accept(lorawan, 0, app, nwk, dn, 3, NULL, msg);
+		ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xA0000000u);
+		ck_assert_uint_eq(out[0], 0x10);
+		lw_net_session(lorawan, 0, app, nwk, 3, LW_NET_ID, LW_JOIN_EUI, dn, LW_DEV_ADDR,
+			       &s);
+		ck_assert_uint_eq(lw_uplink(&s, 0x40, 0, 1, "1.0 form", 0, NULL), 0);
+		ck_assert_uint_eq(lw_downlink(&s, 0x60, 0, 0, 1, "down", 0, NULL), 0xA0000000u);
+		/* OptNeg set with the 1.0 MIC: refused. */
+		dn = lw_join_request(lorawan, app, nwk, NULL);
+		len = lw_net_join_accept(nwk, nwk, 0, LW_JOIN_EUI, dn, 4, LW_NET_ID, LW_DEV_ADDR,
+					 0x83, 1, NULL, msg);
+		ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xF0000010u);
+	}
+
+	/* Keys never leave the CM0+: no root or session key anywhere in the SRAM the CM4
+	 * and the debug port see (NwkKey is zero for 1.0.x: not looked for); the session's
+	 * AppSKey is in the agent's own RAM (the scan's positive control). */
+	{
+		const uint8_t *keys[] = {nwk, app, s.f_nwk, s.s_nwk, s.nwk_enc, s.app_s};
+		size_t open_len = C.m->sram_size - (AGENT_RAM_TOP - SRAM_BASE);
+
+		for (size_t k = lorawan == 0x11 ? 0 : 1; k < TU_N(keys); k++)
+			ck_assert_msg(memmem(sram(AGENT_RAM_TOP), open_len, keys[k], 16) == NULL,
+				      "key %zu in the open SRAM", k);
+		ck_assert_ptr_nonnull(
+			memmem(sram(SRAM_BASE), AGENT_RAM_TOP - SRAM_BASE, s.app_s, 16));
+	}
+
+	/* A reboot: the session was in RAM; the DevNonce counter was in flash. */
+	(void)chip_boot();
+	ck_assert_uint_eq(lw_downlink(&s, 0x60, 0, 5, 1, "gone", 0, NULL), 0xF0000013u);
+	dn = lw_join_request(lorawan, app, nwk, NULL);
+	ck_assert_uint_eq(dn, lorawan == 0x11 ? 4 : 2);
+	/* And the JoinNonce floor too: JoinNonce 2 (1.1: 4) was the last one accepted. */
+	len = lw_accept(lorawan, 1, app, nwk, dn, lorawan == 0x11 ? 3 : 2, NULL, msg);
+	ck_assert_uint_eq(agent_call(0x81, msg, (uint32_t)len, out, &n, NULL), 0xF0000012u);
+	printf("part %d LoRaWAN %s instructions: JOIN_REQUEST %llu (with its row write), "
+	       "JOIN_ACCEPT %llu (33 bytes, with its row write), UPLINK %llu (14-byte payload), "
+	       "DOWNLINK %llu (3-byte payload)\n",
+	       part, lorawan == 0x11 ? "1.1" : "1.0.x", (unsigned long long)n_jr,
+	       (unsigned long long)n_ja, (unsigned long long)n_up, (unsigned long long)n_down);
+	{
+		uint32_t static_end = 0;
+		unsigned peak = stack_peak(&static_end);
+
+		printf("part %d LoRaWAN %s: static RAM %u bytes, peak stack %u bytes\n", part,
+		       lorawan == 0x11 ? "1.1" : "1.0.x", static_end - SRAM_BASE, peak);
+		ck_assert_uint_le(static_end - SRAM_BASE + peak, RAM_BUDGET);
+	}
+	chip_close();
+}
+
+START_TEST(fw_image_lorawan10_join_and_talk)
+{
+	lw_join_and_talk(0x10);
+}
+END_TEST
+
+START_TEST(fw_image_lorawan11_join_and_talk)
+{
+	lw_join_and_talk(0x11);
+}
+END_TEST
+
+/*
+ * Power cuts at seeded random instructions inside JOIN_REQUEST (half of them in the
+ * window of its DevNonce row write, which lasts 4,000 instructions and is left half
+ * programmed by a cut): after each, the chip reboots and joins again; no DevNonce the
+ * agent ever released may come out a second time, and the counter only goes up.
+ * LPA_BROWNOUT_TRIALS sets the number (the suite runs 8).
+ */
+START_TEST(fw_image_brownout_dev_nonce)
+{
+	uint8_t app[16], nwk[16], out[64];
+	const char *e = getenv("LPA_BROWNOUT_TRIALS");
+	long trials = e ? strtol(e, NULL, 10) : 8;
+	struct at_rng rng = at_rng(0xde7);
+	static bool released[0x10000];
+	unsigned cut_in_write = 0, cuts = 0, wasted = 0;
+	uint64_t total, notify_rel, start;
+	uint32_t n = 0;
+	int last = -1;
+
+	memset(released, 0, sizeof(released));
+	lw_chip(0x11, app, nwk);
+	C.srom_insns = 4000;
+	(void)chip_boot();
+	start = C.insns;
+	last = lw_join_request(0x11, app, nwk, &total);
+	released[last] = true;
+	notify_rel = C.notify_at - start;
+	for (long t = 0; t < trials; t++) {
+		uint64_t off = t % 2 ? 1 + at_below(&rng, total)
+				     : notify_rel - 100 + at_below(&rng, C.srom_insns + 200);
+		uint32_t st;
+		int dn;
+
+		(void)chip_boot();
+		C.cut_at = C.insns + off;
+		st = agent_call(0x80, NULL, 0, out, &n, NULL);
+		if (C.cut) {
+			cuts++;
+			if (off > notify_rel && off <= notify_rel + C.srom_insns)
+				cut_in_write++;
+		} else {
+			/* The call finished before the cut: its DevNonce is out. */
+			ck_assert_uint_eq(st, 0xA0000000u);
+			dn = out[17] | out[18] << 8;
+			ck_assert(!released[dn]);
+			released[dn] = true;
+			ck_assert_int_gt(dn, last);
+			last = dn;
+		}
+		(void)chip_boot();
+		dn = lw_join_request(0x11, app, nwk, NULL);
+		ck_assert_msg(!released[dn], "DevNonce %d released twice", dn);
+		ck_assert_int_gt(dn, last);
+		if (dn > last + 1)
+			wasted++;
+		released[dn] = true;
+		last = dn;
+	}
+	printf("brownout inside JOIN_REQUEST: %ld trials (seed 0x%llx), %u cuts (%u inside the "
+	       "DevNonce row write), %u DevNonces wasted, none reused; the call is %llu "
+	       "instructions, the write starts at %llu\n",
+	       trials, (unsigned long long)rng.seed, cuts, cut_in_write, wasted,
+	       (unsigned long long)total, (unsigned long long)notify_rel);
+	chip_close();
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct tu_case cases[] = {
 		TU_CASE_SLOW(fw_image_runs, 300),
 		TU_CASE_SLOW(fw_image_busy_without_trng, 300),
 		TU_CASE_SLOW(fw_image_brownout_inside_install, 24 * 3600),
+		TU_CASE_SLOW(fw_image_lorawan10_join_and_talk, 300),
+		TU_CASE_SLOW(fw_image_lorawan11_join_and_talk, 300),
+		TU_CASE_SLOW(fw_image_brownout_dev_nonce, 24 * 3600),
 	};
 
 	if (argc != 3 || (atoi(argv[2]) != 1 && atoi(argv[2]) != 2)) {

@@ -395,8 +395,13 @@ START_TEST(mem_keystore_faults_every_ap)
 		ck_assert_int_eq(mem_wr(c, ap, SIM_KEYSTORE_BASE, 0), SIM_ACK_FAULT);
 		clear_sticky(c);
 	}
-	/* the flash below it is readable */
-	ck_assert_int_eq(mem_rd(c, 0, SIM_KEYSTORE_BASE - 4, &v), SIM_ACK_OK);
+	/* and the LoRaWAN nonce rows below it (one 8 KiB SMPU region from 0x14006000) */
+	ck_assert_int_eq(mem_rd(c, 0, SIM_KEYSTORE_BASE - 0x400, &v), SIM_ACK_FAULT);
+	clear_sticky(c);
+	ck_assert_int_eq(mem_rd(c, 0, SIM_KEYSTORE_BASE - 0x1000, &v), SIM_ACK_FAULT);
+	clear_sticky(c);
+	/* the flash below that is readable */
+	ck_assert_int_eq(mem_rd(c, 0, SIM_KEYSTORE_BASE - 0x1000 - 4, &v), SIM_ACK_OK);
 	/* on an erased part nothing closed it */
 	ck_assert_int_eq(mem_rd(chip, 0, SIM_KEYSTORE_BASE + 0x200, &v), SIM_ACK_OK);
 	sim_chip_free(&c);
