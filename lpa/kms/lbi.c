@@ -100,6 +100,11 @@ static int lbi_fail(struct lbi_ctx *x, int err, enum lbi_result res, const char 
 	va_start(ap, fmt);
 	vsnprintf(x->msg, x->msg_len, fmt, ap);
 	va_end(ap);
+	/* The message quotes the input (jansson's error text, member names): it goes back
+	 * in the answer as JSON text, so only printable ASCII stays. */
+	for (char *p = x->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
 	*x->result = res;
 	return err;
 }
