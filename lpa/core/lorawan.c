@@ -220,3 +220,32 @@ int lpa_lorawan10_uplink_mic(const uint8_t nwk_s_key[16], uint32_t dev_addr, uin
 		memcpy(mic, mac, 4);
 	return r;
 }
+
+/* The 1.1 uplink MIC (LoRaWAN 1.1 §4.4): cmacS = CMAC(SNwkSIntKey, B1 | msg), cmacF =
+ * CMAC(FNwkSIntKey, B0 | msg), MIC = cmacS[0..2) | cmacF[0..2). */
+int lpa_lorawan11_uplink_mic(const uint8_t f_nwk_s_int_key[16], const uint8_t s_nwk_s_int_key[16],
+			     uint16_t conf_fcnt, uint8_t tx_dr, uint8_t tx_ch, uint32_t dev_addr,
+			     uint32_t fcnt, const uint8_t *msg, size_t len, uint8_t mic[4])
+{
+	uint8_t buf[16 + 256], f[16], s[16];
+	int r;
+
+	if (len > 256)
+		return LPA_ERR_LENGTH;
+	memset(buf, 0, 16);
+	buf[0] = 0x49;
+	lorawan_le_put(buf + 6, dev_addr, 4);
+	lorawan_le_put(buf + 10, fcnt, 4);
+	buf[15] = (uint8_t)len;
+	memcpy(buf + 16, msg, len);
+	if ((r = lpa_aes_cmac(f_nwk_s_int_key, buf, 16 + len, f)) != LPA_OK)
+		return r;
+	lorawan_le_put(buf + 1, conf_fcnt, 2);
+	buf[3] = tx_dr;
+	buf[4] = tx_ch;
+	if ((r = lpa_aes_cmac(s_nwk_s_int_key, buf, 16 + len, s)) != LPA_OK)
+		return r;
+	memcpy(mic, s, 2);
+	memcpy(mic + 2, f, 2);
+	return LPA_OK;
+}

@@ -228,6 +228,10 @@ int lpa_lorawan_frm_crypt(const uint8_t key[16], bool downlink, uint32_t dev_add
 /* The 1.0.x uplink MIC over msg = MHDR | FHDR | FPort | FRMPayload (at most 256 bytes). */
 int lpa_lorawan10_uplink_mic(const uint8_t nwk_s_key[16], uint32_t dev_addr, uint32_t fcnt,
 			     const uint8_t *msg, size_t len, uint8_t mic[4]);
+/* The 1.1 uplink MIC (SNwkSIntKey half first); conf_fcnt, tx_dr, tx_ch as the frame went. */
+int lpa_lorawan11_uplink_mic(const uint8_t f_nwk_s_int_key[16], const uint8_t s_nwk_s_int_key[16],
+			     uint16_t conf_fcnt, uint8_t tx_dr, uint8_t tx_ch, uint32_t dev_addr,
+			     uint32_t fcnt, const uint8_t *msg, size_t len, uint8_t mic[4]);
 
 /* -------------------------------------------------------------------- TOTP */
 enum lpa_totp_alg { LPA_TOTP_SHA1 = 0, LPA_TOTP_SHA256 = 1, LPA_TOTP_SHA512 = 2 };
