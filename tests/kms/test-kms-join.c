@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,6 +643,133 @@ START_TEST(export_devices)
 }
 END_TEST
 
+/* ------------------------------------------------------------ crash safety */
+/* A killer thread SIGKILLs the instance as soon as the joiner reports a success, so the
+ * kill lands while the next JoinReq is in flight (accepted, not yet answered) or about to
+ * be; the joiner restarts the instance and sends the same JoinReq again, as a network
+ * server retries. */
+struct crash {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int pid;    /* the instance to kill */
+	bool armed; /* kill it now */
+	bool quit;
+	unsigned kills;
+};
+
+static void *crash_killer(void *arg)
+{
+	struct crash *k = arg;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		while (!k->armed && !k->quit)
+			pthread_cond_wait(&k->cond, &k->lock);
+		if (k->quit)
+			break;
+		kill(k->pid, SIGKILL);
+		k->armed = false;
+		k->kills++;
+		pthread_cond_broadcast(&k->cond);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+START_TEST(crash_never_reuses_nonces)
+{
+	struct crash k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, 0};
+	struct kt_chip chips[2];
+	unsigned main_port, port, n_ok = 0, resent_ok = 0, resent_replay = 0;
+	uint32_t last_jn[2] = {0, 0};
+	pthread_t t;
+	char phy[47], req[1024];
+
+	peers_once();
+	provision(&chips[0], "LOT-JA", "1.1");
+	provision(&chips[1], "LOT-JA", "1.0.4");
+	main_port = kt.port;
+	k.pid = kt_serve("crash", &port);
+	kt.port = port;
+	ck_assert_int_eq(pthread_create(&t, NULL, crash_killer, &k), 0);
+	for (uint16_t dn = 1; dn <= 24; dn++) {
+		for (int c = 0; c < 2; c++) {
+			struct kt_resp r;
+			bool resent = false;
+			uint8_t body[28];
+
+			join_request(&chips[c], dn, NULL, phy);
+			join_req_body(&chips[c], NS_NETID, c == 0 ? "1.1.0" : "1.0.3", phy, req,
+				      sizeof(req));
+			for (;;) {
+				kt_http("ns1", "POST", "/lbi", NULL, NULL, req, strlen(req), &r);
+				if (r.status != -1 && r.status != 500)
+					break;
+				/* killed: wait for the kill to be done, restart, send again */
+				kt_resp_free(&r);
+				pthread_mutex_lock(&k.lock);
+				while (k.armed)
+					pthread_cond_wait(&k.cond, &k.lock);
+				pthread_mutex_unlock(&k.lock);
+				waitpid(k.pid, NULL, 0);
+				pthread_mutex_lock(&k.lock);
+				k.pid = kt_serve("crash", &port);
+				pthread_mutex_unlock(&k.lock);
+				kt.port = port;
+				resent = true;
+			}
+			ck_assert_int_eq(r.status, 200);
+			if (strcmp(result(&r), "Success") == 0) {
+				uint32_t jn = open_accept(&chips[c], &r, c == 0, dn, body);
+
+				/* never a JoinNonce handed out before */
+				ck_assert_uint_gt(jn, last_jn[c]);
+				last_jn[c] = jn;
+				resent_ok += resent;
+				if (++n_ok % 6 == 0 && k.kills < 6) {
+					pthread_mutex_lock(&k.lock);
+					k.armed = true;
+					pthread_cond_broadcast(&k.cond);
+					pthread_mutex_unlock(&k.lock);
+				}
+			} else {
+				/* only a request whose first sending committed before the kill */
+				ck_assert_msg(resent, "%s", r.body);
+				ck_assert_str_eq(result(&r), "JoinReqFailed");
+				no_keys(&r);
+				resent_replay++;
+			}
+			kt_resp_free(&r);
+		}
+	}
+	pthread_mutex_lock(&k.lock);
+	k.quit = true;
+	pthread_cond_broadcast(&k.cond);
+	pthread_mutex_unlock(&k.lock);
+	pthread_join(t, NULL);
+	ck_assert_uint_ge(k.kills, 1);
+	/* every DevNonce used, on either side of a crash, is refused from now on */
+	for (uint16_t dn = 1; dn <= 24; dn++)
+		for (int c = 0; c < 2; c++) {
+			struct kt_resp r;
+
+			join_request(&chips[c], dn, NULL, phy);
+			join_req_body(&chips[c], NS_NETID, c == 0 ? "1.1.0" : "1.0.3", phy, req,
+				      sizeof(req));
+			lbi("ns1", req, &r);
+			ck_assert_str_eq(result(&r), "JoinReqFailed");
+			kt_resp_free(&r);
+		}
+	kill(k.pid, SIGTERM);
+	waitpid(k.pid, NULL, 0);
+	kt.port = main_port;
+	fprintf(stderr, "crash: %u kills, %u joins, after a kill %u answered anew, %u replays\n",
+		k.kills, n_ok, resent_ok, resent_replay);
+	kt_chip_free(&chips[0]);
+	kt_chip_free(&chips[1]);
+}
+END_TEST
+
 static Suite *join_suite(void)
 {
 	const struct {
@@ -657,6 +785,7 @@ static Suite *join_suite(void)
 		{"peer_admin", peer_admin},
 		{"peer_rotate_revoke", peer_rotate_revoke},
 		{"export_devices", export_devices},
+		{"crash_never_reuses_nonces", crash_never_reuses_nonces},
 	};
 	Suite *s = suite_create("kms-join");
 
