@@ -274,6 +274,30 @@ START_TEST(join_10)
 	no_keys(&a);
 	kt_resp_free(&a);
 	kt_resp_free(&r);
+	/* Every release is an audit line naming who got which key, and never a key. */
+	{
+		static char log[4 << 20];
+		char hex[33], *line;
+
+		ck_assert_int_eq(
+			kt_run(-1, -1, log, sizeof(log), "audit", "export", "--dir", kt.kms, NULL),
+			0);
+		ck_assert_uint_lt(strlen(log), sizeof(log) - 1);
+		line = strstr(log, skid);
+		ck_assert_ptr_nonnull(line);
+		ck_assert_ptr_nonnull(strstr(log, "\"action\":\"lbi-join\""));
+		ck_assert_ptr_nonnull(strstr(log, "\"released\":[\"NwkSKey:ns\",\"AppSKey:as\"]"));
+		ck_assert_ptr_nonnull(strstr(log, "\"action\":\"lbi-appskey\""));
+		lpa_hex_encode(sk.app_s_key, 16, hex);
+		ck_assert_ptr_null(strstr(log, hex));
+		lpa_hex_encode(sk.nwk_s_key, 16, hex);
+		ck_assert_ptr_null(strstr(log, hex));
+		lpa_hex_encode(app_key(&chip), 16, hex);
+		ck_assert_ptr_null(strstr(log, hex));
+		ck_assert_int_eq(
+			kt_run(-1, -1, log, sizeof(log), "audit", "verify", "--dir", kt.kms, NULL),
+			0);
+	}
 	/* The same JoinRequest again: a replay. */
 	lbi("ns1", req, &r);
 	ck_assert_str_eq(result(&r), "JoinReqFailed");
