@@ -193,6 +193,8 @@ static int join_nonces(struct kms_call *c, struct join_ctx *j, uint32_t *join_no
 	db_done(&st);
 	if (r != KMS_OK && r != KMS_ERR_NOT_FOUND)
 		return r;
+	if (jn >= 0xffffff)
+		return KMS_ERR_INVAL; /* answered JoinReqFailed: the device must be re-keyed */
 	if (j->dev.lorawan == LPA_LORAWAN_11) {
 		/* 1.1: DevNonce counts up from 0 and never repeats (LoRaWAN 1.1 §6.2.5). */
 		if ((int64_t)j->dev_nonce <= last) {
@@ -215,8 +217,6 @@ static int join_nonces(struct kms_call *c, struct join_ctx *j, uint32_t *join_no
 				j->dev.dev_eui, (int64_t)j->dev_nonce)) != KMS_OK)
 			return r;
 	}
-	if (jn >= 0xffffff)
-		return KMS_ERR_INVAL; /* answered JoinReqFailed: the device must be re-keyed */
 	*join_nonce = (uint32_t)jn + 1;
 	if (j->dev_nonce > last)
 		last = j->dev_nonce;
