@@ -4,7 +4,9 @@
 #   a reference KMS over HTTPS (mutual TLS) with a demo operator (password + TOTP),
 #   4 virtual KitProg3 probes with 4 simulated PSoC 6 chips each,
 #   operator login (the TOTP code computed with oathtool), a 16-device batch,
-#   the manifest verified as QA would, and one device asked to prove its keys.
+#   the manifest verified as QA would, one device asked to prove its keys, and then in
+#   operation one device joining through the KMS's Join Server (network-server and
+#   application-server stand-ins) with one uplink that only the AS decrypts.
 set -eu
 cd "$(dirname "$0")/.."
 sh packaging/install-deps.sh >/dev/null
@@ -49,6 +51,58 @@ echo
 echo "== QA: lpa-station verify on the first chip of probe SIM0000001 (proof of possession)"
 e2e_sim --probes 4 --chips 4 --state "$WORK/sim" -- \
 	"$station" --config "$WORK/station.conf" verify --probe SIM0000001
+echo
+echo "== in operation: the KMS as Join Server; one device joins, one uplink reaches the AS"
+kms=$BUILD/lpa/kms/lpa-kms
+net=$BUILD/fixtures/network
+"$kms" admin peer add ns1 --dir "$WORK/kms" --kind ns --net-id 000013 \
+	--kek-label ns:000013:ns1 --lots DEMO-1 --out "$WORK/certs" | tail -1
+"$kms" admin peer add as1 --dir "$WORK/kms" --kind as --kek-label as:as1 --lots DEMO-1 \
+	--out "$WORK/certs" | tail -1
+url=https://127.0.0.1:$E2E_KMS_PORT/lbi
+keys=$(grep -ls '^provisioned 1' "$WORK"/sim/chips/*/keys | head -1)
+mkfifo "$WORK/ns.in" "$WORK/ns.out" "$WORK/as.in" "$WORK/as.out" "$WORK/dev.in" "$WORK/dev.out"
+"$net/lpa-ns-standin" --url "$url" --cert "$WORK/certs/ns1.pem" --key "$WORK/certs/ns1.key" \
+	--ca "$WORK/certs/kms-ca.pem" --id 000013 --kek "ns:000013:ns1=$WORK/certs/ns1.kek" \
+	<"$WORK/ns.in" >"$WORK/ns.out" &
+ns_pid=$!
+exec 5>"$WORK/ns.in" 6<"$WORK/ns.out"
+"$net/lpa-as-standin" --url "$url" --cert "$WORK/certs/as1.pem" --key "$WORK/certs/as1.key" \
+	--ca "$WORK/certs/kms-ca.pem" --id as1 --kek "as:as1=$WORK/certs/as1.kek" \
+	<"$WORK/as.in" >"$WORK/as.out" &
+as_pid=$!
+exec 7>"$WORK/as.in" 8<"$WORK/as.out"
+"$net/lpa-device-standin" "$keys" <"$WORK/dev.in" >"$WORK/dev.out" &
+dev_pid=$!
+exec 3>"$WORK/dev.in" 4<"$WORK/dev.out"
+read -r _ <&6
+read -r _ <&8
+read -r _ eui mac <&4
+join_eui=$(awk '$1 == "join_eui" {print tolower($2)}' "$keys")
+ask() { echo "$3" >&"$1"; read -r A <&"$2"; }
+ask 3 4 join
+echo "device $eui (LoRaWAN $mac): JoinRequest ${A#req }"
+ask 5 6 "join $eui $join_eui $mac ${A#req }"
+[ "${A%% *}" = ok ] || { echo "join refused: $A"; exit 1; }
+echo "NS -> Join Server JoinReq -> JoinAns Success: network keys under ns:000013:ns1, the"
+echo "   AppSKey under as:as1 (kept unopened by the NS), join-accept for the device"
+ask 3 4 "accept ${A##* }"
+addr=${A#ok }
+echo "device: join-accept verified, session keys derived, DevAddr $addr"
+payload=$(printf 'hello from %s' "$eui" | od -An -tx1 | tr -d ' \n')
+ask 3 4 "uplink 2 $payload"
+ask 5 6 "uplink ${A#up }"
+# shellcheck disable=SC2086 # the answer's words
+set -- $A
+echo "NS: MIC verified; FRMPayload stays encrypted: $5"
+ask 7 8 "context $2 $6 $7 $8"
+ask 7 8 "decrypt $eui $addr $3 $5"
+echo "AS (AppSKey unwrapped with as:as1): $(echo "${A#plain }" | sed 's/../\\x&/g' | xargs -0 printf '%b')"
+echo quit >&3
+echo quit >&5
+echo quit >&7
+exec 3>&- 4<&- 5>&- 6<&- 7>&- 8<&-
+wait $dev_pid $ns_pid $as_pid
 echo
 echo "== the KMS's audit log is intact"
 "$BUILD/lpa/kms/lpa-kms" audit verify --dir "$WORK/kms"

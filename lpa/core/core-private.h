@@ -6,6 +6,7 @@
 
 /* One AES-128 block encryption (ECB, no padding): the LoRaWAN key derivation primitive. */
 int lpa_aes128_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]);
+int lpa_aes128_block_decrypt(const uint8_t key[16], const uint8_t in[16], uint8_t out[16]);
 
 /* First n bytes of AES-CMAC(key, label || data): the key-check values of LPR1 and LPP1. */
 int lpa_keycheck(const uint8_t key[16], const char label[8], const uint8_t *data, size_t len,

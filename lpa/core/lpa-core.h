@@ -212,6 +212,32 @@ int lpa_lorawan11_js_keys(const uint8_t nwk_key[16], uint64_t dev_eui, uint8_t j
 int lpa_lorawan_join_request_mic(const uint8_t key[16], uint8_t mhdr, uint64_t join_eui,
 				 uint64_t dev_eui, uint16_t dev_nonce, uint8_t mic[4]);
 
+/* Join-accept (LoRaWAN 1.0.4 §6.2.3, 1.1 §6.2.3). body: JoinNonce(3) NetID(3) DevAddr(4)
+ * DLSettings RxDelay [CFList(16)], little-endian as on air: 12 or 28 bytes. 1.0.x: MIC and
+ * encryption under AppKey; 1.1 (opt_neg): MIC under JSIntKey over JoinReqType 0xFF |
+ * JoinEUI | DevNonce | MHDR | body, encryption under NwkKey. seal writes MHDR | E(body|MIC)
+ * (17 or 33 bytes); open checks the MIC (LPA_ERR_SIGNATURE) and returns the body. */
+#define LPA_LORAWAN_MHDR_JOIN_REQUEST 0x00
+#define LPA_LORAWAN_MHDR_JOIN_ACCEPT 0x20
+#define LPA_LORAWAN_ACCEPT_BODY_MIN 12
+#define LPA_LORAWAN_ACCEPT_BODY_MAX 28
+int lpa_lorawan_join_accept_seal(const uint8_t mic_key[16], const uint8_t enc_key[16], bool opt_neg,
+				 uint64_t join_eui, uint16_t dev_nonce, const uint8_t *body,
+				 size_t body_len, uint8_t *out, size_t *out_len);
+int lpa_lorawan_join_accept_open(const uint8_t mic_key[16], const uint8_t enc_key[16], bool opt_neg,
+				 uint64_t join_eui, uint16_t dev_nonce, const uint8_t *in,
+				 size_t in_len, uint8_t *body, size_t *body_len);
+/* FRMPayload encryption and decryption (the same XOR stream). */
+int lpa_lorawan_frm_crypt(const uint8_t key[16], bool downlink, uint32_t dev_addr, uint32_t fcnt,
+			  const uint8_t *in, size_t len, uint8_t *out);
+/* The 1.0.x uplink MIC over msg = MHDR | FHDR | FPort | FRMPayload (at most 256 bytes). */
+int lpa_lorawan10_uplink_mic(const uint8_t nwk_s_key[16], uint32_t dev_addr, uint32_t fcnt,
+			     const uint8_t *msg, size_t len, uint8_t mic[4]);
+/* The 1.1 uplink MIC (SNwkSIntKey half first); conf_fcnt, tx_dr, tx_ch as the frame went. */
+int lpa_lorawan11_uplink_mic(const uint8_t f_nwk_s_int_key[16], const uint8_t s_nwk_s_int_key[16],
+			     uint16_t conf_fcnt, uint8_t tx_dr, uint8_t tx_ch, uint32_t dev_addr,
+			     uint32_t fcnt, const uint8_t *msg, size_t len, uint8_t mic[4]);
+
 /* -------------------------------------------------------------------- TOTP */
 enum lpa_totp_alg { LPA_TOTP_SHA1 = 0, LPA_TOTP_SHA256 = 1, LPA_TOTP_SHA512 = 2 };
 struct lpa_totp_params {

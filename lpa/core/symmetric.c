@@ -47,20 +47,32 @@ fail:
 	return r;
 }
 
-int lpa_aes128_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
+static int symmetric_aes128_block(int enc, const uint8_t key[16], const uint8_t in[16],
+				  uint8_t out[16])
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n = 0, r = LPA_ERR_CRYPTO;
 
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL) != 1 ||
+	    EVP_CipherInit_ex(ctx, EVP_aes_128_ecb(), NULL, key, NULL, enc) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
-	    EVP_EncryptUpdate(ctx, out, &n, in, 16) != 1 || n != 16)
+	    EVP_CipherUpdate(ctx, out, &n, in, 16) != 1 || n != 16)
 		goto fail;
 	r = LPA_OK;
 fail:
 	EVP_CIPHER_CTX_free(ctx);
 	return r;
+}
+
+int lpa_aes128_block(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
+{
+	return symmetric_aes128_block(1, key, in, out);
+}
+
+/* The join-accept is built with the AES decryption (so the device needs only encryption). */
+int lpa_aes128_block_decrypt(const uint8_t key[16], const uint8_t in[16], uint8_t out[16])
+{
+	return symmetric_aes128_block(0, key, in, out);
 }
 
 static const EVP_CIPHER *symmetric_wrap_cipher(size_t kek_len)

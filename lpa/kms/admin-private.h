@@ -49,12 +49,19 @@ enum {
 	A_PINFD,
 	A_PINCRED,
 	A_CA,
+	A_KIND,
+	A_NETID,
+	A_KEKLABEL,
+	A_LOT,
+	A_FORMAT,
+	A_KEK,
 };
 
 struct admin_opts {
 	const char *dir, *master_key, *role, *lots, *join_euis, *alg, *out, *device_ca, *eui_base,
 		*san, *package_key;
 	const char *keystore, *pkcs11_module, *pkcs11_token, *pin_credential, *ca;
+	const char *kind, *net_id, *kek_label, *lot, *format, *kek; /* peers, export-devices */
 	int password_fd, totp_fd, pin_fd;
 	unsigned long eui_count, package_key_id, argon2_t, argon2_m, counter;
 	bool json, has_counter;
@@ -90,10 +97,20 @@ int admin_operator_disable(const struct admin_opts *o);
 int admin_operator_enable(const struct admin_opts *o);
 int admin_operator_remove(const struct admin_opts *o);
 int admin_operator_scope(const struct admin_opts *o);
-/* admin-station.c */
+/* admin-station.c; admin_cert_issue: inside the caller's transaction, a P-256 key and a
+ * clientAuth certificate from the KMS's CA for name (stations and peers alike), written to
+ * out as NAME.key (0600), NAME.pem and kms-ca.pem; fp its SHA-256 fingerprint. */
+int admin_cert_issue(struct admin_ctx *a, const char *name, const char *out, int64_t *serial_out,
+		     uint8_t fp[32]);
 int admin_station_add(const struct admin_opts *o);
 int admin_station_renew(const struct admin_opts *o);
 int admin_station_revoke(const struct admin_opts *o);
+/* admin-peer.c: Join Server peers, and devices exported to a customer's Join Server */
+int admin_peer_add(const struct admin_opts *o);
+int admin_peer_rotate(const struct admin_opts *o);
+int admin_peer_revoke(const struct admin_opts *o);
+int admin_peer_list(const struct admin_opts *o);
+int admin_export_devices(const struct admin_opts *o);
 /* admin-keys.c */
 int admin_keys_rotate_record(const struct admin_opts *o);
 int admin_keys_show(const struct admin_opts *o);

@@ -24,8 +24,8 @@
  * certificate for name, written to out as NAME.key (0600), NAME.pem and kms-ca.pem.
  * Files first, then the caller commits: a station row never exists without its key.
  */
-static int admin_station_issue(struct admin_ctx *a, const char *name, const char *out,
-			       int64_t *serial_out, uint8_t fp[32])
+int admin_cert_issue(struct admin_ctx *a, const char *name, const char *out, int64_t *serial_out,
+		     uint8_t fp[32])
 {
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca = NULL, *cert = NULL;
@@ -64,8 +64,7 @@ static int admin_station_issue(struct admin_ctx *a, const char *name, const char
 	if ((r = admin_write_pem_cert(out, path, cert)) != KMS_OK ||
 	    (r = admin_write_pem_cert(out, "kms-ca.pem", ca)) != KMS_OK)
 		goto fail;
-	printf("station %s: %s/%s.key (0600), %s/%s.pem, %s/kms-ca.pem\n", name, out, name, out,
-	       name, out);
+	printf("%s: %s/%s.key (0600), %s/%s.pem, %s/kms-ca.pem\n", name, out, name, out, name, out);
 fail:
 	if (key_pem) {
 		OPENSSL_cleanse(key_pem, strlen(key_pem));
@@ -99,7 +98,7 @@ int admin_station_add(const struct admin_opts *o)
 	    (r = admin_open(o, &a)) != KMS_OK)
 		return r;
 	if ((r = admin_begin(&a)) == KMS_OK) {
-		if ((r = admin_station_issue(&a, o->arg, o->out, &serial, fp)) == KMS_OK &&
+		if ((r = admin_cert_issue(&a, o->arg, o->out, &serial, fp)) == KMS_OK &&
 		    (r = db_run(a.db, NULL,
 				"INSERT INTO stations(name, serial, fingerprint, created_at)"
 				" VALUES(?, ?, ?, ?)",
@@ -133,7 +132,7 @@ int admin_station_renew(const struct admin_opts *o)
 		if (r == KMS_ERR_NOT_FOUND)
 			fprintf(stderr, "lpa-kms: no unrevoked station %s\n", o->arg);
 		if (r == KMS_OK &&
-		    (r = admin_station_issue(&a, o->arg, o->out, &serial, fp)) == KMS_OK &&
+		    (r = admin_cert_issue(&a, o->arg, o->out, &serial, fp)) == KMS_OK &&
 		    (r = db_run(a.db, &changed,
 				"UPDATE stations SET serial = ?, fingerprint = ? WHERE name = ?"
 				" AND revoked_at IS NULL",

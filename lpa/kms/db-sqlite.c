@@ -66,6 +66,23 @@ static const char sq_schema_v3[] =
 	"CREATE TABLE lot_cas(lot TEXT PRIMARY KEY, cas INTEGER NOT NULL);"
 	"ALTER TABLE attempts ADD COLUMN ca TEXT NOT NULL DEFAULT 'vendor';";
 
+/* Version 4: the Join Server (join.c, peer.c): network and application servers as peers
+ * with their KEKs (sealed), each device's JoinNonce and DevNonces, and the sessions whose
+ * AppSKey an application server may fetch. */
+static const char sq_schema_v4[] =
+	"CREATE TABLE peers(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, kind TEXT NOT NULL "
+	"CHECK(kind IN ('ns','as')), net_id INTEGER, serial INTEGER NOT NULL, fingerprint BLOB "
+	"UNIQUE NOT NULL, kek_label TEXT UNIQUE NOT NULL, kek_sealed BLOB NOT NULL, kek_gen "
+	"INTEGER NOT NULL, lots TEXT NOT NULL, join_euis TEXT NOT NULL, created_at INTEGER NOT "
+	"NULL, revoked_at INTEGER);"
+	"CREATE TABLE join_state(dev_eui INTEGER PRIMARY KEY, join_nonce INTEGER NOT NULL, "
+	"last_dev_nonce INTEGER NOT NULL);"
+	"CREATE TABLE dev_nonces(dev_eui INTEGER NOT NULL, dev_nonce INTEGER NOT NULL, PRIMARY "
+	"KEY(dev_eui, dev_nonce));"
+	"CREATE TABLE join_sessions(session_key_id BLOB PRIMARY KEY, dev_eui INTEGER NOT NULL, "
+	"join_nonce INTEGER NOT NULL, ns_peer_id INTEGER NOT NULL, as_peer_id INTEGER NOT NULL, "
+	"app_s_key_sealed BLOB NOT NULL, created_at INTEGER NOT NULL);";
+
 struct sq_db {
 	struct db base;
 	sqlite3 *h;
@@ -353,7 +370,8 @@ static int sq_schema(struct db *db, bool create)
 	if ((version < 1 && (r = db_exec(db, sq_schema_v1)) != KMS_OK) ||
 	    (version < 2 && (r = db_exec(db, sq_schema_v2)) != KMS_OK) ||
 	    (version < 3 && (r = db_exec(db, sq_schema_v3)) != KMS_OK) ||
-	    (r = db_exec(db, "PRAGMA user_version = 3")) != KMS_OK) {
+	    (version < 4 && (r = db_exec(db, sq_schema_v4)) != KMS_OK) ||
+	    (r = db_exec(db, "PRAGMA user_version = 4")) != KMS_OK) {
 		db_rollback(db);
 		return r;
 	}

@@ -64,7 +64,7 @@ int kms_conf_parse(const char *text, size_t len, struct kms_conf *conf, enum kms
 int kms_conf_load(const char *path, struct kms_conf *conf);
 
 /* SQLite files carry it in PRAGMA user_version, PostgreSQL in meta.schema_version. */
-#define KMS_SCHEMA_VERSION 3
+#define KMS_SCHEMA_VERSION 4
 
 enum db_kind { DB_SQLITE, DB_POSTGRES };
 struct db;      /* one connection, used by one thread at a time */

@@ -37,6 +37,18 @@ struct records_fields {
 	const char *ca; /* which CA certified the DIK at issue: "vendor" or "factory" */
 	int64_t issued_at, confirmed_at;
 };
+/* A provisioned device as the Join Server sees it: its confirmed attempt's lot, JoinEUI,
+ * LoRaWAN version and root keys (AppKey || NwkKey, 32 bytes, opened from the vault).
+ * KMS_ERR_NOT_FOUND when the DevEUI is unknown or not provisioned. */
+struct device_provisioned {
+	uint64_t dev_eui, join_eui;
+	uint8_t lorawan;
+	uint32_t counter;
+	char lot[REQ_MAX_NAME + 1];
+};
+struct vault;
+int device_provisioned(const struct vault *master, struct db *db, uint64_t dev_eui,
+		       struct device_provisioned *p, lpa_secbuf **keys);
 struct keys_signer;
 int records_sign(struct keys_signer *key, uint32_t key_id, const struct records_fields *f,
 		 char **jws);

@@ -1060,6 +1060,107 @@ red-kms-sig | red-kms-payload | red-kms-none | red-kms-other)
 	check "the manifest verifies, compared with the KMS" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" --kms >"$WORK/verify.out"'
 	check "  2 records, as the KMS holds" 'grep -q "KMS: 2 record(s) of station st1; 0 missing" "$WORK/verify.out"'
 	;;
+join)
+	# The Join Server end to end: chips provisioned by the station (one 1.1, one 1.0.4)
+	# join through the NS stand-in and the KMS; their uplinks are MIC-checked by the NS,
+	# which forwards them still encrypted; only the AS decrypts them. The device is
+	# fixtures/network's stand-in with the keys the simulated chip holds (the agent's
+	# LoRaWAN calls are joined in later). Then both stand-ins' memory is scanned.
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 1 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
+		--config "$WORK/station.conf" batch --lot L1 --count 1 >"$WORK/b11.jsonl" 2>&1
+	sed -i 's/^lorawan = 1.1/lorawan = 1.0.4/' "$WORK/station.conf"
+	sim_station --probes 1 --chips 1 --seed 2 --state "$WORK/sim10" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" batch --lot L2 \
+		--count 1 >"$WORK/b10.jsonl" 2>&1
+	check "two chips provisioned" '[ "$(cat "$WORK"/sim/chips/*/keys "$WORK"/sim10/chips/*/keys | grep -c "^provisioned 1")" -eq 2 ]'
+	kms=$BUILD/lpa/kms/lpa-kms
+	check "peer add ns1 (NetID 000013)" '"$kms" admin peer add ns1 --dir "$WORK/kms" --kind ns --net-id 000013 --kek-label ns:000013:ns1 --lots "L?" --out "$WORK/certs" >/dev/null'
+	check "peer add as1 (owns L1, L2)" '"$kms" admin peer add as1 --dir "$WORK/kms" --kind as --kek-label as:as1 --lots L1,L2 --out "$WORK/certs" >/dev/null'
+	net=$BUILD/fixtures/network
+	url=https://127.0.0.1:$E2E_KMS_PORT/lbi
+	mkfifo "$WORK/ns.in" "$WORK/ns.out" "$WORK/as.in" "$WORK/as.out"
+	e2e_spawn "$WORK/ns.pgid" "$net/lpa-ns-standin" --url "$url" --cert "$WORK/certs/ns1.pem" \
+		--key "$WORK/certs/ns1.key" --ca "$WORK/certs/kms-ca.pem" --id 000013 \
+		--kek "ns:000013:ns1=$WORK/certs/ns1.kek" <"$WORK/ns.in" >"$WORK/ns.out" \
+		2>"$WORK/ns.log" &
+	exec 5>"$WORK/ns.in" 6<"$WORK/ns.out"
+	e2e_track "$WORK/ns.pgid"
+	e2e_spawn "$WORK/as.pgid" "$net/lpa-as-standin" --url "$url" --cert "$WORK/certs/as1.pem" \
+		--key "$WORK/certs/as1.key" --ca "$WORK/certs/kms-ca.pem" --id as1 \
+		--kek "as:as1=$WORK/certs/as1.kek" <"$WORK/as.in" >"$WORK/as.out" \
+		2>"$WORK/as.log" &
+	exec 7>"$WORK/as.in" 8<"$WORK/as.out"
+	e2e_track "$WORK/as.pgid"
+	read -r l <&6
+	read -r l2 <&8
+	check "both stand-ins ready" '[ "$l" = ready ] && [ "$l2" = ready ]'
+	ask() { # wfd rfd line: its one-line answer in $A
+		echo "$3" >&"$1"
+		read -r A <&"$2"
+	}
+	app_keys=
+	nwk_keys=
+	for f in "$WORK"/sim/chips/*/keys "$WORK"/sim10/chips/*/keys; do
+		grep -qs '^provisioned 1' "$f" || continue
+		join_eui=$(awk '$1 == "join_eui" {print tolower($2)}' "$f")
+		rm -f "$WORK/dev.in" "$WORK/dev.out"
+		mkfifo "$WORK/dev.in" "$WORK/dev.out"
+		"$net/lpa-device-standin" "$f" <"$WORK/dev.in" >"$WORK/dev.out" 2>>"$WORK/dev.log" &
+		dev_pid=$!
+		exec 3>"$WORK/dev.in" 4<"$WORK/dev.out"
+		read -r _ eui mac <&4
+		ask 3 4 join
+		ask 5 6 "join $eui $join_eui $mac ${A#req }"
+		check "$eui ($mac) joins through the NS and the Join Server" 'case $A in ok\ *) true ;; *) false ;; esac'
+		acc=${A##* }
+		ask 3 4 "accept $acc"
+		check "  the device opens the join-accept" 'case $A in ok\ *) true ;; *) false ;; esac'
+		addr=${A#ok }
+		ask 3 4 session
+		nwk_keys="$nwk_keys $(echo "$A" | cut -d' ' -f2)"
+		app_keys="$app_keys $(echo "$A" | cut -d' ' -f3)"
+		for k in 1 2; do
+			payload=$(printf 'uplink %s from %s' "$k" "$eui" | od -An -tx1 | tr -d ' \n')
+			ask 3 4 "uplink 2 $payload"
+			ask 5 6 "uplink ${A#up }"
+			check "  uplink $k: the NS verifies its MIC" 'case $A in up\ *) true ;; *) false ;; esac'
+			# up DEV_EUI FCNT FPORT FRMHEX SKID LABEL AESKEY
+			# shellcheck disable=SC2086 # the answer's words
+			set -- $A
+			up_eui=$2 up_fcnt=$3 up_frm=$5 up_ctx="$6 $7 $8"
+			check "  and forwards it still encrypted" '[ "$up_frm" != "$payload" ]'
+			ask 7 8 "context $up_eui $up_ctx"
+			check "  the AS opens the AppSKey with its KEK" '[ "$A" = ok ]'
+			ask 7 8 "decrypt $eui $addr $up_fcnt $up_frm"
+			check "  and decrypts the payload" '[ "$A" = "plain $payload" ]'
+		done
+		ask 3 4 quit
+		exec 3>&- 4<&-
+		wait $dev_pid
+	done
+	scan=$(dirname "$0")/scan-mem.py
+	root_keys=$(awk '($1 == "app_key" || $1 == "nwk_key") && $2 !~ /^0*$/ {print $2}' \
+		"$WORK"/sim/chips/*/keys "$WORK"/sim10/chips/*/keys)
+	check "the scans look for 3 root keys (1.1: AppKey, NwkKey; 1.0.4: AppKey)" '[ "$(echo $root_keys | wc -w)" -eq 3 ]'
+	ns_pid=$(cat "$WORK/ns.pgid")
+	as_pid=$(cat "$WORK/as.pgid")
+	# shellcheck disable=SC2046,SC2086 # key lists: words
+	check "no root key in the NS's memory" 'python3 "$scan" "$ns_pid" $root_keys >"$WORK/scan-ns.txt" 2>&1'
+	# shellcheck disable=SC2086
+	check "no AppSKey in the NS's memory" 'python3 "$scan" "$ns_pid" $app_keys >>"$WORK/scan-ns.txt" 2>&1'
+	# shellcheck disable=SC2046
+	check "no root key in the AS's memory" 'python3 "$scan" "$as_pid" $root_keys >"$WORK/scan-as.txt" 2>&1'
+	# shellcheck disable=SC2086
+	check "no network key in the AS's memory" 'python3 "$scan" "$as_pid" $nwk_keys >>"$WORK/scan-as.txt" 2>&1'
+	# shellcheck disable=SC2086
+	check "  (the scan sees the keys each must hold)" '! python3 "$scan" "$ns_pid" $nwk_keys >/dev/null 2>&1 && ! python3 "$scan" "$as_pid" $app_keys >/dev/null 2>&1'
+	keys_re=$(for k in $root_keys $app_keys; do printf '%s\\|' "$k"; done)
+	check "no root key or AppSKey in the stand-ins' files" '! grep -qi "${keys_re%\\|}" "$WORK/ns.log" "$WORK/as.log" "$WORK"/certs/ns1.* "$WORK"/certs/as1.*'
+	echo quit >&5
+	echo quit >&7
+	exec 5>&- 6<&- 7>&- 8<&-
+	;;
 red-manifest)
 	# Red team, attacks 2 and 4: a manifest cut back to an earlier trailer passed, even
 	# with the station key pinned; manifest verify ran unpinned by default; --lot took a

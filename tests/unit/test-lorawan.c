@@ -1,4 +1,6 @@
 /* LoRaWAN derivations and MIC against The Things Stack's test vectors. */
+#include <openssl/evp.h>
+
 #include "testutil.h"
 
 static const char *ttn_key = "BEC499C69E9C939E413B6639616 36C61";
@@ -86,12 +88,116 @@ START_TEST(lorawan_rejects_oversized_fields)
 }
 END_TEST
 
+/* The network side decrypts, the device encrypts (LoRaWAN 1.0.4 §6.2.3): checked with
+ * OpenSSL's AES-ECB directly, and the MIC with CMAC over MHDR | body. */
+static void aes_ecb_encrypt(const uint8_t key[16], const uint8_t *in, size_t n, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int len = 0;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, key, NULL), 1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	ck_assert_int_eq(EVP_EncryptUpdate(c, out, &len, in, (int)n), 1);
+	ck_assert_int_eq(len, (int)n);
+	EVP_CIPHER_CTX_free(c);
+}
+
+START_TEST(join_accept_10)
+{
+	uint8_t key[16], body[28], phy[33], plain[32], mac_in[1 + 28], mac[16], back[28];
+	size_t n = 0, len = 0;
+
+	tu_hex(ttn_key, key, 16);
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7 + 1);
+	for (size_t bl = 12; bl <= 28; bl += 16) {
+		ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, JOIN_EUI, DEV_NONCE,
+							      body, bl, phy, &n),
+				 LPA_OK);
+		ck_assert_uint_eq(n, bl + 5);
+		ck_assert_int_eq(phy[0], 0x20);
+		aes_ecb_encrypt(key, phy + 1, n - 1, plain);
+		ck_assert_mem_eq(plain, body, bl);
+		mac_in[0] = 0x20;
+		memcpy(mac_in + 1, body, bl);
+		ck_assert_int_eq(lpa_aes_cmac(key, mac_in, 1 + bl, mac), LPA_OK);
+		ck_assert_mem_eq(plain + bl, mac, 4);
+		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, JOIN_EUI, DEV_NONCE,
+							      phy, n, back, &len),
+				 LPA_OK);
+		ck_assert_uint_eq(len, bl);
+		ck_assert_mem_eq(back, body, bl);
+		phy[n - 1] ^= 1;
+		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, JOIN_EUI, DEV_NONCE,
+							      phy, n, back, &len),
+				 LPA_ERR_SIGNATURE);
+	}
+	ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, JOIN_EUI, DEV_NONCE, body,
+						      13, phy, &n),
+			 LPA_ERR_LENGTH);
+}
+END_TEST
+
+/* 1.1: the MIC covers JoinReqType | JoinEUI | DevNonce too, under JSIntKey. */
+START_TEST(join_accept_11)
+{
+	uint8_t nwk[16], js_int[16], js_enc[16], body[12] = {1, 0, 0, 0x13}, phy[17], plain[16];
+	uint8_t mac_in[11 + 1 + 12], mac[16], back[28];
+	size_t n = 0, len = 0;
+
+	tu_hex(ttn_key, nwk, 16);
+	ck_assert_int_eq(lpa_lorawan11_js_keys(nwk, DEV_EUI, js_int, js_enc), LPA_OK);
+	ck_assert_int_eq(lpa_lorawan_join_accept_seal(js_int, nwk, true, JOIN_EUI, DEV_NONCE, body,
+						      12, phy, &n),
+			 LPA_OK);
+	aes_ecb_encrypt(nwk, phy + 1, 16, plain);
+	mac_in[0] = 0xff;
+	for (int i = 0; i < 8; i++)
+		mac_in[1 + i] = (uint8_t)(JOIN_EUI >> (8 * i));
+	mac_in[9] = DEV_NONCE & 0xff;
+	mac_in[10] = DEV_NONCE >> 8;
+	mac_in[11] = 0x20;
+	memcpy(mac_in + 12, body, 12);
+	ck_assert_int_eq(lpa_aes_cmac(js_int, mac_in, sizeof(mac_in), mac), LPA_OK);
+	ck_assert_mem_eq(plain + 12, mac, 4);
+	/* the wrong DevNonce: the MIC no longer verifies */
+	ck_assert_int_eq(lpa_lorawan_join_accept_open(js_int, nwk, true, JOIN_EUI, DEV_NONCE + 1,
+						      phy, n, back, &len),
+			 LPA_ERR_SIGNATURE);
+}
+END_TEST
+
+/* FRMPayload: the keystream of LoRaWAN 1.0.4 §4.3.3, blocks A_i under the key. */
+START_TEST(frm_crypt)
+{
+	uint8_t key[16], msg[20], enc[20], back[20], a[16] = {1}, s[16];
+
+	tu_hex(ttn_key, key, 16);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	ck_assert_int_eq(lpa_lorawan_frm_crypt(key, false, 0x26011234, 7, msg, 20, enc), LPA_OK);
+	a[6] = 0x34, a[7] = 0x12, a[8] = 0x01, a[9] = 0x26, a[10] = 7, a[15] = 2;
+	aes_ecb_encrypt(key, a, 16, s);
+	for (size_t i = 16; i < 20; i++)
+		ck_assert_int_eq(enc[i], msg[i] ^ s[i - 16]);
+	ck_assert_int_eq(lpa_lorawan_frm_crypt(key, false, 0x26011234, 7, enc, 20, back), LPA_OK);
+	ck_assert_mem_eq(back, msg, 20);
+}
+END_TEST
+
 int main(void)
 {
 	const struct tu_case cases[] = {
-		TU_CASE(lorawan10_session_keys), TU_CASE(lorawan11_session_keys),
-		TU_CASE(lorawan11_js_keys),      TU_CASE(lorawan11_keys_are_separated),
-		TU_CASE(join_request_mic),       TU_CASE(lorawan_rejects_oversized_fields),
+		TU_CASE(lorawan10_session_keys),
+		TU_CASE(lorawan11_session_keys),
+		TU_CASE(lorawan11_js_keys),
+		TU_CASE(lorawan11_keys_are_separated),
+		TU_CASE(join_request_mic),
+		TU_CASE(lorawan_rejects_oversized_fields),
+		TU_CASE(join_accept_10),
+		TU_CASE(join_accept_11),
+		TU_CASE(frm_crypt),
 	};
 
 	return tu_main("lorawan", cases, TU_N(cases));
