@@ -21,11 +21,12 @@
 #include "dap-cmd.h"
 #include "programmer-private.h"
 
-/* How often the probe re-reads a value-match poll before it gives up, as set up and at
- * connect (the power-up acknowledge): the most there is, 3 s at 1 MHz SWD, so that the
- * scripts after it rarely need another DAP_TransferConfigure (dap_poll_cfg). Exchanges
- * with a poll wait for the probe that long beyond the USB timeout. */
-#define DAP_MATCH_RETRY 0xFFFF
+/* How long the probe's polls last as set up and at connect (the power-up acknowledge):
+ * the agent's longest deadline (INSTALL_PACKAGE, psoc6.c), in as many retries as fit
+ * (65535: 3 s at 1 MHz SWD), so that the scripts after it rarely need another
+ * DAP_TransferConfigure (dap_poll_cfg, dap_poll_match). Exchanges with a poll wait for the probe
+ * that long beyond the USB timeout. */
+#define DAP_SESSION_POLL_MS 10000u
 #define DAP_WAIT_RETRY 128
 /* SWD clock cycles of one value-match retry without idle cycles: 8 request bits,
  * turnaround, 3 acknowledge bits, 32 data bits, parity, turnaround. A lower bound of
@@ -120,15 +121,20 @@ static uint64_t dap_retry_ns(const struct dap *d, unsigned idle)
  * by link.c sending the poll again when the probe gives up. A probe that already polls
  * long enough is left as it is (one DAP_TransferConfigure fewer).
  */
-static uint16_t dap_poll_cfg(const struct dap *d, unsigned poll_ms)
+static uint16_t dap_poll_match(const struct dap *d, unsigned poll_ms)
 {
 	uint64_t n = (uint64_t)poll_ms * 1000000u / dap_retry_ns(d, 0) + 1;
 
-	if (n > 0xFFFF)
-		n = 0xFFFF;
+	return n > 0xFFFF ? 0xFFFF : (uint16_t)n;
+}
+
+static uint16_t dap_poll_cfg(const struct dap *d, unsigned poll_ms)
+{
+	uint16_t n = dap_poll_match(d, poll_ms);
+
 	if (d->cfg_valid && d->cfg_idle == 0 && d->cfg_match >= n)
 		return d->cfg_match;
-	return (uint16_t)n;
+	return n;
 }
 
 /* The detail of a malformed response, for last_error. */
@@ -590,7 +596,7 @@ static void dap_setup_cmds(struct dap *d, struct dap_cmd *c)
 	c[1].out[0] = DAP_SWJ_CLOCK;
 	memcpy(c[1].out + 1, &hz, 4);
 	c[1].out_len = 5;
-	dap_cfg_cmd(&c[2], 0, DAP_MATCH_RETRY);
+	dap_cfg_cmd(&c[2], 0, dap_poll_match(d, DAP_SESSION_POLL_MS));
 	memcpy(c[3].out, swd_cfg, sizeof(swd_cfg));
 	c[3].out_len = sizeof(swd_cfg);
 	memcpy(c[4].out, host, sizeof(host));
@@ -620,7 +626,7 @@ static int dap_setup_check(struct dap *d, const struct dap_cmd *c)
 		}
 	d->cfg_valid = true;
 	d->cfg_idle = 0;
-	d->cfg_match = DAP_MATCH_RETRY;
+	d->cfg_match = dap_poll_match(d, DAP_SESSION_POLL_MS);
 	d->port_open = true;
 	return LPA_OK;
 }
@@ -665,8 +671,9 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 	if (!d->port_open) {
 		dap_setup_cmds(d, c);
 		n = setup = DAP_SETUP_CMDS;
-	} else if (!d->cfg_valid || d->cfg_idle != 0 || d->cfg_match != DAP_MATCH_RETRY) {
-		dap_cfg_cmd(&c[n++], 0, DAP_MATCH_RETRY);
+	} else if (!d->cfg_valid || d->cfg_idle != 0 ||
+		   d->cfg_match != dap_poll_match(d, DAP_SESSION_POLL_MS)) {
+		dap_cfg_cmd(&c[n++], 0, dap_poll_match(d, DAP_SESSION_POLL_MS));
 		cfg = 1;
 	}
 	memcpy(c[n].out, jtag2swd, sizeof(jtag2swd));
@@ -684,10 +691,11 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 	dap_cmd_xfer_add(&x, REQ_AP | REQ_READ | AP_CSW, 0, &d->adi.csw[0]);
 	dap_cmd_xfer_finish(&x);
 	c[n++] = x.cmd;
-	if ((r = dap_exchange_for(d, c, n,
-				  d->timeout_ms + (unsigned)(2 * (uint64_t)DAP_MATCH_RETRY *
-							     dap_retry_ns(d, 0) / 1000000u))) !=
-	    LPA_OK) {
+	if ((r = dap_exchange_for(
+		     d, c, n,
+		     d->timeout_ms +
+			     (unsigned)(2 * (uint64_t)dap_poll_match(d, DAP_SESSION_POLL_MS) *
+					dap_retry_ns(d, 0) / 1000000u))) != LPA_OK) {
 		dap_forget(d, -1);
 		return r;
 	}
@@ -705,7 +713,7 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 	if (cfg) {
 		d->cfg_valid = true;
 		d->cfg_idle = 0;
-		d->cfg_match = DAP_MATCH_RETRY;
+		d->cfg_match = dap_poll_match(d, DAP_SESSION_POLL_MS);
 	}
 	x.cmd = c[n - 1];
 	r = dap_cmd_xfer_check(&x, &rep, &why);
