@@ -10,7 +10,7 @@
 
 #include "agent-test.h"
 
-#define VEC_MAX 128 /* names in docs/protocols.md: 59 with the LoRaWAN calls' */
+#define VEC_MAX 128 /* docs/protocols.md has 59 names with the LoRaWAN vectors */
 #define VEC_LEN 512
 
 struct vec {
