@@ -100,7 +100,8 @@ static const char pg_schema_v3[] =
 	"UPDATE meta SET value = '3' WHERE key = 'schema_version';";
 
 /* Version 4: the Join Server's tables (join.c, peer.c). */
-static const char pg_schema_v4[] = PG_SCHEMA_V4 "UPDATE meta SET value = '4' WHERE key = 'schema_version';";
+static const char pg_schema_v4[] =
+	PG_SCHEMA_V4 "UPDATE meta SET value = '4' WHERE key = 'schema_version';";
 
 /* Statements prepared on this connection, by the SQL text's address (and, to be sure,
  * its text). */

@@ -15,7 +15,7 @@
 
 #include "testutil.h"
 
-#define VEC_MAX 64
+#define VEC_MAX 128 /* docs/protocols.md has 59 names with the LoRaWAN vectors */
 #define VEC_LEN 512
 
 struct vec {
