@@ -12,6 +12,7 @@
 
 #include "agent-test.h"
 #include "agent.h"
+#include "cert-test.h"
 #include "hal-host.h"
 
 #define BLOCK 0x08046000u
@@ -80,45 +81,6 @@ static uint8_t certified(void)
 	return st.certified;
 }
 
-/* An X.509 certificate for pub (65 bytes), signed by the test CA; pad makes it longer
- * (an extra subject attribute) to cross the first row. */
-static size_t make_cert(const uint8_t pub[65], long serial, size_t pad, uint8_t *der)
-{
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	EVP_PKEY *k = NULL;
-	char big[61];
-	unsigned char *p = der;
-	int len;
-
-	ck_assert_int_eq(lpa_p256_from_public(pub, &k), LPA_OK);
-	ck_assert(X509_set_version(x, 2));
-	ck_assert(ASN1_INTEGER_set(X509_get_serialNumber(x), serial));
-	ck_assert(X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_ASC,
-					     (const unsigned char *)"0F2A1B3C4D5E6F70", -1, -1, 0));
-	memset(big, 'p', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	for (size_t i = 0; i < pad; i += sizeof(big) - 1)
-		ck_assert(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_ASC,
-						     (const unsigned char *)big, -1, -1, 0));
-	ck_assert(X509_set_subject_name(x, n));
-	X509_NAME_free(n);
-	n = X509_NAME_new();
-	ck_assert(X509_NAME_add_entry_by_txt(
-		n, "CN", MBSTRING_ASC, (const unsigned char *)"lpa test factory CA", -1, -1, 0));
-	ck_assert(X509_set_issuer_name(x, n));
-	ck_assert(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	ck_assert(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
-	ck_assert(X509_set_pubkey(x, k));
-	ck_assert(X509_sign(x, ca, EVP_sha256()) > 0);
-	len = i2d_X509(x, &p);
-	ck_assert_int_gt(len, 0);
-	X509_NAME_free(n);
-	X509_free(x);
-	lpa_pkey_free(&k);
-	return (size_t)len;
-}
-
 START_TEST(fw_enrol_request_is_signed_by_the_dik)
 {
 	struct lpa_lpe1 e;
@@ -145,7 +107,8 @@ START_TEST(fw_store_cert_and_identity)
 {
 	static uint8_t der[1200], der2[1200], out[AGENT_DATA_MAX];
 	struct lpa_lpi1 id;
-	size_t len = make_cert(A.dik_pub, 1, 0, der), len2 = make_cert(A.dik_pub, 2, 0, der2);
+	size_t len = make_cert(ca, A.dik_pub, 1, 0, der),
+	       len2 = make_cert(ca, A.dik_pub, 2, 0, der2);
 	uint32_t n = 0;
 
 	ck_assert_uint_eq(call(AGENT_OP_STORE_CERT, der, (uint32_t)len, NULL, &n), AGENT_OK);
@@ -183,7 +146,7 @@ START_TEST(fw_store_cert_refuses_another_key)
 	ck_assert_int_eq(lpa_sha256("another chip", 12, d), LPA_OK);
 	ck_assert_int_eq(lpa_p256_from_private(d, &other), LPA_OK);
 	ck_assert_int_eq(lpa_p256_public_bytes(other, pub), LPA_OK);
-	len = make_cert(pub, 1, 0, der);
+	len = make_cert(ca, pub, 1, 0, der);
 	ck_assert_uint_eq(call(AGENT_OP_STORE_CERT, der, (uint32_t)len, NULL, &n),
 			  AGENT_ERR_CERT_KEY);
 	ck_assert_uint_eq(certified(), 0);
@@ -196,7 +159,7 @@ END_TEST
 START_TEST(fw_store_cert_refuses_malformed)
 {
 	static uint8_t der[1200], bad[1200];
-	size_t len = make_cert(A.dik_pub, 1, 0, der);
+	size_t len = make_cert(ca, A.dik_pub, 1, 0, der);
 	uint32_t n = 0;
 
 	ck_assert_uint_eq(call(AGENT_OP_STORE_CERT, NULL, 0, NULL, &n), AGENT_ERR_REQUEST);
@@ -241,7 +204,7 @@ START_TEST(fw_store_cert_power_cut)
 	size_t len;
 
 	memcpy(pub, A.dik_pub, 65);
-	len = make_cert(A.dik_pub, 1, 500, der);
+	len = make_cert(ca, A.dik_pub, 1, 500, der);
 	ck_assert_uint_gt(len, 2 * HAL_ROW_SIZE - KS_CERT_HDR - 32 - 500);
 	ck_assert_uint_gt(len + KS_CERT_HDR + 32, HAL_ROW_SIZE);
 	for (volatile unsigned op = 0; op < 2; op++)
@@ -296,7 +259,7 @@ END_TEST
 START_TEST(fw_store_cert_flash_error)
 {
 	static uint8_t der[1200];
-	size_t len = make_cert(A.dik_pub, 1, 0, der);
+	size_t len = make_cert(ca, A.dik_pub, 1, 0, der);
 
 	host.flash_ops = 0;
 	host.fail_at = 0;
@@ -315,7 +278,7 @@ START_TEST(fw_stale_cert_record_of_another_dik)
 	/* A certificate record left from an earlier DIK (the identity was torn and
 	 * regenerated) does not certify the new one. */
 	static uint8_t der[1200];
-	size_t len = make_cert(A.dik_pub, 1, 0, der);
+	size_t len = make_cert(ca, A.dik_pub, 1, 0, der);
 
 	ck_assert_uint_eq(call(AGENT_OP_STORE_CERT, der, (uint32_t)len, NULL, NULL), AGENT_OK);
 	memset(host.work + (KS_ID_ADDR - HOST_WORK_BASE), 0, 4 * HAL_ROW_SIZE);

@@ -19,6 +19,7 @@
 #include <unicorn/unicorn.h>
 
 #include "agent-test.h"
+#include "cert-test.h"
 #include "lpa/core/keystore.h"
 #include "lw-net.h"
 
@@ -531,6 +532,7 @@ START_TEST(fw_image_runs)
 	struct lpa_lpr1 rc;
 	struct lpa_lpp1 pp;
 	uint64_t n_boot, n_status, n_ident, n_install, n_prove, n_gen, n_bad, n_reboot;
+	uint64_t n_enrol, n_store, n_cert_boot;
 	uint32_t n = 0, static_end = 0;
 	size_t rec_len = 0;
 	unsigned peak;
@@ -635,6 +637,36 @@ START_TEST(fw_image_runs)
 		lpa_pkey_free(&k);
 	}
 	lpa_keystore_wipe(&ks);
+	/* Its enrolment: ENROL's LPE1 verifies (lpa/core) and names the new DIK; STORE_CERT
+	 * of a certificate for it (two rows: it is over 480 bytes); after a reset the chip is
+	 * certified and GET_IDENTITY gives that certificate. */
+	{
+		static uint8_t der[1200];
+		struct lpa_lpe1 e;
+		EVP_PKEY *ca = NULL;
+		uint8_t cd[32];
+		size_t len;
+
+		ck_assert_uint_eq(agent_call(0x70, NULL, 0, out, &n, NULL), 0xF0000009u);
+		ck_assert_uint_eq(agent_call(0x78, NULL, 0, out, &n, &n_enrol), 0xA0000000u);
+		ck_assert_int_eq(lpa_lpe1_verify(out, n, &e), LPA_OK);
+		ck_assert_uint_eq(e.chip_uid, CHIP_UID);
+		ck_assert_int_eq(lpa_sha256("lpa test factory ca", 19, cd), LPA_OK);
+		ck_assert_int_eq(lpa_p256_from_private(cd, &ca), LPA_OK);
+		len = make_cert(ca, e.dik_pub, 9, 300, der);
+		ck_assert_uint_gt(len, 480);
+		ck_assert_uint_eq(agent_call(0x79, der, (uint32_t)len, out, &n, &n_store),
+				  0xA0000000u);
+		n_cert_boot = chip_boot();
+		ck_assert_uint_eq(agent_call(0x73, NULL, 0, out, &n, NULL), 0xA0000000u);
+		ck_assert_int_eq(lpa_status_parse(out, n, &st), LPA_OK);
+		ck_assert_uint_eq(st.certified, 1);
+		ck_assert_uint_eq(agent_call(0x70, NULL, 0, out, &n, NULL), 0xA0000000u);
+		ck_assert_int_eq(lpa_lpi1_parse(out, n, &id), LPA_OK);
+		ck_assert_uint_eq(id.cert_len, len);
+		ck_assert_mem_eq(id.cert, der, len);
+		lpa_pkey_free(&ca);
+	}
 	{
 		unsigned peak2 = stack_peak(&static_end);
 
@@ -652,6 +684,10 @@ START_TEST(fw_image_runs)
 	       (unsigned long long)n_gen, (unsigned long long)n_status, (unsigned long long)n_ident,
 	       (unsigned long long)n_install, (unsigned long long)n_prove,
 	       (unsigned long long)n_bad);
+	printf("part %d enrolment instructions: ENROL %llu, STORE_CERT (%s) %llu, boot with a "
+	       "certificate record %llu\n",
+	       part, (unsigned long long)n_enrol, "two rows", (unsigned long long)n_store,
+	       (unsigned long long)n_cert_boot);
 	printf("part %d registers touched:", part);
 	for (unsigned i = 0; i < C.n_touched; i++)
 		printf(" 0x%08x", C.touched[i]);
