@@ -401,8 +401,10 @@ run-json)
 	e2e_sim --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' --state "$WORK/sim" -- sh -c '
 		"$1" --config "$2" run --lot L1 --json >"$3/run.jsonl" 2>"$3/run.err" &
 		pid=$!
+		# (The file may not exist yet: the child opens it; a count of nothing is 0.)
 		i=0
-		while [ "$(grep -c "\"type\":\"device\"" "$3/run.jsonl")" -lt 3 ] && [ $i -lt 600 ]; do
+		while n=$(grep -c "\"type\":\"device\"" "$3/run.jsonl" 2>/dev/null)
+			[ "${n:-0}" -lt 3 ] && [ $i -lt 600 ]; do
 			i=$((i + 1))
 			sleep 0.1
 		done
