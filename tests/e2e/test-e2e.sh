@@ -396,8 +396,11 @@ plaintext)
 	;;
 run-json)
 	# run --json: the shift's devices as JSON Lines of the batch schema, the summary when
-	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream).
-	check "login" 'e2e_login >/dev/null'
+	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream). The
+	# session ends in 5 minutes: the plain lines announce it once, on stderr.
+	e2e_totp >"$WORK/totp-code"
+	check "login for 5 minutes" 'station login --operator demo --ttl 300 --password-fd 3 --totp-fd 4 3<"$WORK/password" 4<"$WORK/totp-code" >/dev/null'
+	rm -f "$WORK/totp-code"
 	e2e_sim --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' --state "$WORK/sim" -- sh -c '
 		"$1" --config "$2" run --lot L1 --json >"$3/run.jsonl" 2>"$3/run.err" &
 		pid=$!
@@ -417,6 +420,7 @@ run-json)
 	check "one FAIL and two PASS lines" '[ "$(count_result fail "$WORK/run.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/run.jsonl")" -eq 2 ]'
 	check "the summary says so" 'tail -1 "$WORK/run.jsonl" | grep -q "\"passed\":2,\"failed\":1"'
 	check "nothing but JSON on stdout" '! grep -qv "^{" "$WORK/run.jsonl"'
+	check "the session's end announced once on stderr, with what to do" '[ "$(grep -c "the operator session ends in [0-9] min: log in again (lpa-station login, in this login session)" "$WORK/run.err")" -eq 1 ]'
 	;;
 count-good)
 	# --count counts good devices: the first chip fails its install, and the lot of 2
