@@ -714,13 +714,18 @@ plaintext)
 	;;
 run-json)
 	# run --json: the shift's devices as JSON Lines of the batch schema, the summary when
-	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream).
-	check "login" 'e2e_login >/dev/null'
+	# Ctrl-C ends it; no screen and no banners on stdout (it is a data stream). The
+	# session ends in 5 minutes: the plain lines announce it once, on stderr.
+	e2e_totp >"$WORK/totp-code"
+	check "login for 5 minutes" 'station login --operator demo --ttl 300 --password-fd 3 --totp-fd 4 3<"$WORK/password" 4<"$WORK/totp-code" >/dev/null'
+	rm -f "$WORK/totp-code"
 	e2e_sim --probes 1 --chips 3 --faults 'brownout-install=1:flash-fail' --state "$WORK/sim" -- sh -c '
 		"$1" --config "$2" run --lot L1 --json >"$3/run.jsonl" 2>"$3/run.err" &
 		pid=$!
+		# (The file may not exist yet: the child opens it; a count of nothing is 0.)
 		i=0
-		while [ "$(grep -c "\"type\":\"device\"" "$3/run.jsonl")" -lt 3 ] && [ $i -lt 600 ]; do
+		while n=$(grep -c "\"type\":\"device\"" "$3/run.jsonl" 2>/dev/null)
+			[ "${n:-0}" -lt 3 ] && [ $i -lt 600 ]; do
 			i=$((i + 1))
 			sleep 0.1
 		done
@@ -733,6 +738,7 @@ run-json)
 	check "one FAIL and two PASS lines" '[ "$(count_result fail "$WORK/run.jsonl")" -eq 1 ] && [ "$(count_result pass "$WORK/run.jsonl")" -eq 2 ]'
 	check "the summary says so" 'tail -1 "$WORK/run.jsonl" | grep -q "\"passed\":2,\"failed\":1"'
 	check "nothing but JSON on stdout" '! grep -qv "^{" "$WORK/run.jsonl"'
+	check "the session's end announced once on stderr, with what to do" '[ "$(grep -c "the operator session ends in [0-9] min: log in again (lpa-station login, in this login session)" "$WORK/run.err")" -eq 1 ]'
 	;;
 count-good)
 	# --count counts good devices: the first chip fails its install, and the lot of 2
