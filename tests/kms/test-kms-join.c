@@ -8,11 +8,13 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -668,41 +670,82 @@ START_TEST(export_devices)
 END_TEST
 
 /* ------------------------------------------------------------ crash safety */
-/* A killer thread SIGKILLs the instance as soon as the joiner reports a success, so the
- * kill lands while the next JoinReq is in flight (accepted, not yet answered) or about to
- * be; the joiner restarts the instance and sends the same JoinReq again, as a network
- * server retries. */
+/* After every sixth success the killer thread SIGKILLs the instance at its next audit
+ * write (SQLite: the line is written inside the transaction, before the commit) or, in
+ * turn, at its next WAL write (the commit's first frame); on PostgreSQL at once. So the
+ * kill lands while a JoinReq is accepted and being decided, not yet answered; the joiner
+ * restarts the instance and sends the same JoinReq again, as a network server retries.
+ * The answer is either a fresh join (nothing of the killed one stayed) or, had its commit
+ * completed, a replay refusal; in the runs so far every kill landed before the commit's
+ * last frame, so the second case is checked when it happens, not forced. */
 struct crash {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int pid;    /* the instance to kill */
-	bool armed; /* kill it now */
+	bool armed; /* kill it at the next audit write */
 	bool quit;
 	unsigned kills;
+	/* SQLite: the audit log (written before each commit) and the WAL (written by the
+	 * commit), watched in turn; NULL (PostgreSQL): kill at once */
+	const char *audit, *wal;
+	int quit_fd; /* readable when the test ends */
 };
+
+/* Until the audit log is next written (a JoinReq being committed), or the test ends:
+ * the kill then lands between the decision and its answer. */
+static bool crash_wait_write(const struct crash *k)
+{
+	int fd = inotify_init1(IN_CLOEXEC);
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = k->quit_fd, .events = POLLIN}};
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (inotify_add_watch(fd, k->kills % 2 ? k->wal : k->audit, IN_MODIFY) >= 0 &&
+	    poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+		ok = true;
+	close(fd);
+	return ok;
+}
 
 static void *crash_killer(void *arg)
 {
 	struct crash *k = arg;
 
-	pthread_mutex_lock(&k->lock);
 	for (;;) {
+		pthread_mutex_lock(&k->lock);
 		while (!k->armed && !k->quit)
 			pthread_cond_wait(&k->cond, &k->lock);
-		if (k->quit)
+		if (k->quit) {
+			pthread_mutex_unlock(&k->lock);
 			break;
+		}
+		pthread_mutex_unlock(&k->lock);
+		if (k->audit && !crash_wait_write(k))
+			break;
+		pthread_mutex_lock(&k->lock);
 		kill(k->pid, SIGKILL);
 		k->armed = false;
 		k->kills++;
 		pthread_cond_broadcast(&k->cond);
+		pthread_mutex_unlock(&k->lock);
 	}
-	pthread_mutex_unlock(&k->lock);
 	return NULL;
 }
 
 START_TEST(crash_never_reuses_nonces)
 {
-	struct crash k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, false, 0};
+	struct crash k = {PTHREAD_MUTEX_INITIALIZER,
+			  PTHREAD_COND_INITIALIZER,
+			  0,
+			  false,
+			  false,
+			  0,
+			  NULL,
+			  NULL,
+			  -1};
+	char audit[700], wal[700];
+	int quit_pipe[2];
 	struct kt_chip chips[2];
 	unsigned main_port, port, n_ok = 0, resent_ok = 0, resent_replay = 0;
 	uint32_t last_jn[2] = {0, 0};
@@ -713,6 +756,12 @@ START_TEST(crash_never_reuses_nonces)
 	provision(&chips[0], "LOT-JA", "1.1");
 	provision(&chips[1], "LOT-JA", "1.0.4");
 	main_port = kt.port;
+	snprintf(audit, sizeof(audit), "%s/audit.log", kt.kms);
+	snprintf(wal, sizeof(wal), "%s/kms.db-wal", kt.kms);
+	k.audit = kt.pg ? NULL : audit;
+	k.wal = wal;
+	ck_assert_int_eq(pipe(quit_pipe), 0);
+	k.quit_fd = quit_pipe[0];
 	k.pid = kt_serve("crash", &port);
 	kt.port = port;
 	ck_assert_int_eq(pthread_create(&t, NULL, crash_killer, &k), 0);
@@ -770,7 +819,10 @@ START_TEST(crash_never_reuses_nonces)
 	k.quit = true;
 	pthread_cond_broadcast(&k.cond);
 	pthread_mutex_unlock(&k.lock);
+	ck_assert_int_eq(write(quit_pipe[1], "q", 1), 1);
 	pthread_join(t, NULL);
+	close(quit_pipe[0]);
+	close(quit_pipe[1]);
 	ck_assert_uint_ge(k.kills, 1);
 	/* every DevNonce used, on either side of a crash, is refused from now on */
 	for (uint16_t dn = 1; dn <= 24; dn++)
