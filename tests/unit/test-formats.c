@@ -551,7 +551,7 @@ START_TEST(status_check_order)
 	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_OK);
 	ck_assert_uint_eq(back.provisioned, 0);
 	buf[2] = 2;
-	buf[3] = 1;
+	buf[3] = 2; /* a reserved bit (bit 0 is the certified flag) */
 	ck_assert_int_eq(lpa_status_parse(buf, 17, &back), LPA_ERR_LENGTH);
 	ck_assert_int_eq(lpa_status_parse(buf, sizeof(buf), &back), LPA_ERR_MISMATCH);
 	buf[2] = 0;
