@@ -9,7 +9,8 @@
  * the stock file examines and polls both Cortex-M cores (71 USB round trips at init
  * instead of 35, and about 520 more every second while idle, reading DHCSR) and installs
  * reset handlers that halt the cores; the CM0+ must keep running for IPC/SROM calls to
- * complete. mem_ap targets touch nothing but the APs we ask for.
+ * complete. mem_ap targets touch nothing but the APs we ask for. The one core target,
+ * the CM0+ for OpenOCD's psoc6 flash driver, is examined only to write flash.
  *
  * OpenOCD reports most failures only as text, so it runs at debug_level 3 with its
  * output on a pipe that we drain while waiting for every reply (it would block on a full

@@ -61,13 +61,12 @@ static int agent_needs_image(struct pipeline_worker *w, psoc6 *chip, char *why, 
 
 /* After the reset: the new agent's first GET_STATUS, waited for as long as its first
  * boot may take. The call is not lost while it boots: the notify stays pending. */
-static int agent_await_boot(struct pipeline_worker *w, psoc6 *chip, struct lpa_agent_status *st)
+static int agent_await_boot(psoc6 *chip, struct lpa_agent_status *st)
 {
 	uint8_t buf[LPA_STATUS_LEN];
 	size_t n = 0;
 	int r;
 
-	(void)w;
 	if ((r = psoc6_agent_call(chip, AGENT_OP_GET_STATUS, NULL, 0, buf, sizeof(buf), &n,
 				  AGENT_FIRST_BOOT_MS)) != LPA_OK)
 		return r;
@@ -144,7 +143,7 @@ int pipeline_agent(struct pipeline_worker *w, psoc6 *chip, struct pipeline_resul
 		r = r != LPA_OK ? r : LPA_ERR_MISMATCH;
 		goto fail;
 	}
-	if ((r = agent_await_boot(w, chip, &st)) != LPA_OK) {
+	if ((r = agent_await_boot(chip, &st)) != LPA_OK) {
 		snprintf(why, sizeof(why),
 			 "the programmed agent did not answer after its reset: %s",
 			 lpa_strerror(r));
