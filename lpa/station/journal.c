@@ -24,9 +24,8 @@
 #include "jsonl.h"
 
 static const char *const journal_steps[J_N_STEPS] = {
-	"begin",     "issuing",  "issued",    "installing", "installed", "confirming",
-	"confirmed", "recorded", "abandoned", "flashing",   "flashed",
-	"enrolling", "enrolled",
+	"begin",    "issuing",   "issued",   "installing", "installed", "confirming", "confirmed",
+	"recorded", "abandoned", "flashing", "flashed",    "enrolling", "enrolled",
 };
 
 const char *journal_step_name(enum journal_step s)
