@@ -219,6 +219,9 @@ int psoc6_flash_plan(uint32_t addr, size_t len, struct psoc6_flash_plan *p);
 /* Halts the CM0+, points it at the boot ROM's idle loop (VTOR 0, where the NMI is the
  * SROM's) and lets it run: nothing executes from flash, SROM calls are served. */
 int psoc6_flash_park(psoc6 *chip);
+/* Takes a CM0+ that an earlier session left halted out of debug (it then serves SROM
+ * calls again); LPA_OK, doing nothing, when it runs. */
+int psoc6_flash_release(psoc6 *chip);
 /*
  * Writes len bytes of main flash at addr (a 4-KiB boundary); the last row is padded with
  * the erased value. Native backend: park, erase, pipelined SROM ProgramRow (two SRAM

@@ -122,6 +122,26 @@ int psoc6_flash_park(psoc6 *chip)
 	return prog_mem_write32(l, AP_CM0, DHCSR, DBGKEY | C_DEBUGEN);
 }
 
+/*
+ * A CM0+ left halted by an earlier debug session — a station killed while it parked the
+ * core (psoc6_flash_park), or an OpenOCD session — serves no SROM call, so every exam
+ * would time out on the chip. DHCSR survives a system reset; only a power cycle or the
+ * debugger clears it. Take the core out of debug when it is halted, so it runs on from
+ * where it stopped: the agent, or the boot ROM's idle loop if the park got that far.
+ */
+int psoc6_flash_release(psoc6 *chip)
+{
+	prog_link *l = psoc6_link(chip);
+	uint32_t dhcsr = 0;
+	int r;
+
+	if ((r = prog_mem_read32(l, AP_CM0, DHCSR, &dhcsr)) != LPA_OK)
+		return r;
+	if ((dhcsr & S_HALT) == 0)
+		return LPA_OK;
+	return prog_mem_write32(l, AP_CM0, DHCSR, DBGKEY);
+}
+
 /* The IPC_STRUCT2 script that starts the SROM call whose block is at blk, after the
  * previous call (if any) released the structure; prev_status gets that call's result. */
 static size_t flash_kick(const struct psoc6_family *f, uint32_t blk, uint32_t prev_blk,

@@ -87,6 +87,10 @@ int pipeline_agent(struct pipeline_worker *w, psoc6 *chip, struct pipeline_resul
 
 	if (img == NULL)
 		return LPA_OK; /* no [agent] image: chips arrive with their agent */
+	/* A station killed while it programmed this chip may have left the CM0+ halted
+	 * (psoc6_flash_park's window): nothing below would be answered. Best effort: a
+	 * chip whose CM0+ cannot be reached is the exam's to judge. */
+	(void)psoc6_flash_release(chip);
 	/* A part the exam refuses anyway (its life cycle) is left to the exam's words. */
 	if (psoc6_silicon_id(chip, &sid, &prot) != LPA_OK || prot > 7 ||
 	    (s->policy.allowed_protection & (1u << prot)) == 0)
