@@ -359,6 +359,38 @@ agent-program)
 	check "every line valid against the batch schema" 'python3 "$(dirname "$0")/check-jsonl.py" "$(dirname "$0")/../../docs/schema/batch-line.schema.json" "$WORK/batch.jsonl"'
 	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	;;
+blank)
+	# Issue 12's whole line: chips that arrive blank (no agent, no identity) mixed with
+	# vendor-certified agent-bearing ones. A blank chip gets the [agent] image, its agent
+	# makes the DIK at first boot, the KMS's factory CA certifies it, and it is keyed.
+	e2e_agent_conf
+	check "lot L1 accepts vendor and factory" 'enrol_lot vendor,factory'
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 2 --chips 2 --chip-kind p0=blank --state "$WORK/sim" -- \
+		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
+		--count 4 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "4 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 4 ]'
+	check "the 2 blank chips had the agent programmed" '[ "$(grep -c "\"agent_programmed\":true" "$WORK/batch.jsonl")" -eq 2 ]'
+	check "-v logs 2 enrolments" '[ "$(grep -c "step enrolled" "$WORK/batch.log")" -eq 2 ]'
+	check "the KMS enrolled 2 chips, each once" '[ "$(kms_enrolments)" -eq 2 ] && [ "$(kms_enrolled_uids)" -eq 2 ]'
+	check "2 chips hold a factory certificate in their key store" '[ "$(chips_enrolled)" -eq 2 ]'
+	check "every chip holds its keys" '[ "$(chips_with_keys)" -eq 4 ]'
+	check "2 records name the factory CA, 2 the vendor's" '[ "$(records_ca factory)" -eq 2 ] && [ "$(records_ca vendor)" -eq 2 ]'
+	bin=$BUILD/lpa/agent/lpa-agent-cy8c6xx7.bin
+	check "every chip's main flash starts with the image" 'for f in "$WORK"/sim/probes/*/chip*/main.bin; do head -c "$(wc -c <"$bin")" "$f" | cmp -s - "$bin" || exit 1; done'
+	check "manifest verifies" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
+	check "no root key in any station file" 'no_keys_in_station_files'
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+	o = json.loads(line)
+	if o.get("result") == "pass":
+		print("blank figure: %s %s: %.2f s, %d USB round trips" % (o["probe"],
+		      "blank" if o.get("agent_programmed") else "vendor-certified", o["seconds"],
+		      o["link_round_trips"]))' "$WORK/batch.jsonl"
+	;;
 agent-old)
 	# A chip whose agent is older than the configured image: the image-info block says
 	# 0.9 (the build's image with its version field and SHA-256 redone). The station
