@@ -391,6 +391,22 @@ for line in open(sys.argv[1]):
 		      "blank" if o.get("agent_programmed") else "vendor-certified", o["seconds"],
 		      o["link_round_trips"]))' "$WORK/batch.jsonl"
 	;;
+agent-halted)
+	# A station killed while it parked the CM0+ for flashing (psoc6_flash_park: halted,
+	# not yet let go) leaves the core halted; DHCSR survives a reset, so it serves no
+	# SROM call. The next run's agent step takes it out of debug first (e2e-crash found
+	# this: the exam's SiliconID call timed out). The simulator presents such chips.
+	e2e_agent_conf
+	check "login" 'e2e_login >/dev/null'
+	sim_station --probes 1 --chips 2 --chip-kind p0=no-agent --faults p0:cm0-halted=1 \
+		--state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" \
+		-v batch --lot L1 --count 2 --chip-timeout 5 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
+	rc=$?
+	check "batch exits 0 (exit $rc)" '[ $rc -eq 0 ]'
+	check "2 devices pass" '[ "$(count_result pass "$WORK/batch.jsonl")" -eq 2 ]'
+	check "both had the agent programmed" '[ "$(grep -c "\"agent_programmed\":true" "$WORK/batch.jsonl")" -eq 2 ]'
+	check "every chip holds its keys" '[ "$(chips_with_keys)" -eq 2 ]'
+	;;
 agent-old)
 	# A chip whose agent is older than the configured image: the image-info block says
 	# 0.9 (the build's image with its version field and SHA-256 redone). The station
