@@ -293,7 +293,8 @@ static int psoc6_agent_call_expect(psoc6 *c, uint8_t opcode, const void *in, siz
 		    LPA_OK)
 			return r;
 	}
-	memcpy(out, rd + AGENT_HDR, olen);
+	if (olen > 0) /* a call without output (STORE_CERT) may pass out = NULL */
+		memcpy(out, rd + AGENT_HDR, olen);
 	*out_len = olen;
 	return LPA_OK;
 }
