@@ -60,8 +60,7 @@ net=$BUILD/fixtures/network
 "$kms" admin peer add as1 --dir "$WORK/kms" --kind as --kek-label as:as1 --lots DEMO-1 \
 	--out "$WORK/certs" | tail -1
 url=https://127.0.0.1:$E2E_KMS_PORT/lbi
-keys=$(grep -ls '^provisioned 1' "$WORK"/sim/chips/*/keys | head -1)
-mkfifo "$WORK/ns.in" "$WORK/ns.out" "$WORK/as.in" "$WORK/as.out" "$WORK/dev.in" "$WORK/dev.out"
+mkfifo "$WORK/ns.in" "$WORK/ns.out" "$WORK/as.in" "$WORK/as.out" "$WORK/cm4.in" "$WORK/cm4.out"
 "$net/lpa-ns-standin" --url "$url" --cert "$WORK/certs/ns1.pem" --key "$WORK/certs/ns1.key" \
 	--ca "$WORK/certs/kms-ca.pem" --id 000013 --kek "ns:000013:ns1=$WORK/certs/ns1.kek" \
 	<"$WORK/ns.in" >"$WORK/ns.out" &
@@ -72,37 +71,55 @@ exec 5>"$WORK/ns.in" 6<"$WORK/ns.out"
 	<"$WORK/as.in" >"$WORK/as.out" &
 as_pid=$!
 exec 7>"$WORK/as.in" 8<"$WORK/as.out"
-"$net/lpa-device-standin" "$keys" <"$WORK/dev.in" >"$WORK/dev.out" &
-dev_pid=$!
-exec 3>"$WORK/dev.in" 4<"$WORK/dev.out"
+# The first chip of probe SIM0000001 again (the simulator reloads it from --state), its
+# application core played by lpa-cm4: the LoRaWAN calls are made by the chip's agent.
+e2e_spawn "$WORK/cm4.pgid" "$BUILD/fixtures/sim/lpa-sim" --cpu-mhz 0 \
+	--kms-pub "$WORK/keys/kms-package.pub.pem" --probes 1 --chips 4 --state "$WORK/sim" \
+	-- "$BUILD/fixtures/cm4/lpa-cm4" <"$WORK/cm4.in" >"$WORK/cm4.out" 2>"$WORK/cm4.log" &
+cm4_job=$!
+exec 3>"$WORK/cm4.in" 4<"$WORK/cm4.out"
 read -r _ <&6
 read -r _ <&8
-read -r _ eui mac <&4
-join_eui=$(awk '$1 == "join_eui" {print tolower($2)}' "$keys")
+read -r l <&4
+[ "$l" = ready ] || { echo "lpa-cm4 did not start: $(cat "$WORK/cm4.log")"; exit 1; }
 ask() { echo "$3" >&"$1"; read -r A <&"$2"; }
-ask 3 4 join
-echo "device $eui (LoRaWAN $mac): JoinRequest ${A#req }"
-ask 5 6 "join $eui $join_eui $mac ${A#req }"
+# hex of little-endian bytes (as on the air) -> the number in big-endian hex
+le() { echo "$1" | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i; print ""}'; }
+ask 3 4 join-request
+req=${A#ok }
+join_eui=$(le "$(echo "$req" | cut -c3-18)")
+eui=$(le "$(echo "$req" | cut -c19-34)")
+mac=1.0.4
+grep -qs '^lorawan 0x11' "$(grep -l "^dev_eui $(echo "$eui" | tr a-f A-F)" "$WORK"/sim/chips/*/keys)" && mac=1.1
+echo "chip $eui (LoRaWAN $mac), its agent on the CM0+: JoinRequest $req"
+ask 5 6 "join $eui $join_eui $mac $req"
 [ "${A%% *}" = ok ] || { echo "join refused: $A"; exit 1; }
 echo "NS -> Join Server JoinReq -> JoinAns Success: network keys under ns:000013:ns1, the"
 echo "   AppSKey under as:as1 (kept unopened by the NS), join-accept for the device"
-ask 3 4 "accept ${A##* }"
-addr=${A#ok }
-echo "device: join-accept verified, session keys derived, DevAddr $addr"
+# shellcheck disable=SC2086 # the answer's words: ok DEVADDR ACCEPT
+set -- $A
+addr=$2
+ask 3 4 "join-accept $3"
+[ "${A%% *}" = ok ] || { echo "the agent refused the join-accept: $A"; exit 1; }
+addr_le=$(echo "${A#ok }" | cut -c15-22)
+echo "agent: join-accept verified, session keys derived and kept in the CM0+, DevAddr $addr"
 payload=$(printf 'hello from %s' "$eui" | od -An -tx1 | tr -d ' \n')
-ask 3 4 "uplink 2 $payload"
-ask 5 6 "uplink ${A#up }"
+ask 3 4 "uplink 0 0 40${addr_le}000000""02$payload"
+# shellcheck disable=SC2086 # the answer's words: ok FCNT PHYPAYLOAD
+set -- $A
+echo "agent: uplink FCnt $2, FRMPayload encrypted, MIC added: $3"
+ask 5 6 "uplink $3"
+[ "${A%% *}" = up ] || { echo "the NS refused the uplink: $A"; exit 1; }
 # shellcheck disable=SC2086 # the answer's words
 set -- $A
 echo "NS: MIC verified; FRMPayload stays encrypted: $5"
 ask 7 8 "context $2 $6 $7 $8"
 ask 7 8 "decrypt $eui $addr $3 $5"
 echo "AS (AppSKey unwrapped with as:as1): $(echo "${A#plain }" | sed 's/../\\x&/g' | xargs -0 printf '%b')"
-echo quit >&3
 echo quit >&5
 echo quit >&7
 exec 3>&- 4<&- 5>&- 6<&- 7>&- 8<&-
-wait $dev_pid $ns_pid $as_pid
+wait $cm4_job $ns_pid $as_pid
 echo
 echo "== the KMS's audit log is intact"
 "$BUILD/lpa/kms/lpa-kms" audit verify --dir "$WORK/kms"

@@ -1,6 +1,7 @@
 /* err.c — the one table of error messages for every LPA_ERR_* code. */
 #include <string.h>
 
+#include "lpa/agent/agent-abi.h"
 #include "lpa/core/lpa-core.h"
 
 struct err_entry {
@@ -111,12 +112,19 @@ static const struct {
 	uint32_t status;
 	int err;
 } err_agent[] = {
-	{0xF0000001u, LPA_ERR_AGENT_REQUEST},   {0xF0000002u, LPA_ERR_SIGNATURE},
-	{0xF0000003u, LPA_ERR_WRONG_CHIP},      {0xF0000004u, LPA_ERR_STALE},
-	{0xF0000005u, LPA_ERR_UNWRAP},          {0xF0000006u, LPA_ERR_AGENT_FLASH},
-	{0xF0000007u, LPA_ERR_AGENT_UNPROV},    {0xF0000008u, LPA_ERR_AGENT_BUSY},
-	{0xF0000009u, LPA_ERR_AGENT_NO_CERT},   {0xF000000Au, LPA_ERR_AGENT_CERT_KEY},
-	{0xF000000Bu, LPA_ERR_AGENT_CERTIFIED},
+	{AGENT_ERR_REQUEST, LPA_ERR_AGENT_REQUEST},
+	{AGENT_ERR_SIGNATURE, LPA_ERR_SIGNATURE},
+	{AGENT_ERR_WRONG_CHIP, LPA_ERR_WRONG_CHIP},
+	{AGENT_ERR_STALE, LPA_ERR_STALE},
+	{AGENT_ERR_UNWRAP, LPA_ERR_UNWRAP},
+	{AGENT_ERR_FLASH, LPA_ERR_AGENT_FLASH},
+	{AGENT_ERR_NOT_PROVISIONED, LPA_ERR_AGENT_UNPROV},
+	{AGENT_ERR_BUSY, LPA_ERR_AGENT_BUSY},
+	{AGENT_ERR_NOT_CERTIFIED, LPA_ERR_AGENT_NO_CERT},
+	{AGENT_ERR_CERT_KEY, LPA_ERR_AGENT_CERT_KEY},
+	{AGENT_ERR_CERTIFIED, LPA_ERR_AGENT_CERTIFIED},
+	/* The LoRaWAN runtime calls' statuses (0xF0000010..16) are the CM4's to read: no host
+	 * program makes those calls but lpa-cm4, which prints the word itself. */
 };
 
 uint32_t lpa_agent_status_from_err(int err)
@@ -124,11 +132,11 @@ uint32_t lpa_agent_status_from_err(int err)
 	if (err == LPA_OK)
 		return LPA_AGENT_OK;
 	if (err == LPA_ERR_NWKKEY)
-		return 0xF0000005u; /* a 1.0.x package with a NwkKey fails as an unwrap */
+		return AGENT_ERR_UNWRAP; /* a 1.0.x package with a NwkKey fails as an unwrap */
 	for (size_t i = 0; i < sizeof(err_agent) / sizeof(err_agent[0]); i++)
 		if (err_agent[i].err == err)
 			return err_agent[i].status;
-	return 0xF0000001u;
+	return AGENT_ERR_REQUEST;
 }
 
 int lpa_agent_err_from_status(uint32_t status)

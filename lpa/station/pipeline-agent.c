@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lpa/agent/agent-abi.h"
 #include "pipeline-private.h"
 #include "station.h"
 
 #define AGENT_INFO_ADDR (AGENT_IMAGE_BASE + AGENT_IMAGE_INFO)
 #define AGENT_INFO_LEN 64
-#define AGENT_OP_GET_STATUS 0x73
 /* The first boot of an agent without an identity record generates its DIK on the
  * CM0+ (a P-256 key from the TRNG): seconds, not milliseconds. */
 #define AGENT_FIRST_BOOT_MS 20000

@@ -11,13 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lpa/agent/agent-abi.h"
 #include "pipeline-private.h"
 #include "station.h"
 
 /* The agent's enrolment calls (docs/protocols.md) and how long the station waits for one
  * (ENROL signs with the DIK, STORE_CERT writes two rows: as INSTALL_PACKAGE, 10 s). */
-#define PSOC6_AGENT_ENROL 0x78
-#define PSOC6_AGENT_STORE_CERT 0x79
 #define PSOC6_AGENT_SIGN_MS 10000
 
 /* Where LPR1 names the package (docs/protocols.md): the first 16 bytes of its SHA-256. */
@@ -400,7 +399,7 @@ static int pipeline_enrol(struct pipeline_worker *w, psoc6 *chip, uint64_t uid, 
 		return pipeline_fail(res, PC_STATE, r, "cannot write the journal: %s",
 				     lpa_strerror(r));
 	pipeline_progress(w, "enrol", 5);
-	if ((r = psoc6_agent_call(chip, PSOC6_AGENT_ENROL, NULL, 0, lpe1, sizeof(lpe1), &n,
+	if ((r = psoc6_agent_call(chip, AGENT_OP_ENROL, NULL, 0, lpe1, sizeof(lpe1), &n,
 				  PSOC6_AGENT_SIGN_MS)) != LPA_OK) {
 		snprintf(reason, sizeof(reason), "ENROL failed: %s", lpa_strerror(r));
 		goto refused;
@@ -430,7 +429,7 @@ static int pipeline_enrol(struct pipeline_worker *w, psoc6 *chip, uint64_t uid, 
 		snprintf(reason, sizeof(reason), "KMS refused the enrolment: %s", detail);
 		goto refused;
 	}
-	r = psoc6_agent_call(chip, PSOC6_AGENT_STORE_CERT, cert, cert_len, NULL, 0, &n,
+	r = psoc6_agent_call(chip, AGENT_OP_STORE_CERT, cert, cert_len, NULL, 0, &n,
 			     PSOC6_AGENT_SIGN_MS);
 	free(cert);
 	if (r != LPA_OK) {

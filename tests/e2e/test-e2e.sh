@@ -1123,10 +1123,12 @@ red-kms-sig | red-kms-payload | red-kms-none | red-kms-other)
 	;;
 join)
 	# The Join Server end to end: chips provisioned by the station (one 1.1, one 1.0.4)
-	# join through the NS stand-in and the KMS; their uplinks are MIC-checked by the NS,
-	# which forwards them still encrypted; only the AS decrypts them. The device is
-	# fixtures/network's stand-in with the keys the simulated chip holds (the agent's
-	# LoRaWAN calls are joined in later). Then both stand-ins' memory is scanned.
+	# join through the NS stand-in and the KMS, each the way its firmware would: lpa-cm4
+	# plays the chip's CM4 and makes the secure agent's LoRaWAN calls on the chip itself
+	# (the simulator reloads it from its state directory), so the JoinRequest, the
+	# join-accept's MIC, the session keys and the uplinks' encryption and MICs are the
+	# agent's. The NS verifies the MICs and forwards the payloads still encrypted; only the
+	# AS decrypts them. Then both stand-ins' memory and files are scanned.
 	check "login" 'e2e_login >/dev/null'
 	sim_station --probes 1 --chips 1 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" \
 		--config "$WORK/station.conf" batch --lot L1 --count 1 >"$WORK/b11.jsonl" 2>&1
@@ -1162,43 +1164,66 @@ join)
 	}
 	app_keys=
 	nwk_keys=
-	for f in "$WORK"/sim/chips/*/keys "$WORK"/sim10/chips/*/keys; do
-		grep -qs '^provisioned 1' "$f" || continue
+	for sim in sim sim10; do
+		seed=1
+		[ $sim = sim10 ] && seed=2
+		f=$(ls "$WORK/$sim"/chips/*/keys)
+		eui=$(awk '$1 == "dev_eui" {print tolower($2)}' "$f")
 		join_eui=$(awk '$1 == "join_eui" {print tolower($2)}' "$f")
+		mac=1.0.4
+		grep -q '^lorawan 0x11' "$f" && mac=1.1
 		rm -f "$WORK/dev.in" "$WORK/dev.out"
 		mkfifo "$WORK/dev.in" "$WORK/dev.out"
-		"$net/lpa-device-standin" "$f" <"$WORK/dev.in" >"$WORK/dev.out" 2>>"$WORK/dev.log" &
-		dev_pid=$!
+		# The same chip again (--state): its CM4 this time, one session for the scenario.
+		e2e_spawn "$WORK/cm4.pgid" "$BUILD/fixtures/sim/lpa-sim" --cpu-mhz 0 \
+			--kms-pub "$WORK/keys/kms-package.pub.pem" --probes 1 --chips 1 \
+			--seed $seed --state "$WORK/$sim" -- "$BUILD/fixtures/cm4/lpa-cm4" \
+			<"$WORK/dev.in" >"$WORK/dev.out" 2>>"$WORK/cm4.log" &
+		cm4_job=$!
 		exec 3>"$WORK/dev.in" 4<"$WORK/dev.out"
-		read -r _ eui mac <&4
-		ask 3 4 join
-		ask 5 6 "join $eui $join_eui $mac ${A#req }"
-		check "$eui ($mac) joins through the NS and the Join Server" 'case $A in ok\ *) true ;; *) false ;; esac'
-		acc=${A##* }
-		ask 3 4 "accept $acc"
-		check "  the device opens the join-accept" 'case $A in ok\ *) true ;; *) false ;; esac'
-		addr=${A#ok }
-		ask 3 4 session
-		nwk_keys="$nwk_keys $(echo "$A" | cut -d' ' -f2)"
-		app_keys="$app_keys $(echo "$A" | cut -d' ' -f3)"
+		e2e_track "$WORK/cm4.pgid"
+		read -r l <&4
+		check "$eui (LoRaWAN $mac): lpa-cm4 on the chip's CM4" '[ "$l" = ready ]'
+		ask 3 4 join-request
+		check "  the agent makes the JoinRequest (23 bytes)" '[ "${A%% *}" = ok ] && [ ${#A} -eq 49 ]'
+		# MHDR JoinEUI DevEUI DevNonce MIC, the EUIs little-endian on the air
+		req_eui=$(echo "$A" | cut -c22-37 | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i}')
+		check "  for the chip's DevEUI" '[ "$req_eui" = "$eui" ]'
+		ask 5 6 "join $eui $join_eui $mac ${A#ok }"
+		check "  it joins through the NS and the Join Server" 'case $A in ok\ *) true ;; *) false ;; esac'
+		# shellcheck disable=SC2086 # the answer's words: ok DEVADDR ACCEPT
+		set -- $A
+		addr=$2
+		ask 3 4 "join-accept $3"
+		check "  the agent verifies the join-accept and starts the session" 'case $A in ok\ 1*) true ;; *) false ;; esac'
+		# mode JoinNonce(3) NetID(3) DevAddr(4, on the air: little-endian) ...
+		acc=${A#ok }
+		addr_le=$(echo "$acc" | cut -c15-22)
+		check "  at the DevAddr the NS chose ($addr), NetID 000013" '[ "$(echo "$addr_le" | sed "s/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/")" = "$addr" ] && [ "$(echo "$acc" | cut -c9-14)" = 130000 ]'
+		ask 5 6 "keys $eui"
+		nwk_keys="$nwk_keys $(echo "${A#keys }" | fold -w32)"
 		for k in 1 2; do
 			payload=$(printf 'uplink %s from %s' "$k" "$eui" | od -An -tx1 | tr -d ' \n')
-			ask 3 4 "uplink 2 $payload"
-			ask 5 6 "uplink ${A#up }"
-			check "  uplink $k: the NS verifies its MIC" 'case $A in up\ *) true ;; *) false ;; esac'
+			# MHDR unconfirmed up, DevAddr, FCtrl, FCnt (the agent sets it), FPort 2
+			ask 3 4 "uplink 0 0 40${addr_le}000000""02$payload"
+			check "  uplink $k: the agent encrypts it and adds the MIC (FCnt $((k - 1)))" '[ "${A%% *}" = ok ] && [ "$(echo "$A" | cut -d" " -f2)" = $((k - 1)) ]'
+			ask 5 6 "uplink ${A##* }"
+			check "  the NS verifies its MIC" 'case $A in up\ *) true ;; *) false ;; esac'
 			# up DEV_EUI FCNT FPORT FRMHEX SKID LABEL AESKEY
 			# shellcheck disable=SC2086 # the answer's words
 			set -- $A
 			up_eui=$2 up_fcnt=$3 up_frm=$5 up_ctx="$6 $7 $8"
-			check "  and forwards it still encrypted" '[ "$up_frm" != "$payload" ]'
+			check "  and forwards it still encrypted" '[ "$up_eui" = "$eui" ] && [ "$up_frm" != "$payload" ]'
 			ask 7 8 "context $up_eui $up_ctx"
 			check "  the AS opens the AppSKey with its KEK" '[ "$A" = ok ]'
 			ask 7 8 "decrypt $eui $addr $up_fcnt $up_frm"
 			check "  and decrypts the payload" '[ "$A" = "plain $payload" ]'
 		done
-		ask 3 4 quit
+		ask 7 8 "keys $eui"
+		app_keys="$app_keys ${A#keys }"
 		exec 3>&- 4<&-
-		wait $dev_pid
+		wait $cm4_job # end of input: lpa-cm4 ends, the simulator saves the chip
+		check "  the calls were the chip's agent's (its agent.log)" 'grep -q "op=LW_JOIN_ACCEPT status=0xA0000000" "$(dirname "$f")/agent.log" && [ "$(grep -c "op=LW_UPLINK status=0xA0000000" "$(dirname "$f")/agent.log")" -eq 2 ]'
 	done
 	scan=$(dirname "$0")/scan-mem.py
 	root_keys=$(awk '($1 == "app_key" || $1 == "nwk_key") && $2 !~ /^0*$/ {print $2}' \
