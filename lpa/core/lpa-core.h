@@ -135,6 +135,16 @@ void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
  * *out_len is set to the decoded size; fails with LPA_ERR_LENGTH when out_cap is short. */
 int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
+/* ------------------------------------------------------------ monotonic time */
+/* CLOCK_MONOTONIC (clock.c says why that one): for timeouts, deadlines and durations,
+ * never for timestamps that leave the process (those are CLOCK_REALTIME). */
+uint64_t lpa_mono_ns(void);
+uint64_t lpa_mono_ms(void);
+double lpa_mono_s(void); /* seconds with a fraction: measurements, progress */
+/* Milliseconds from now to deadline_ms (an lpa_mono_ms() value): 0 or negative once it
+ * has passed, e.g. what is left for a poll(). */
+int64_t lpa_mono_left_ms(uint64_t deadline_ms);
+
 /* ---------------------------------------------------------- symmetric crypto */
 int lpa_sha256(const void *data, size_t len, uint8_t out[32]);
 /* AES-CMAC (RFC 4493) with a 128-bit key. */
