@@ -121,6 +121,19 @@ void lpa_hex_encode(const uint8_t *in, size_t len, char *out);
 int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 /* The value of one hex digit (either case), or -1 for any other character. */
 int lpa_hex_digit(char c);
+/* A 64-bit identifier (DevEUI, JoinEUI, chip UID) as exactly 16 hex digits, most
+ * significant first. Lower case is what the KMS API, records and journals write;
+ * upper case what a DIK certificate's serialNumber and a probe's USB serial spell
+ * (docs/protocols.md). out holds the 16 digits and the NUL. */
+void lpa_eui_format(uint64_t v, char out[17]);
+void lpa_eui_format_upper(uint64_t v, char out[17]);
+/* Exactly 16 hex digits, either case, nothing else: no sign, space, "0x" or shorter
+ * forms (strtoull would take them). LPA_ERR_LENGTH for another length,
+ * LPA_ERR_ENCODING for a character that is not a hex digit; *out is set only on
+ * success; LPA_ERR_INVAL for a NULL s (a member that is missing). The _len form takes
+ * counted text (a JSON or ASN.1 string may hold a NUL). */
+int lpa_eui_parse(const char *s, uint64_t *out);
+int lpa_eui_parse_len(const char *s, size_t len, uint64_t *out);
 /* Names (lot, station, operator, probe serial): 1..max of A-Z a-z 0-9 . _ - — the KMS's
  * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
 #define LPA_NAME_MAX 64

@@ -162,7 +162,7 @@ static json_t *batch_json_eui(uint64_t v)
 
 	if (v == 0)
 		return json_null();
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)v);
+	lpa_eui_format(v, hex);
 	return json_string(hex);
 }
 
