@@ -140,13 +140,7 @@ static int openocd_free_port(uint16_t *port)
 /* Names that go into the configuration unquoted: nothing Tcl would interpret. */
 static bool openocd_safe_word(const char *s)
 {
-	if (s == NULL || *s == '\0' || strlen(s) > 63)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == ':'))
-			return false;
-	return true;
+	return lpa_name_valid_extra(s, 63, ":");
 }
 
 /* The configuration of one OpenOCD, into cfg; its length, 0 when it does not fit. */

@@ -161,7 +161,7 @@ int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_ca
 	return LPA_OK;
 }
 
-bool lpa_name_valid(const char *s, size_t max)
+bool lpa_name_valid_extra(const char *s, size_t max, const char *extra)
 {
 	size_t n;
 
@@ -171,8 +171,14 @@ bool lpa_name_valid(const char *s, size_t max)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
+		      c == '.' || c == '_' || c == '-') &&
+		    (extra == NULL || strchr(extra, c) == NULL))
 			return false;
 	}
 	return true;
+}
+
+bool lpa_name_valid(const char *s, size_t max)
+{
+	return lpa_name_valid_extra(s, max, NULL);
 }

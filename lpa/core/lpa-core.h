@@ -138,6 +138,9 @@ int lpa_eui_parse_len(const char *s, size_t len, uint64_t *out);
  * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
 #define LPA_NAME_MAX 64
 bool lpa_name_valid(const char *s, size_t max);
+/* The same alphabet and the characters of extra (NULL: none): for words that also hold
+ * a separator, e.g. ':' in a KEK label or an OpenOCD adapter name. */
+bool lpa_name_valid_extra(const char *s, size_t max, const char *extra);
 /* The word of words[0..n) closest to word (a typo away: one edit, two for words of six
  * letters or more), or NULL: for "did you mean" on commands, options and config keys. */
 const char *lpa_suggest(const char *word, const char *const *words, size_t n);

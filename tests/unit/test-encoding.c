@@ -123,6 +123,13 @@ START_TEST(name_valid_cases)
 	longest[LPA_NAME_MAX] = 'x';
 	longest[LPA_NAME_MAX + 1] = '\0';
 	ck_assert(!lpa_name_valid(longest, LPA_NAME_MAX));
+	/* Extra characters widen the alphabet for that caller only. */
+	ck_assert(!lpa_name_valid("ns:000013:host", LPA_NAME_MAX));
+	ck_assert(lpa_name_valid_extra("ns:000013:host", LPA_NAME_MAX, ":"));
+	ck_assert(!lpa_name_valid_extra("ns:a/b", LPA_NAME_MAX, ":"));
+	ck_assert(!lpa_name_valid_extra(":", 0, ":"));
+	ck_assert(!lpa_name_valid_extra("", LPA_NAME_MAX, ":"));
+	ck_assert(lpa_name_valid_extra("a.b", LPA_NAME_MAX, NULL));
 }
 END_TEST
 
