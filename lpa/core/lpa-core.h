@@ -152,7 +152,7 @@ void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
 int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* ------------------------------------------------------------ monotonic time */
-/* CLOCK_MONOTONIC (clock.c says why that one): for timeouts, deadlines and durations,
+/* CLOCK_MONOTONIC (mono.c says why that one): for timeouts, deadlines and durations,
  * never for timestamps that leave the process (those are CLOCK_REALTIME). */
 uint64_t lpa_mono_ns(void);
 uint64_t lpa_mono_ms(void);

@@ -49,5 +49,5 @@ int main(void)
 		TU_CASE(mono_left_ms),
 	};
 
-	return tu_main("clock", cases, TU_N(cases));
+	return tu_main("mono", cases, TU_N(cases));
 }

@@ -1,4 +1,4 @@
-/* clock.c — the monotonic clock every timeout, deadline and measurement reads. */
+/* mono.c — the monotonic clock every timeout, deadline and measurement reads. */
 #include <time.h>
 
 #include "lpa/core/lpa-core.h"
