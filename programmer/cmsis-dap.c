@@ -661,7 +661,7 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 	enum dap_bad why;
 	size_t n = 0, setup = 0, cfg = 0;
 	uint32_t v = 0;
-	struct timespec t0, t;
+	uint64_t t0;
 	int r;
 
 	memset(&d->adi, 0, sizeof(d->adi));
@@ -731,15 +731,13 @@ static int dap_connect(void *ctx, uint32_t *dpidr)
 	if (r != LPA_ERR_MISMATCH)
 		return dap_failed(d, &x.cmd, r, why, -1);
 	/* The probe gave up waiting for the power-up acknowledge: poll from here. */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = lpa_mono_ns();
 	for (;;) {
 		if ((r = dap_dp_read(d, DP_CTRL_STAT, &v)) != LPA_OK)
 			return r;
 		if ((v & CTRL_PWRUP_ACK) == CTRL_PWRUP_ACK)
 			return LPA_OK;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
-		    (long)d->timeout_ms) {
+		if ((lpa_mono_ns() - t0) / 1000000u > d->timeout_ms) {
 			snprintf(d->err, sizeof(d->err), "debug power-up not acknowledged");
 			return LPA_ERR_TIMEOUT;
 		}

@@ -206,14 +206,6 @@ int prog_mem_write(prog_link *l, uint8_t ap, uint32_t addr, const void *buf, siz
 	return link_mem(l, true, ap, addr, 4, (void *)(uintptr_t)buf, len);
 }
 
-static uint64_t link_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* One op from the host: what backends without a script facility get, and the fallback
  * for a poll the probe gave up on. */
 static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t deadline)
@@ -237,7 +229,7 @@ static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t 
 				return r;
 			if ((v & op->mask) == op->value)
 				return LPA_OK;
-			if (link_now_ms() > deadline)
+			if (lpa_mono_ms() > deadline)
 				return LPA_ERR_TIMEOUT;
 			usleep(us);
 			if (us < 5000)
@@ -249,7 +241,7 @@ static int link_op(prog_link *l, uint8_t ap, const struct prog_op *op, uint64_t 
 
 int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, unsigned timeout_ms)
 {
-	uint64_t now = link_now_ms(), deadline = now + timeout_ms;
+	uint64_t now = lpa_mono_ms(), deadline = now + timeout_ms;
 	size_t i = 0, done = 0;
 	int r, stuck = 0;
 
@@ -265,7 +257,7 @@ int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, 
 	}
 	while (i < n) {
 		/* Each probe-side poll may take what is left of the deadline. */
-		now = link_now_ms();
+		now = lpa_mono_ms();
 		r = l->ops->mem_ops(l->ctx, ap, ops + i, n - i,
 				    deadline > now ? (unsigned)(deadline - now) : 1, &done);
 		if (r == LPA_OK)
@@ -285,7 +277,7 @@ int prog_mem_ops(prog_link *l, uint8_t ap, const struct prog_op *ops, size_t n, 
 		/* The probe gave up polling ops[i + done]: send the script again from that
 		 * poll (the probe polls again, one host wait) while the deadline allows. */
 		i += done;
-		if (link_now_ms() > deadline)
+		if (lpa_mono_ms() > deadline)
 			return LPA_ERR_TIMEOUT;
 	}
 	return LPA_OK;

@@ -55,14 +55,6 @@ struct openocd_child {
 	char *const *argv, *const *envp;
 };
 
-static int64_t openocd_process_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void openocd_process_init(struct openocd_process *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -239,7 +231,7 @@ int openocd_process_spawn(struct openocd_process *p, const char *path, const cha
 	char *argv[] = {(char *)path, "-f", OPENOCD_CFG_ARG, NULL};
 	struct openocd_child c;
 	sigset_t all, old;
-	int64_t deadline;
+	uint64_t deadline;
 	long max_fd = sysconf(_SC_OPEN_MAX);
 	ssize_t n;
 	pid_t pid;
@@ -289,10 +281,10 @@ int openocd_process_spawn(struct openocd_process *p, const char *path, const cha
 	close(rep[1]);
 	rep[1] = -1;
 
-	deadline = openocd_process_now_ms() + timeout_ms;
+	deadline = lpa_mono_ms() + timeout_ms;
 	for (;;) {
 		struct pollfd pf = {.fd = rep[0], .events = POLLIN};
-		int64_t left = deadline - openocd_process_now_ms();
+		int64_t left = lpa_mono_left_ms(deadline);
 		int k = poll(&pf, 1, left > 0 ? (int)left : 0);
 
 		if (k < 0 && errno == EINTR)
@@ -382,7 +374,7 @@ bool openocd_process_exited(struct openocd_process *p, int *status)
 bool openocd_process_wait(struct openocd_process *p, unsigned ms, int *status,
 			  openocd_process_idle_fn idle, void *ctx)
 {
-	int64_t deadline = openocd_process_now_ms() + ms;
+	uint64_t deadline = lpa_mono_ms() + ms;
 
 	for (;;) {
 		struct pollfd pf[2];
@@ -391,7 +383,7 @@ bool openocd_process_wait(struct openocd_process *p, unsigned ms, int *status,
 
 		if (openocd_process_exited(p, status))
 			return true;
-		if ((left = deadline - openocd_process_now_ms()) <= 0)
+		if ((left = lpa_mono_left_ms(deadline)) <= 0)
 			return false;
 		/* Woken by its exit (pidfd) or its output; without a pidfd (Linux < 5.3),
 		 * look again every 5 ms. */

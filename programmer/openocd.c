@@ -63,14 +63,6 @@ struct openocd {
 	uint32_t vals[OPENOCD_REQ_WORDS]; /* values of one read request */
 };
 
-static int64_t openocd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Appends to a buffer; false when it is full. */
 static bool openocd_append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -148,13 +140,7 @@ static int openocd_free_port(uint16_t *port)
 /* Names that go into the configuration unquoted: nothing Tcl would interpret. */
 static bool openocd_safe_word(const char *s)
 {
-	if (s == NULL || *s == '\0' || strlen(s) > 63)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' || *s == ':'))
-			return false;
-	return true;
+	return lpa_name_valid_extra(s, 63, ":");
 }
 
 /* The configuration of one OpenOCD, into cfg; its length, 0 when it does not fit. */
@@ -225,7 +211,7 @@ static int openocd_died(struct openocd *o, int status)
 /* Connects to the Tcl port of the OpenOCD just spawned, retrying until it listens. */
 static int openocd_attach(struct openocd *o)
 {
-	int64_t deadline = openocd_now_ms() + o->timeout_ms;
+	uint64_t deadline = lpa_mono_ms() + o->timeout_ms;
 	int status;
 
 	for (;;) {
@@ -234,7 +220,7 @@ static int openocd_attach(struct openocd *o)
 			return openocd_died(o, status);
 		if (tcl_rpc_connect(&o->rpc, o->port, o->timeout_ms) == LPA_OK)
 			break;
-		if (openocd_now_ms() >= deadline) {
+		if (lpa_mono_ms() >= deadline) {
 			snprintf(o->err, sizeof(o->err),
 				 "OpenOCD did not open its Tcl port %u in %u ms", o->port,
 				 o->timeout_ms);
@@ -537,7 +523,7 @@ proto:
 static int openocd_mem(struct openocd *o, bool write, uint8_t ap, uint32_t addr, unsigned size,
 		       uint8_t *buf, size_t len, uint32_t *fault_addr)
 {
-	int64_t deadline = openocd_now_ms() + o->timeout_ms;
+	uint64_t deadline = lpa_mono_ms() + o->timeout_ms;
 	size_t units = len / size, off = 0;
 	int r = LPA_OK;
 
@@ -562,7 +548,7 @@ static int openocd_mem(struct openocd *o, bool write, uint8_t ap, uint32_t addr,
 			snprintf(o->err, sizeof(o->err), "bus fault at 0x%08x", *fault_addr);
 			return r;
 		}
-		if (r != LPA_ERR_WAIT || openocd_now_ms() >= deadline)
+		if (r != LPA_ERR_WAIT || lpa_mono_ms() >= deadline)
 			return r;
 	}
 	return LPA_OK;
@@ -589,20 +575,20 @@ static int openocd_connect(void *ctx, uint32_t *dpidr)
 {
 	struct openocd *o = ctx;
 	uint32_t ctrl = 0;
-	int64_t deadline;
+	uint64_t deadline;
 	int r;
 
 	if (o->proc.pid == 0 && (r = openocd_start(o)) != LPA_OK)
 		return r;
 	if ((r = openocd_dp_read(o, 0x0, dpidr)) != LPA_OK)
 		return r;
-	deadline = openocd_now_ms() + o->timeout_ms;
+	deadline = lpa_mono_ms() + o->timeout_ms;
 	for (;;) {
 		if ((r = openocd_dp_read(o, 0x4, &ctrl)) != LPA_OK)
 			return r;
 		if ((ctrl & 0xA0000000u) == 0xA0000000u)
 			return LPA_OK;
-		if (openocd_now_ms() >= deadline) {
+		if (lpa_mono_ms() >= deadline) {
 			snprintf(o->err, sizeof(o->err), "debug power-up not acknowledged");
 			return LPA_ERR_TIMEOUT;
 		}

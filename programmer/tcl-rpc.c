@@ -15,14 +15,6 @@
 
 #include "tcl-rpc.h"
 
-static int64_t tcl_rpc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void tcl_rpc_init(struct tcl_rpc *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -86,13 +78,13 @@ static int tcl_rpc_reserve(struct tcl_rpc *t, size_t need)
 }
 
 /* Writes all of buf before the deadline. */
-static int tcl_rpc_send_all(struct tcl_rpc *t, const char *buf, size_t len, int64_t deadline)
+static int tcl_rpc_send_all(struct tcl_rpc *t, const char *buf, size_t len, uint64_t deadline)
 {
 	size_t off = 0;
 
 	while (off < len) {
 		struct pollfd p = {.fd = t->fd, .events = POLLOUT};
-		int64_t left = deadline - tcl_rpc_now_ms();
+		int64_t left = lpa_mono_left_ms(deadline);
 		ssize_t n;
 
 		if (left <= 0) {
@@ -123,7 +115,7 @@ static int tcl_rpc_send_all(struct tcl_rpc *t, const char *buf, size_t len, int6
 
 int tcl_rpc_call(struct tcl_rpc *t, const char *script, unsigned timeout_ms)
 {
-	int64_t deadline = tcl_rpc_now_ms() + timeout_ms;
+	uint64_t deadline = lpa_mono_ms() + timeout_ms;
 	size_t len = strlen(script);
 	char eom = TCL_RPC_EOM;
 	int r;
@@ -145,7 +137,7 @@ int tcl_rpc_call(struct tcl_rpc *t, const char *script, unsigned timeout_ms)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = t->fd, .events = POLLIN},
 				      {.fd = t->aux_fd, .events = POLLIN}};
-		int64_t left = deadline - tcl_rpc_now_ms();
+		int64_t left = lpa_mono_left_ms(deadline);
 		char *eom_at;
 		ssize_t n;
 

@@ -1,4 +1,5 @@
-/* encoding.c — hex and base64url (RFC 4648 §5, unpadded), strict on input. */
+/* encoding.c — hex, 64-bit identifiers as hex, base64url (RFC 4648 §5, unpadded) and
+ * names, strict on input. */
 #include <string.h>
 
 #include "lpa/core/lpa-core.h"
@@ -40,6 +41,47 @@ int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return LPA_OK;
+}
+
+static void encoding_eui(uint64_t v, const char *digits, char out[17])
+{
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = digits[v & 0xf];
+	out[16] = '\0';
+}
+
+void lpa_eui_format(uint64_t v, char out[17])
+{
+	encoding_eui(v, encoding_hexdig, out);
+}
+
+void lpa_eui_format_upper(uint64_t v, char out[17])
+{
+	encoding_eui(v, "0123456789ABCDEF", out);
+}
+
+int lpa_eui_parse_len(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s == NULL)
+		return LPA_ERR_INVAL;
+	if (len != 16)
+		return LPA_ERR_LENGTH;
+	for (size_t i = 0; i < 16; i++) {
+		int d = lpa_hex_digit(s[i]);
+
+		if (d < 0)
+			return LPA_ERR_ENCODING;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return LPA_OK;
+}
+
+int lpa_eui_parse(const char *s, uint64_t *out)
+{
+	return lpa_eui_parse_len(s, s != NULL ? strlen(s) : 0, out);
 }
 
 size_t lpa_b64url_len(size_t len)
@@ -119,7 +161,7 @@ int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_ca
 	return LPA_OK;
 }
 
-bool lpa_name_valid(const char *s, size_t max)
+bool lpa_name_valid_extra(const char *s, size_t max, const char *extra)
 {
 	size_t n;
 
@@ -129,8 +171,14 @@ bool lpa_name_valid(const char *s, size_t max)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
+		      c == '.' || c == '_' || c == '-') &&
+		    (extra == NULL || strchr(extra, c) == NULL))
 			return false;
 	}
 	return true;
+}
+
+bool lpa_name_valid(const char *s, size_t max)
+{
+	return lpa_name_valid_extra(s, max, NULL);
 }

@@ -121,10 +121,26 @@ void lpa_hex_encode(const uint8_t *in, size_t len, char *out);
 int lpa_hex_decode(const char *in, size_t in_len, uint8_t *out, size_t out_len);
 /* The value of one hex digit (either case), or -1 for any other character. */
 int lpa_hex_digit(char c);
+/* A 64-bit identifier (DevEUI, JoinEUI, chip UID) as exactly 16 hex digits, most
+ * significant first. Lower case is what the KMS API, records and journals write;
+ * upper case what a DIK certificate's serialNumber and a probe's USB serial spell
+ * (docs/protocols.md). out holds the 16 digits and the NUL. */
+void lpa_eui_format(uint64_t v, char out[17]);
+void lpa_eui_format_upper(uint64_t v, char out[17]);
+/* Exactly 16 hex digits, either case, nothing else: no sign, space, "0x" or shorter
+ * forms (strtoull would take them). LPA_ERR_LENGTH for another length,
+ * LPA_ERR_ENCODING for a character that is not a hex digit; *out is set only on
+ * success; LPA_ERR_INVAL for a NULL s (a member that is missing). The _len form takes
+ * counted text (a JSON or ASN.1 string may hold a NUL). */
+int lpa_eui_parse(const char *s, uint64_t *out);
+int lpa_eui_parse_len(const char *s, size_t len, uint64_t *out);
 /* Names (lot, station, operator, probe serial): 1..max of A-Z a-z 0-9 . _ - — the KMS's
  * alphabet, safe in a file name (no '/') and in JSON and terminals without escaping. */
 #define LPA_NAME_MAX 64
 bool lpa_name_valid(const char *s, size_t max);
+/* The same alphabet and the characters of extra (NULL: none): for words that also hold
+ * a separator, e.g. ':' in a KEK label or an OpenOCD adapter name. */
+bool lpa_name_valid_extra(const char *s, size_t max, const char *extra);
 /* The word of words[0..n) closest to word (a typo away: one edit, two for words of six
  * letters or more), or NULL: for "did you mean" on commands, options and config keys. */
 const char *lpa_suggest(const char *word, const char *const *words, size_t n);
@@ -134,6 +150,16 @@ void lpa_b64url_encode(const uint8_t *in, size_t len, char *out);
 /* Strict decode: alphabet, no padding, no whitespace, canonical trailing bits.
  * *out_len is set to the decoded size; fails with LPA_ERR_LENGTH when out_cap is short. */
 int lpa_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* ------------------------------------------------------------ monotonic time */
+/* CLOCK_MONOTONIC (mono.c says why that one): for timeouts, deadlines and durations,
+ * never for timestamps that leave the process (those are CLOCK_REALTIME). */
+uint64_t lpa_mono_ns(void);
+uint64_t lpa_mono_ms(void);
+double lpa_mono_s(void); /* seconds with a fraction: measurements, progress */
+/* Milliseconds from now to deadline_ms (an lpa_mono_ms() value): 0 or negative once it
+ * has passed, e.g. what is left for a poll(). */
+int64_t lpa_mono_left_ms(uint64_t deadline_ms);
 
 /* ---------------------------------------------------------- symmetric crypto */
 int lpa_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -15,12 +15,7 @@
 
 static int admin_device_hex64(const char *s, uint64_t *v)
 {
-	uint8_t raw[8];
-
-	if (!s || strlen(s) != 16 || lpa_hex_decode(s, 16, raw, 8) != LPA_OK)
-		return KMS_ERR_INVAL;
-	*v = lpa_be_get(raw, 8);
-	return KMS_OK;
+	return lpa_eui_parse(s, v) == LPA_OK ? KMS_OK : KMS_ERR_INVAL;
 }
 
 static json_t *admin_device_hex(uint64_t v, int digits)

@@ -84,8 +84,8 @@ static json_t *admin_export_device(bool tts, const struct device_provisioned *d,
 	json_t *app = admin_export_envelope(tts, label, kek, k);
 	json_t *nwk = v11 ? admin_export_envelope(tts, label, kek, k + 16) : NULL;
 
-	snprintf(dev, sizeof(dev), "%016llx", (unsigned long long)d->dev_eui);
-	snprintf(join, sizeof(join), "%016llx", (unsigned long long)d->join_eui);
+	lpa_eui_format(d->dev_eui, dev);
+	lpa_eui_format(d->join_eui, join);
 	snprintf(id, sizeof(id), "eui-%s", dev);
 	if (!app || (v11 && !nwk)) {
 		json_decref(app);

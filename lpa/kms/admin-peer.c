@@ -25,18 +25,7 @@
 /* A KEK label: 1..64 of A-Z a-z 0-9 . _ - : (TTS writes ns:<NetID>:<host>). */
 static bool admin_peer_label_ok(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > PEER_MAX_LABEL)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' || ch == ':'))
-			return false;
-	}
-	return true;
+	return lpa_name_valid_extra(s, PEER_MAX_LABEL, ":");
 }
 
 /* A fresh KEK: sealed for the database, and written (hex) to OUT/NAME.kek for the peer. */

@@ -87,7 +87,7 @@ static json_t *enrol_reply(uint64_t uid, const uint8_t *cert, size_t len)
 	if (!b64)
 		return NULL;
 	lpa_b64url_encode(cert, len, b64);
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)uid);
+	lpa_eui_format(uid, hex);
 	o = json_pack("{s:s, s:s, s:s}", "chip_uid", hex, "certificate", b64, "ca", "factory");
 	free(b64);
 	return o;
@@ -105,7 +105,7 @@ static void enrol_apply(struct kms_server *s, struct kms_call *c)
 	int r;
 
 	(void)s;
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)req->e.chip_uid);
+	lpa_eui_format(req->e.chip_uid, hex);
 	r = db_query(c->db, &st,
 		     "SELECT dik_pub, silicon_id, cert FROM enrolments WHERE chip_uid = ?", "u",
 		     req->e.chip_uid);
@@ -177,7 +177,7 @@ void enrol_device(struct kms_server *s, struct kms_call *c)
 		call_fail(c, api, "%s", c->message);
 		goto fail;
 	}
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)req->e.chip_uid);
+	lpa_eui_format(req->e.chip_uid, hex);
 	call_note(c, "chip_uid", json_string(hex));
 	call_note(c, "lot", json_string(req->lot));
 	lpa_sha256(req->e.dik_pub, sizeof(req->e.dik_pub), hash);

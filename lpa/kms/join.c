@@ -52,11 +52,6 @@ static void join_ctx_free(void *p)
 	free(j);
 }
 
-static void join_eui_hex(uint64_t v, char out[17])
-{
-	snprintf(out, 17, "%016llx", (unsigned long long)v);
-}
-
 /* The answer with a result code (Success or a refusal), noted in the audit line. */
 static void join_answer(struct kms_call *c, const struct lbi_msg *m, enum lbi_result r,
 			const char *description, json_t *extra)
@@ -133,7 +128,7 @@ static int join_device(struct kms_server *s, struct kms_call *c, const struct lb
 	char eui[17];
 	int r;
 
-	join_eui_hex(m->dev_eui, eui);
+	lpa_eui_format(m->dev_eui, eui);
 	call_note(c, "dev_eui", json_string(eui));
 	r = device_provisioned(s->master, c->db, m->dev_eui, dev, keys);
 	if (r == KMS_ERR_NOT_FOUND) {
@@ -391,7 +386,7 @@ static void join_req(struct kms_server *s, struct kms_call *c, const uint8_t *fp
 	}
 	if (join_device(s, c, &j->m, &j->caller, &j->dev, &j->keys) != 0)
 		return;
-	join_eui_hex(j->dev.join_eui, eui);
+	lpa_eui_format(j->dev.join_eui, eui);
 	if (strcasecmp(j->m.receiver_id, eui) != 0) {
 		join_answer(c, &j->m, LBI_UNKNOWN_RECEIVER,
 			    "ReceiverID is not the device's JoinEUI", NULL);
@@ -454,7 +449,7 @@ static void join_appskey(struct kms_server *s, struct kms_call *c, const uint8_t
 	c->action = "lbi-appskey";
 	if (join_peer(c, fp, &j->m, "as", &j->caller) != 0)
 		return;
-	join_eui_hex(j->m.dev_eui, eui);
+	lpa_eui_format(j->m.dev_eui, eui);
 	call_note(c, "dev_eui", json_string(eui));
 	call_note(c, "session_key_id", lbi_hex(j->m.session_key_id, j->m.session_key_id_len));
 	r = db_query(c->db, &st,

@@ -94,7 +94,8 @@ int req_parse_verify(const char *body, size_t len, struct req_verify *r, enum km
 		     char *msg, size_t msg_len);
 /* An empty body or {} (challenge, logout). */
 int req_parse_empty(const char *body, size_t len, enum kms_api_err *api, char *msg, size_t msg_len);
-/* Names: 1..64 of [A-Za-z0-9._-]; used for operators, stations and lots. */
+/* Names: 1..REQ_MAX_NAME of [A-Za-z0-9._-] (lpa_name_valid); used for operators,
+ * stations and lots. */
 bool req_name_ok(const char *s);
 /* jansson allocates through these so request bodies (passwords) are wiped when freed. */
 void req_json_wipe_allocator(void);

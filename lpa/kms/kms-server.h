@@ -122,15 +122,6 @@ void call_ok(struct kms_call *c, unsigned status, json_t *reply);
 /* Adds a non-secret fact to the audit line. */
 void call_note(struct kms_call *c, const char *key, json_t *value);
 
-/* Milliseconds of CLOCK_MONOTONIC: rate limits and connection deadlines. */
-static inline uint64_t server_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * The worker pool (pool.c). The thread that accepts connections and speaks TLS and
  * HTTP only hands complete requests over: workers (each with its own database

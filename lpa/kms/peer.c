@@ -57,12 +57,7 @@ int peer_by_fingerprint(struct db *db, const uint8_t fp[32], struct peer *p)
 
 static bool peer_eui_item(const char *s, size_t n, uint64_t *v)
 {
-	uint8_t b[8];
-
-	if (n != 16 || lpa_hex_decode(s, 16, b, 8) != LPA_OK)
-		return false;
-	*v = lpa_be_get(b, 8);
-	return true;
+	return lpa_eui_parse_len(s, n, v) == LPA_OK;
 }
 
 /* One item of a JoinEUI list: an EUI or LO-HI; false when malformed. */

@@ -111,14 +111,6 @@ static void batch_on_signal(int sig)
 	batch_stop = 1;
 }
 
-static double batch_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Whether every slot of the lot is taken. */
 static bool batch_is_full(struct batch *b)
 {
@@ -170,7 +162,7 @@ static json_t *batch_json_eui(uint64_t v)
 
 	if (v == 0)
 		return json_null();
-	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)v);
+	lpa_eui_format(v, hex);
 	return json_string(hex);
 }
 
@@ -213,7 +205,7 @@ static void batch_report(struct batch *b, const char *probe, const struct pipeli
 	pthread_mutex_lock(&b->out_lock);
 	if (b->o.mode == MODE_RUN && !b->o.json) {
 		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
-		double mins = (batch_now() - b->t0) / 60.0;
+		double mins = (lpa_mono_s() - b->t0) / 60.0;
 
 		if (r->cls == PC_PASS)
 			printf("\n  %s  ██████  PASS  ██████   DevEUI %016llx%s\n", probe,
@@ -283,7 +275,7 @@ static void batch_on_progress(void *ctx, const char *step, unsigned pct)
  * timeout (0 = wait until stopped), stop, or a probe that is gone (*err). */
 static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout_s, int *err)
 {
-	double deadline = batch_now() + timeout_s;
+	double deadline = lpa_mono_s() + timeout_s;
 
 	*err = LPA_OK;
 	while (!batch_stop && !atomic_load(&batch_full)) {
@@ -295,7 +287,7 @@ static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout
 		}
 		if ((r == LPA_OK) == want_present)
 			return true;
-		if (timeout_s != 0 && batch_now() > deadline)
+		if (timeout_s != 0 && lpa_mono_s() > deadline)
 			return false;
 		usleep(50000);
 	}
@@ -307,7 +299,7 @@ static bool batch_wait_chip(prog_link *link, bool want_present, unsigned timeout
  * handler, or a backend whose reconnect is slower than the swap). */
 static bool batch_wait_next(prog_link *link, uint64_t last_uid, unsigned timeout_s, int *err)
 {
-	double deadline = batch_now() + timeout_s;
+	double deadline = lpa_mono_s() + timeout_s;
 
 	*err = LPA_OK;
 	while (!batch_stop && !atomic_load(&batch_full)) {
@@ -322,14 +314,14 @@ static bool batch_wait_next(prog_link *link, uint64_t last_uid, unsigned timeout
 		if (r == LPA_ERR_NO_TARGET)
 			return batch_wait_chip(
 				link, true,
-				timeout_s == 0 ? 0 : (unsigned)(deadline - batch_now() + 1), err);
+				timeout_s == 0 ? 0 : (unsigned)(deadline - lpa_mono_s() + 1), err);
 		if (r == LPA_OK && psoc6_attach(link, &chip) == LPA_OK &&
 		    psoc6_unique_id(chip, &uid) == LPA_OK && uid != last_uid) {
 			psoc6_detach(&chip);
 			return true;
 		}
 		psoc6_detach(&chip);
-		if (timeout_s != 0 && batch_now() > deadline)
+		if (timeout_s != 0 && lpa_mono_s() > deadline)
 			return false;
 		usleep(50000);
 	}
@@ -1037,7 +1029,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	sa.sa_handler = batch_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	b->t0 = batch_now();
+	b->t0 = lpa_mono_s();
 	if (mode == MODE_RUN && !b->o.json && screen_usable()) {
 		const char *serials[BATCH_MAX_PROBES];
 
@@ -1076,7 +1068,7 @@ static int batch_run(enum batch_mode mode, int argc, char **argv)
 	{
 		unsigned p = atomic_load(&b->passed), f = atomic_load(&b->failed);
 		unsigned rv = atomic_load(&b->recovered);
-		double secs = batch_now() - b->t0;
+		double secs = lpa_mono_s() - b->t0;
 
 		if (mode == MODE_RUN && !b->o.json)
 			printf("\nshift ended: pass %u, fail %u, recovered %u, %.0f s\n", p, f, rv,

@@ -168,8 +168,6 @@ static int config_agent_version(const char *v, uint16_t *out)
 
 static int config_set(struct station_config *c, const char *sec, const char *key, const char *v)
 {
-	uint8_t eui[8];
-
 #define IS(s, k) (strcmp(sec, s) == 0 && strcmp(key, k) == 0)
 	if (IS("kms", "url"))
 		return strncmp(v, "https://", 8) != 0
@@ -210,9 +208,8 @@ static int config_set(struct station_config *c, const char *sec, const char *key
 	if (IS("provision", "lot"))
 		return lpa_name_valid(v, LPA_NAME_MAX) ? config_str(v, c->lot, sizeof(c->lot)) : -1;
 	if (IS("provision", "join_eui")) {
-		if (lpa_hex_decode(v, strlen(v), eui, 8) != LPA_OK)
+		if (lpa_eui_parse(v, &c->join_eui) != LPA_OK)
 			return -1;
-		c->join_eui = lpa_be_get(eui, 8);
 		c->have_join_eui = true;
 		return 0;
 	}

@@ -292,15 +292,14 @@ void journal_dev_reset(journal *j, struct journal_dev *d)
 static int journal_hex64(json_t *o, const char *k, uint64_t *v)
 {
 	json_t *s = json_object_get(o, k);
-	uint8_t b[8];
 
 	if (s == NULL) {
 		*v = 0;
 		return 0;
 	}
-	if (!json_is_string(s) || lpa_hex_decode(json_string_value(s), json_string_length(s), b, 8))
+	if (!json_is_string(s) ||
+	    lpa_eui_parse_len(json_string_value(s), json_string_length(s), v) != LPA_OK)
 		return -1;
-	*v = lpa_be_get(b, 8);
 	return 0;
 }
 
@@ -557,8 +556,8 @@ int journal_log(journal *j, struct journal_entry *e)
 	if (e->step >= J_N_STEPS)
 		return LPA_ERR_INVAL;
 	e->t = time(NULL);
-	snprintf(uid, sizeof(uid), "%016llx", (unsigned long long)e->chip_uid);
-	snprintf(eui, sizeof(eui), "%016llx", (unsigned long long)e->dev_eui);
+	lpa_eui_format(e->chip_uid, uid);
+	lpa_eui_format(e->dev_eui, eui);
 	if ((o = json_pack("{s:I,s:s,s:s}", "t", (json_int_t)e->t, "step", journal_steps[e->step],
 			   "uid", uid)) == NULL)
 		return LPA_ERR_NOMEM;

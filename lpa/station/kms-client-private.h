@@ -95,6 +95,5 @@ int kms_parse_enrol(const char *body, size_t len, uint64_t chip_uid, uint8_t **c
 int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
 			 const lpa_secbuf *token, json_t *body, struct kms_reply *b, long want);
 json_t *kms_parse_json(enum kms_call call, const char *body, size_t len, struct kms_error *e);
-void kms_eui_hex(uint64_t eui, char out[17]);
 
 #endif

@@ -169,14 +169,6 @@ int kms_client_call_json(kms_client *c, enum kms_call call, const char *path,
 	return r;
 }
 
-void kms_eui_hex(uint64_t eui, char out[17])
-{
-	uint8_t raw[8];
-
-	lpa_be_put(raw, eui, 8);
-	lpa_hex_encode(raw, 8, out);
-}
-
 int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req *req,
 	      struct kms_issue_resp *resp)
 {
@@ -206,7 +198,7 @@ int kms_issue(kms_client *c, const lpa_secbuf *token, const struct kms_issue_req
 	if ((b64 = malloc(lpa_b64url_len(req->identity_len) + 1)) == NULL)
 		return LPA_ERR_NOMEM;
 	lpa_b64url_encode(req->identity, req->identity_len, b64);
-	kms_eui_hex(req->join_eui, eui);
+	lpa_eui_format(req->join_eui, eui);
 	snprintf(sid, sizeof(sid), "%08x", (unsigned)req->silicon_id);
 	r = kms_client_call_json(c, KMS_CALL_ISSUE, "/v1/devices/issue", token,
 				 json_pack("{s:s, s:s, s:s, s:s, s:s}", "lot", req->lot, "join_eui",
@@ -231,7 +223,7 @@ int kms_confirm(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint32
 	*record = NULL;
 	if (probe_serial == NULL || counter == 0)
 		return LPA_ERR_INVAL;
-	kms_eui_hex(dev_eui, eui);
+	lpa_eui_format(dev_eui, eui);
 	snprintf(path, sizeof(path), "/v1/devices/%s/confirm", eui);
 	lpa_b64url_encode(receipt, LPA_LPR1_LEN, b64);
 	r = kms_client_call_json(c, KMS_CALL_CONFIRM, path, token,
@@ -255,7 +247,7 @@ int kms_abandon(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint32
 
 	if (reason == NULL || reason[0] == '\0' || counter == 0)
 		return LPA_ERR_INVAL;
-	kms_eui_hex(dev_eui, eui);
+	lpa_eui_format(dev_eui, eui);
 	snprintf(path, sizeof(path), "/v1/devices/%s/abandon", eui);
 	r = kms_client_call_json(
 		c, KMS_CALL_ABANDON, path, token,
@@ -274,7 +266,7 @@ int kms_challenge(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui, uint
 	int r;
 
 	memset(nonce, 0, 16);
-	kms_eui_hex(dev_eui, eui);
+	lpa_eui_format(dev_eui, eui);
 	snprintf(path, sizeof(path), "/v1/devices/%s/challenge", eui);
 	r = kms_client_call(c, KMS_CALL_CHALLENGE, "POST", path, token, "{}", 2, &b, 201);
 	if (r == LPA_OK)
@@ -312,7 +304,7 @@ int kms_verify(kms_client *c, const lpa_secbuf *token, uint64_t dev_eui,
 	int r;
 
 	*verified = false;
-	kms_eui_hex(dev_eui, eui);
+	lpa_eui_format(dev_eui, eui);
 	snprintf(path, sizeof(path), "/v1/devices/%s/verify", eui);
 	lpa_b64url_encode(proof, LPA_LPP1_LEN, b64);
 	r = kms_client_call_json(c, KMS_CALL_VERIFY, path, token, json_pack("{s:s}", "proof", b64),

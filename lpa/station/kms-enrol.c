@@ -22,7 +22,8 @@ int kms_parse_enrol(const char *body, size_t len, uint64_t chip_uid, uint8_t **c
 {
 	json_t *o;
 	const char *uid, *b64, *ca;
-	uint8_t raw[8], *der = NULL;
+	uint8_t *der = NULL;
+	uint64_t got;
 	size_t n = 0;
 	int r = LPA_ERR_KMS_PROTOCOL;
 
@@ -33,9 +34,9 @@ int kms_parse_enrol(const char *body, size_t len, uint64_t chip_uid, uint8_t **c
 	uid = json_string_value(json_object_get(o, "chip_uid"));
 	b64 = json_string_value(json_object_get(o, "certificate"));
 	ca = json_string_value(json_object_get(o, "ca"));
-	if (uid == NULL || strlen(uid) != 16 || lpa_hex_decode(uid, 16, raw, 8) != LPA_OK)
+	if (lpa_eui_parse(uid, &got) != LPA_OK)
 		r = enrol_bad(e, "chip_uid", "is not 16 hex digits");
-	else if (lpa_be_get(raw, 8) != chip_uid)
+	else if (got != chip_uid)
 		r = enrol_bad(e, "chip_uid", "names another chip than the request");
 	else if (ca == NULL || strcmp(ca, "factory") != 0)
 		r = enrol_bad(e, "ca", "is not \"factory\"");
@@ -68,7 +69,7 @@ int kms_enrol(kms_client *c, const lpa_secbuf *token, const struct kms_enrol_req
 	if (req->lot == NULL || req->lpe1 == NULL)
 		return LPA_ERR_INVAL;
 	lpa_b64url_encode(req->lpe1, LPA_LPE1_LEN, b64);
-	kms_eui_hex(req->join_eui, eui);
+	lpa_eui_format(req->join_eui, eui);
 	snprintf(sid, sizeof(sid), "%08x", (unsigned)req->silicon_id);
 	r = kms_client_call_json(c, KMS_CALL_ENROL, "/v1/devices/enrol", token,
 				 json_pack("{s:s, s:s, s:s, s:s}", "lot", req->lot, "join_eui", eui,

@@ -107,13 +107,7 @@ static const char *kms_get_str(json_t *o, const char *member, size_t min, size_t
 /* An EUI as the API writes it: exactly 16 hex digits. */
 static int kms_get_eui(json_t *o, const char *member, uint64_t *eui)
 {
-	const char *s = kms_get_str(o, member, 16, 16);
-	uint8_t raw[8];
-
-	if (s == NULL || lpa_hex_decode(s, 16, raw, 8) != LPA_OK)
-		return -1;
-	*eui = lpa_be_get(raw, 8);
-	return 0;
+	return lpa_eui_parse(kms_get_str(o, member, 16, 16), eui) == LPA_OK ? 0 : -1;
 }
 
 /* base64url of exactly n bytes. */

@@ -118,12 +118,10 @@ fail:
 static int record_hex64(json_t *o, const char *name, uint64_t *out)
 {
 	json_t *v = json_object_get(o, name);
-	uint8_t b[8];
 
-	if (!json_is_string(v) || json_string_length(v) != 16 ||
-	    lpa_hex_decode(json_string_value(v), 16, b, 8) != LPA_OK)
+	if (!json_is_string(v) ||
+	    lpa_eui_parse_len(json_string_value(v), json_string_length(v), out) != LPA_OK)
 		return -1;
-	*out = lpa_be_get(b, 8);
 	return 0;
 }
 

@@ -38,14 +38,6 @@ static bool pipeline_is_agent_refusal(int err)
 	return pipeline_classify(err) == PC_INSTALL;
 }
 
-static double pipeline_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 void pipeline_progress(struct pipeline_worker *w, const char *step, unsigned pct)
 {
 	if (w->progress != NULL)
@@ -479,7 +471,7 @@ int pipeline_device(struct pipeline_worker *w, struct pipeline_result *res)
 	uint8_t raw[LPA_LPI1_MAX_LEN];
 	size_t raw_len = 0;
 	psoc6 *chip = NULL;
-	double t0 = pipeline_now();
+	double t0 = lpa_mono_s();
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -556,7 +548,7 @@ out:
 	res->link.commands = c1.commands - c0.commands;
 	res->link.bytes_out = c1.bytes_out - c0.bytes_out;
 	res->link.bytes_in = c1.bytes_in - c0.bytes_in;
-	res->seconds = pipeline_now() - t0;
+	res->seconds = lpa_mono_s() - t0;
 	return r;
 }
 

@@ -62,7 +62,7 @@ struct screen {
 	char lot[80];
 	char banner[200];
 	time_t expires_at;
-	struct timespec t0;
+	double t0; /* lpa_mono_s() at the start */
 	unsigned pass, fail;
 	int err_pipe; /* read end of what stands in for stderr */
 	int saved_err;
@@ -159,10 +159,7 @@ static void screen_drain(struct screen *s)
 /* ------------------------------------------------------------ drawing */
 static double screen_elapsed(const struct screen *s)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - s->t0.tv_sec) + (double)(t.tv_nsec - s->t0.tv_nsec) / 1e9;
+	return lpa_mono_s() - s->t0;
 }
 
 static void screen_word(const struct screen *s, int y, int x, const char *word, int pair)
@@ -659,7 +656,7 @@ int screen_open(struct screen **out, const char *lot, const char *const *serials
 	snprintf(s->lot, sizeof(s->lot), "%s", lot);
 	for (size_t i = 0; i < n; i++)
 		snprintf(s->slot[i].serial, sizeof(s->slot[i].serial), "%s", serials[i]);
-	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	s->t0 = lpa_mono_s();
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	setlocale(LC_CTYPE, "");

@@ -37,14 +37,6 @@ static EVP_PKEY *bench_pkg_key;
 static int bench_pid_b;
 static atomic_int bench_stop;
 
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int bench_cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -88,12 +80,12 @@ static void bench_level(unsigned n, unsigned devices)
 		/* The connection is up (and the TLS handshake done) before the clock. */
 		ck_assert_int_eq(kt_station_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
 	}
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	for (unsigned s = 0; s < n; s++)
 		ck_assert_int_eq(pthread_create(&th[s], NULL, kt_station_run, &stations[s]), 0);
 	for (unsigned s = 0; s < n; s++)
 		pthread_join(th[s], NULL);
-	t = bench_now() - t0;
+	t = lpa_mono_s() - t0;
 	for (unsigned s = 0; s < n; s++)
 		total += stations[s].nlat;
 	all = malloc(total * sizeof(*all));
@@ -148,10 +140,10 @@ static double bench_keys_median(struct kt_station *st, unsigned n)
 
 	ck_assert_ptr_nonnull(v);
 	for (unsigned i = 0; i < n; i++) {
-		double t0 = bench_now();
+		double t0 = lpa_mono_s();
 
 		ck_assert_int_eq(kt_station_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
-		v[i] = bench_now() - t0;
+		v[i] = lpa_mono_s() - t0;
 	}
 	qsort(v, n, sizeof(*v), bench_cmp);
 	m = bench_pct(v, n, 0.5);

@@ -47,14 +47,6 @@ static size_t bench_write(char *d, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void *bench_run(void *arg)
 {
 	struct bench_conn *bc = arg;
@@ -103,7 +95,7 @@ static void *bench_run(void *arg)
 			KT_JOIN_EUI, i, phy_hex, (unsigned long long)bc->chip.dev_eui);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-		t0 = bench_now();
+		t0 = lpa_mono_s();
 		if (curl_easy_perform(c) != CURLE_OK ||
 		    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
 		    status != 200 || !strstr(b.data, "\"ResultCode\":\"Success\"")) {
@@ -112,7 +104,7 @@ static void *bench_run(void *arg)
 					 status, b.data);
 			continue;
 		}
-		bc->lat[i] = bench_now() - t0;
+		bc->lat[i] = lpa_mono_s() - t0;
 		bc->req_bytes = strlen(body);
 		bc->ans_bytes = b.len;
 	}
@@ -178,12 +170,12 @@ START_TEST(joins)
 			conns[i].lat = calloc(per, sizeof(double));
 			ck_assert_ptr_nonnull(conns[i].lat);
 		}
-		t0 = bench_now();
+		t0 = lpa_mono_s();
 		for (unsigned i = 0; i < n; i++)
 			ck_assert_int_eq(pthread_create(&t[i], NULL, bench_run, &conns[i]), 0);
 		for (unsigned i = 0; i < n; i++)
 			pthread_join(t[i], NULL);
-		wall = bench_now() - t0;
+		wall = lpa_mono_s() - t0;
 		all = calloc((size_t)n * per, sizeof(double));
 		ck_assert_ptr_nonnull(all);
 		for (unsigned i = 0; i < n; i++) {

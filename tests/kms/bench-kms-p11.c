@@ -47,21 +47,13 @@ static void *bench_run(void *arg)
 	return NULL;
 }
 
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* n operations over threads threads: operations per second. */
 static double bench_rate(struct vault *v, struct keys_signer *s, int seal, unsigned n,
 			 unsigned threads)
 {
 	struct job j[4];
 	pthread_t th[4];
-	double t0 = bench_now();
+	double t0 = lpa_mono_s();
 
 	for (unsigned i = 0; i < threads; i++) {
 		j[i] = (struct job){.v = v, .signer = s, .n = n / threads, .seal = seal};
@@ -74,7 +66,7 @@ static double bench_rate(struct vault *v, struct keys_signer *s, int seal, unsig
 			exit(1);
 		}
 	}
-	return n / (bench_now() - t0);
+	return n / (lpa_mono_s() - t0);
 }
 
 int main(int argc, char **argv)

@@ -14,14 +14,6 @@
 
 #include "kmstest.h"
 
-static double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 START_TEST(issue_confirm)
 {
 	const char *env = getenv("KMS_BENCH_N");
@@ -41,22 +33,22 @@ START_TEST(issue_confirm)
 	kt_login_ok(&op, "st1", token);
 	for (int i = 0; i < n; i++)
 		kt_chip_new(&chips[i], false, 0);
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	for (int i = 0; i < n; i++) {
-		t = bench_now();
+		t = lpa_mono_s();
 		ck_assert_int_eq(
 			kt_issue("st1", token, &chips[i], "BENCH", "1.1", &counter, pkg, &r), 201);
 		kt_resp_free(&r);
-		t_kms += bench_now() - t;
-		t = bench_now();
+		t_kms += lpa_mono_s() - t;
+		t = lpa_mono_s();
 		kt_chip_install(&chips[i], pkg, rc);
-		t_chip += bench_now() - t;
-		t = bench_now();
+		t_chip += lpa_mono_s() - t;
+		t = lpa_mono_s();
 		ck_assert_int_eq(kt_confirm("st1", token, chips[i].dev_eui, counter, rc, &r), 200);
 		kt_resp_free(&r);
-		t_kms += bench_now() - t;
+		t_kms += lpa_mono_s() - t;
 	}
-	t = bench_now() - t0;
+	t = lpa_mono_s() - t0;
 	printf("kms issue+confirm: %d devices in %.2f s: %.1f devices/s end to end;"
 	       " KMS round trips alone %.1f devices/s (%.1f ms per device);"
 	       " simulated chip %.1f ms per device\n",

@@ -520,11 +520,10 @@ void kt_b64(const uint8_t *in, size_t len, char *out)
 
 uint64_t kt_hex64(const char *s)
 {
-	uint8_t raw[8];
+	uint64_t v;
 
-	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(lpa_hex_decode(s, strlen(s), raw, 8), LPA_OK);
-	return lpa_be_get(raw, 8);
+	ck_assert_int_eq(lpa_eui_parse(s, &v), LPA_OK);
+	return v;
 }
 
 void kt_chip_new(struct kt_chip *c, bool rogue, uint64_t cert_uid_xor)
@@ -539,7 +538,7 @@ void kt_chip_new(struct kt_chip *c, bool rogue, uint64_t cert_uid_xor)
 	memset(&id, 0, sizeof(id));
 	ck_assert_int_eq(lpa_p256_generate(&c->dik), LPA_OK);
 	lpa_random(&c->uid, sizeof(c->uid));
-	snprintf(serial, sizeof(serial), "%016llX", (unsigned long long)(c->uid ^ cert_uid_xor));
+	lpa_eui_format_upper(c->uid ^ cert_uid_xor, serial);
 	cert = kt_cert(c->dik, rogue ? kt.rogue_ca_key : kt.ca_key,
 		       rogue ? kt.rogue_ca_cert : kt.ca_cert, "test chip", serial, false);
 	len = i2d_X509(cert, &der);

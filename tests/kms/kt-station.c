@@ -42,14 +42,6 @@ static void kt_progress_add(struct kt_progress *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-static double kt_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static size_t kt_station_write(char *p, size_t size, size_t n, void *ud)
 {
 	struct kt_buf *b = ud;
@@ -124,11 +116,11 @@ static long kt_station_call(struct kt_station *st, const char *path, const char 
 	long status = -1;
 
 	for (unsigned i = 0; i < KT_STATION_FAILOVERS; i++) {
-		double t0 = kt_now();
+		double t0 = lpa_mono_s();
 
 		status = kt_station_http(st, "POST", path, st->token, body, out);
 		if (st->lat && st->nlat < 2 * st->nchips)
-			st->lat[st->nlat++] = kt_now() - t0;
+			st->lat[st->nlat++] = lpa_mono_s() - t0;
 		if (status != -1 || st->nports < 2)
 			break;
 		st->failovers++;

@@ -41,14 +41,6 @@ static int inst_b_pid;
 static struct kt_station inst_st[INST_STATIONS];
 static EVP_PKEY *inst_pkg_key, *inst_rec_key;
 
-static double inst_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Instance A is kmstest's server; B another `serve` on the same directory (kms.conf). */
 static void inst_start(void)
 {
@@ -223,7 +215,7 @@ static void inst_run(const char *lot, unsigned kill_at, const char *what)
 		/* Connected (TLS done) to its first instance before the clock starts. */
 		ck_assert_int_eq(kt_station_http(st, "GET", "/v1/keys", NULL, NULL, &b), 200);
 	}
-	t0 = inst_now();
+	t0 = lpa_mono_s();
 	for (unsigned s = 0; s < INST_STATIONS; s++)
 		ck_assert_int_eq(pthread_create(&th[s], NULL, kt_station_run, &inst_st[s]), 0);
 	if (kill_at) {
@@ -238,7 +230,7 @@ static void inst_run(const char *lot, unsigned kill_at, const char *what)
 	}
 	for (unsigned s = 0; s < INST_STATIONS; s++)
 		pthread_join(th[s], NULL);
-	t = inst_now() - t0;
+	t = lpa_mono_s() - t0;
 	for (unsigned s = 0; s < INST_STATIONS; s++) {
 		failovers += inst_st[s].failovers;
 		reissues += inst_st[s].reissues;

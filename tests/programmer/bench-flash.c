@@ -45,14 +45,6 @@ static unsigned long long bench_usb(const char *serial)
 	return n;
 }
 
-static double bench_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	struct prog_link_opts o = {.timeout_ms = 5000};
@@ -93,9 +85,9 @@ int main(int argc, char **argv)
 	}
 	u0 = bench_usb(prog_link_serial(l));
 	prog_link_counters(l, &c0);
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	r = psoc6_flash_write(chip, 0x10000000u, img, len, why, sizeof(why));
-	t1 = bench_now();
+	t1 = lpa_mono_s();
 	prog_link_counters(l, &c1);
 	u1 = bench_usb(prog_link_serial(l));
 	if (r != LPA_OK) {

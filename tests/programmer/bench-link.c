@@ -47,14 +47,6 @@ static int bench_stats(const char *serial, struct usb_stats *s)
 	return 0;
 }
 
-static double bench_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 enum bench_op { OP_IDENTIFY, OP_INSTALL, OP_READ2K, OP_N };
 static const char *bench_names[OP_N] = {"connect + identify", "237 B package + INSTALL_PACKAGE",
 					"2 KiB read"};
@@ -112,9 +104,9 @@ static int bench_install(struct bench_ctx *b, double *secs)
 	h.counter = ++b->counter;
 	if ((r = lpa_lpk1_build(&h, b->keys, b->dik, b->kms, NULL, NULL, pkg)) != LPA_OK)
 		return r;
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	r = psoc6_install_package(b->chip, pkg, rcpt);
-	*secs = bench_now() - t0;
+	*secs = lpa_mono_s() - t0;
 	return r;
 }
 
@@ -163,7 +155,7 @@ int main(int argc, char **argv)
 		}
 		prog_link_counters(b.link, &c0);
 		for (int i = 0; i < iters; i++) {
-			double t0 = bench_now(), one = 0;
+			double t0 = lpa_mono_s(), one = 0;
 			int r = op == OP_INSTALL ? bench_install(&b, &one) : bench_run(&b, op);
 
 			if (r != LPA_OK) {
@@ -171,7 +163,7 @@ int main(int argc, char **argv)
 					lpa_strerror(r), prog_link_last_error(b.link));
 				return 1;
 			}
-			secs += op == OP_INSTALL ? one : bench_now() - t0;
+			secs += op == OP_INSTALL ? one : lpa_mono_s() - t0;
 		}
 		prog_link_counters(b.link, &c1);
 		bench_stats(prog_link_serial(b.link), &s1);

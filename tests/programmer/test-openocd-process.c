@@ -38,14 +38,6 @@
 
 static unsigned spawns = 20;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static prog_link *open_link(unsigned timeout_ms)
 {
 	struct prog_link_opts o = {
@@ -221,19 +213,19 @@ START_TEST(unanswering_openocd_times_out_and_is_reaped)
 	prog_link *l = open_link(1000);
 	pid_t pid = the_openocd_of(getpid());
 	uint32_t v;
-	int64_t t0;
+	uint64_t t0;
 	int r, status;
 
 	ck_assert(dir_is_empty(tmp));
 	ck_assert_int_eq(prog_link_connect(l, &v), LPA_OK);
 	/* It neither answers nor exits: only a kill ends it. */
 	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-	t0 = now_ms();
+	t0 = lpa_mono_ms();
 	r = prog_dp_read(l, 0x0, &v);
 	ck_assert_msg(r == LPA_ERR_TIMEOUT, "read: %s (%s)", lpa_strerror(r),
 		      prog_link_last_error(l));
 	/* Bounded: the reply, SIGTERM's grace and SIGKILL, not more. */
-	ck_assert_int_lt(now_ms() - t0, 4000);
+	ck_assert_uint_lt(lpa_mono_ms() - t0, 4000);
 	/* Reaped already: no zombie, no live child. */
 	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), -1);
 	ck_assert_int_eq(errno, ECHILD);
@@ -253,7 +245,7 @@ START_TEST(openocd_dies_with_its_station)
 	int ready[2], status;
 	pid_t station, openocd;
 	char c;
-	int64_t deadline;
+	uint64_t deadline;
 
 	/* Orphans come to us, so we can wait for the OpenOCD the station leaves. */
 	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
@@ -273,9 +265,9 @@ START_TEST(openocd_dies_with_its_station)
 	ck_assert_int_eq(kill(station, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(station, &status, 0), station);
 	/* Its OpenOCD is killed by the kernel (parent-death signal) and reparented to us. */
-	deadline = now_ms() + 5000;
+	deadline = lpa_mono_ms() + 5000;
 	while (waitpid(openocd, &status, WNOHANG) == 0) {
-		ck_assert_msg(now_ms() < deadline, "OpenOCD %d outlived its station", openocd);
+		ck_assert_msg(lpa_mono_ms() < deadline, "OpenOCD %d outlived its station", openocd);
 		usleep(10000);
 	}
 	ck_assert(WIFSIGNALED(status));

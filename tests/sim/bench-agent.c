@@ -11,14 +11,6 @@
 
 #include "simtest.h"
 
-static double bench_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static void bench_report(const char *what, uint64_t insns, double host_s, unsigned n)
 {
 	double ns = (double)insns / n * SIM_CPI_X100 / 100.0 * 10.0; /* 10 ns a cycle */
@@ -46,9 +38,9 @@ START_TEST(bench)
 	(void)agent_call(c, AGENT_OP_GET_STATUS, NULL, 0, out, &len);
 	bench_report("boot+GET_STATUS", sim_chip_cpu_retired(c) - r0, 0, 1);
 	r0 = sim_chip_cpu_retired(c);
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	(void)agent_call(c, AGENT_OP_GET_IDENTITY, NULL, 0, out, &len);
-	bench_report("GET_IDENTITY", sim_chip_cpu_retired(c) - r0, bench_now() - t0, 1);
+	bench_report("GET_IDENTITY", sim_chip_cpu_retired(c) - r0, lpa_mono_s() - t0, 1);
 	memset(lpa_secbuf_data(k), 0x42, 32);
 	ck_assert_int_eq(lpa_p256_from_public(sim_chip_dik_pub(c), &dik), LPA_OK);
 	for (unsigned i = 0; i < n; i++) {
@@ -62,10 +54,10 @@ START_TEST(bench)
 		h.issued_at = 1790000000;
 		ck_assert_int_eq(lpa_lpk1_build(&h, k, dik, kms, NULL, NULL, pkg), LPA_OK);
 		r0 = sim_chip_cpu_retired(c);
-		t0 = bench_now();
+		t0 = lpa_mono_s();
 		ck_assert_uint_eq(agent_call(c, AGENT_OP_INSTALL, pkg, sizeof(pkg), out, &len),
 				  AGENT_OK);
-		host += bench_now() - t0;
+		host += lpa_mono_s() - t0;
 		total += sim_chip_cpu_retired(c) - r0;
 	}
 	bench_report("INSTALL_PACKAGE", total, host, n);
@@ -74,10 +66,10 @@ START_TEST(bench)
 	host = 0;
 	for (unsigned i = 0; i < n; i++) {
 		r0 = sim_chip_cpu_retired(c);
-		t0 = bench_now();
+		t0 = lpa_mono_s();
 		ck_assert_uint_eq(agent_call(c, AGENT_OP_PROVE, in, sizeof(in), out, &len),
 				  AGENT_OK);
-		host += bench_now() - t0;
+		host += lpa_mono_s() - t0;
 		total += sim_chip_cpu_retired(c) - r0;
 	}
 	bench_report("PROVE", total, host, n);

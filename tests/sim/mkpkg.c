@@ -70,7 +70,10 @@ int main(int argc, char **argv)
 	h.lorawan = LPA_LORAWAN_11;
 	h.dev_eui = 0x70B3D57ED0001234ull;
 	h.join_eui = 0x70B3D57ED0000000ull;
-	h.chip_uid = strtoull(uid_hex, NULL, 16);
+	if (lpa_eui_parse(uid_hex, &h.chip_uid) != LPA_OK) {
+		fprintf(stderr, "mkpkg: %s: the uid is not 16 hex digits\n", path);
+		goto out;
+	}
 	h.counter = (uint32_t)strtoul(argv[3], NULL, 0);
 	h.key_id = 1;
 	h.issued_at = 1790000000;

@@ -37,14 +37,6 @@
 
 #define BENCH_EXTRA 20 /* devices measured after the history */
 
-static double bench_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static long bench_hwm_kb(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -150,13 +142,13 @@ static int bench_prepare(const char *dir, double *secs)
 {
 	journal *j = NULL;
 	manifest *m = NULL;
-	double t0 = bench_now();
+	double t0 = lpa_mono_s();
 	double tj;
 	int r = bench_open(dir, &j, &m, &tj);
 
 	journal_close(&j);
 	manifest_close(&m);
-	*secs = bench_now() - t0;
+	*secs = lpa_mono_s() - t0;
 	sync(); /* what the first open wrote (an archived segment, a snapshot) */
 	if (r != LPA_OK)
 		fprintf(stderr, "bench-journal: open: %s\n", lpa_strerror(r));
@@ -166,12 +158,12 @@ static int bench_prepare(const char *dir, double *secs)
 static int bench_open(const char *dir, journal **j, manifest **m, double *t_journal)
 {
 	char path[512];
-	double t0 = bench_now();
+	double t0 = lpa_mono_s();
 	int r;
 
 	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
 	r = journal_open(path, j);
-	*t_journal = bench_now() - t0;
+	*t_journal = lpa_mono_s() - t0;
 	if (r != LPA_OK)
 		return r;
 	snprintf(path, sizeof(path), "%s/bench.jsonl", dir);
@@ -209,12 +201,12 @@ static int bench_measure(const char *dir, size_t n)
 	char record[JOURNAL_RECORD_MAX];
 	int r;
 
-	t0 = bench_now();
+	t0 = lpa_mono_s();
 	if ((r = bench_open(dir, &j, &m, &t_journal)) != LPA_OK) {
 		fprintf(stderr, "bench-journal: open: %s\n", lpa_strerror(r));
 		return 1;
 	}
-	startup = bench_now() - t0;
+	startup = lpa_mono_s() - t0;
 	snprintf(live, sizeof(live), "%s/journal.jsonl", dir);
 	for (size_t i = 0; i < BENCH_EXTRA; i++) {
 		uint64_t uid = 0x2000000000ULL + i, eui = 0x70B3D57EE0000000ULL + i;
@@ -222,7 +214,7 @@ static int bench_measure(const char *dir, size_t n)
 		bool there = true;
 		double t1, t2;
 
-		double t3 = bench_now();
+		double t3 = lpa_mono_s();
 
 		r = journal_last(j, uid) == NULL ? LPA_OK : LPA_ERR_STATE;
 		for (int s = J_BEGIN; r == LPA_OK && s < J_RECORDED; s++)
@@ -231,13 +223,13 @@ static int bench_measure(const char *dir, size_t n)
 		if (r == LPA_OK && journal_unrecorded_attempt(j, uid, eui, ctr) != true)
 			r = LPA_ERR_STATE;
 		bench_record(uid, record, sizeof(record));
-		t2 = bench_now();
-		t1 = bench_now();
+		t2 = lpa_mono_s();
+		t1 = lpa_mono_s();
 		if (r == LPA_OK && journal_last(j, 0x1000000000ULL + i) == NULL && n > i)
 			r = LPA_ERR_STATE;
 		if (r == LPA_OK)
 			r = manifest_contains(m, record, &there);
-		look_sum += bench_now() - t1;
+		look_sum += lpa_mono_s() - t1;
 		if (r == LPA_OK && there)
 			r = LPA_ERR_STATE;
 		if (r == LPA_OK)
@@ -248,9 +240,9 @@ static int bench_measure(const char *dir, size_t n)
 			fprintf(stderr, "bench-journal: device %zu: %s\n", i, lpa_strerror(r));
 			return 1;
 		}
-		rec_sum += bench_now() - t2;
-		rec_max = bench_now() - t2 > rec_max ? bench_now() - t2 : rec_max;
-		dev_sum += bench_now() - t3;
+		rec_sum += lpa_mono_s() - t2;
+		rec_max = lpa_mono_s() - t2 > rec_max ? lpa_mono_s() - t2 : rec_max;
+		dev_sum += lpa_mono_s() - t3;
 	}
 	/* A chip from the history is found as recorded. */
 	{
@@ -269,23 +261,23 @@ static int bench_measure(const char *dir, size_t n)
 
 		for (int s = J_BEGIN; s <= J_RECORDED; s++) {
 			struct stat st;
-			double t1 = bench_now();
+			double t1 = lpa_mono_s();
 
 			if (bench_log(j, (enum journal_step)s, uid, 0x70B3D57EF0000000ULL + i,
 				      (uint32_t)(i + 1)) != LPA_OK) {
 				fprintf(stderr, "bench-journal: journal_log failed\n");
 				return 1;
 			}
-			t1 = bench_now() - t1;
+			t1 = lpa_mono_s() - t1;
 			if (stat(live, &st) == 0 && st.st_size < live_size)
 				arch_ms = t1 * 1e3;
 			live_size = st.st_size;
 		}
 	}
 	/* The end of the batch: the deltas merged into one snapshot, off the hot path. */
-	close_ms = bench_now();
+	close_ms = lpa_mono_s();
 	journal_close(&j);
-	close_ms = (bench_now() - close_ms) * 1e3;
+	close_ms = (lpa_mono_s() - close_ms) * 1e3;
 	printf(" %.1f (%.1f + %.1f) | %.1f | %.2f | %.2f | %.4f | %.2f | %.1f | %.0f |\n",
 	       startup * 1e3, t_journal * 1e3, (startup - t_journal) * 1e3, (double)hwm / 1024.0,
 	       rec_sum / BENCH_EXTRA * 1e3, rec_max * 1e3, look_sum / BENCH_EXTRA * 1e3,
