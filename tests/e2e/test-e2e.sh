@@ -110,7 +110,7 @@ enrol)
 	# factory CA, then everything is provisioned into a lot that accepts both CAs.
 	check "lot L1 accepts vendor and factory" 'enrol_lot vendor,factory'
 	check "login" 'e2e_login >/dev/null'
-	sim_station --probes 2 --chips 3 --uncertified 1 --state "$WORK/sim" -- \
+	sim_station --probes 2 --chips 3 --uncertified p0 --state "$WORK/sim" -- \
 		"$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" -v batch --lot L1 \
 		--count 6 >"$WORK/batch.jsonl" 2>"$WORK/batch.log"
 	rc=$?
@@ -123,7 +123,7 @@ enrol)
 	check "3 records name the factory CA, 3 the vendor's" '[ "$(records_ca factory)" -eq 3 ] && [ "$(records_ca vendor)" -eq 3 ]'
 	check "manifest verifies with pinned keys" 'station manifest verify "$WORK/station/manifests/L1.jsonl" --kms-keys "$WORK/keys/kms-keys.json" --station-cert "$WORK/certs/st1.pem" >/dev/null'
 	for p in SIM0000001 SIM0000002; do
-		check "chip on $p proves its keys to the KMS" 'sim_station --probes 2 --chips 3 --uncertified 1 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" verify --probe $p >/dev/null'
+		check "chip on $p proves its keys to the KMS" 'sim_station --probes 2 --chips 3 --uncertified p0 --state "$WORK/sim" -- "$BUILD/lpa/station/lpa-station" --config "$WORK/station.conf" verify --probe $p >/dev/null'
 	done
 	check "no root key in any station file" 'no_keys_in_station_files'
 	check "journal has nothing unfinished" '! grep -q "\"unfinished\":[1-9]" "$WORK/batch.jsonl"'

@@ -34,6 +34,17 @@ tr -d '\000' <kinds/probes/SIM0000002/chip00/main.bin | grep -q . ||
 [ -s kinds/probes/SIM0000001/chip00/cert.der ] || fail "a no-agent chip keeps its vendor identity"
 [ ! -s kinds/probes/SIM0000002/chip01/cert.der ] || fail "a blank chip has no certificate"
 
+# --uncertified names probes as --faults and --chip-kind do (pN, 0-based): the old
+# 1-based numbers are refused, p1 leaves probe 0's chips certified and probe 1's not.
+for bad in 1 0 p p32 p0,,p1 p-1 all,p0; do
+	rc=0; "$LPA_SIM" --uncertified "$bad" -- true 2> e7 || rc=$?
+	[ $rc -eq 2 ] || fail "--uncertified $bad should exit 2, not $rc"
+	expect e7 "invalid option value '$bad'"
+done
+sim --fast --probes 2 --uncertified p1 --state uncert -- true || fail "--uncertified p1 should start"
+grep -q '^cert_len [1-9]' uncert/probes/SIM0000001/chip00/identity || fail "p0's chip should be certified"
+grep -q '^cert_len 0$' uncert/probes/SIM0000002/chip00/identity || fail "p1's chip should not be"
+
 rc=0; sim --fast --faults bogus=1 -- true 2> e4 || rc=$?
 [ $rc -eq 3 ] || fail "a bad fault spec should exit 3, not $rc"
 expect e4 "faults: unknown key 'bogus'"
