@@ -266,6 +266,21 @@ int p11_random(struct p11 *t, void *buf, size_t len)
 	return rv == CKR_OK ? KMS_OK : p11_fail("C_GenerateRandom", rv);
 }
 
+/* Up to cap objects on session s that match tmpl, in *n. Finding one key and destroying
+ * all under a label search alike; C_FindObjectsFinal ends every search that began, found
+ * or not, so that no session goes back to the pool in the middle of one. */
+static CK_RV p11_search(struct p11 *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
+			CK_OBJECT_HANDLE *found, CK_ULONG cap, CK_ULONG *n)
+{
+	CK_RV rv;
+
+	if ((rv = t->f->C_FindObjectsInit(s, tmpl, n_tmpl)) == CKR_OK) {
+		rv = t->f->C_FindObjects(s, found, cap, n);
+		t->f->C_FindObjectsFinal(s);
+	}
+	return rv;
+}
+
 static int p11_find(struct p11 *t, const char *label, CK_OBJECT_CLASS cls, p11_handle *h)
 {
 	CK_ATTRIBUTE tmpl[] = {
@@ -280,10 +295,7 @@ static int p11_find(struct p11 *t, const char *label, CK_OBJECT_CLASS cls, p11_h
 
 	if ((r = p11_get(t, &s)) != KMS_OK)
 		return r;
-	if ((rv = t->f->C_FindObjectsInit(s, tmpl, 2)) == CKR_OK) {
-		rv = t->f->C_FindObjects(s, found, 2, &n);
-		t->f->C_FindObjectsFinal(s);
-	}
+	rv = p11_search(t, s, tmpl, 2, found, 2, &n);
 	p11_put(t, s, rv == CKR_OK);
 	if (rv != CKR_OK)
 		return p11_fail("C_FindObjects", rv);
@@ -427,6 +439,24 @@ fail:
 	return r;
 }
 
+/* What every P-256 private key on the token is, generated there or imported: kept on the
+ * token, private, sensitive and never extractable, for signing and not for deriving. One
+ * list, so that an imported key is never guarded less than a generated one; it fills
+ * P11_EC_POLICY_LEN entries from at, in this order, pointing at the caller's yes and no
+ * (CK_TRUE, CK_FALSE), which must outlive the template. */
+enum { P11_EC_POLICY_LEN = 6 };
+
+static void p11_ec_private_policy(CK_ATTRIBUTE at[P11_EC_POLICY_LEN], CK_BBOOL *yes, CK_BBOOL *no)
+{
+	const CK_ATTRIBUTE policy[P11_EC_POLICY_LEN] = {
+		{CKA_TOKEN, yes, sizeof(*yes)},     {CKA_PRIVATE, yes, sizeof(*yes)},
+		{CKA_SENSITIVE, yes, sizeof(*yes)}, {CKA_EXTRACTABLE, no, sizeof(*no)},
+		{CKA_SIGN, yes, sizeof(*yes)},      {CKA_DERIVE, no, sizeof(*no)},
+	};
+
+	memcpy(at, policy, sizeof(policy));
+}
+
 /* SEC1 uncompressed from CKA_EC_POINT, which is a DER OCTET STRING around it. */
 static int p11_ec_point(struct p11 *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub_h,
 			uint8_t pub[LPA_P256_PUB_LEN])
@@ -461,14 +491,9 @@ int p11_ec_generate(struct p11 *t, const char *label, uint8_t pub[LPA_P256_PUB_L
 		{CKA_LABEL, (void *)label, strlen(label)},
 		{CKA_ID, (void *)label, strlen(label)},
 	};
-	CK_ATTRIBUTE priv_tmpl[] = {
-		{CKA_TOKEN, &yes, sizeof(yes)},
-		{CKA_PRIVATE, &yes, sizeof(yes)},
-		{CKA_SENSITIVE, &yes, sizeof(yes)},
-		{CKA_EXTRACTABLE, &no, sizeof(no)},
-		{CKA_SIGN, &yes, sizeof(yes)},
-		{CKA_DERIVE, &no, sizeof(no)},
-		{CKA_LABEL, (void *)label, strlen(label)},
+	CK_ATTRIBUTE priv_tmpl[P11_EC_POLICY_LEN + 2] = {
+		/* [0, P11_EC_POLICY_LEN): p11_ec_private_policy */
+		[P11_EC_POLICY_LEN] = {CKA_LABEL, (void *)label, strlen(label)},
 		{CKA_ID, (void *)label, strlen(label)},
 	};
 	CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
@@ -477,6 +502,7 @@ int p11_ec_generate(struct p11 *t, const char *label, uint8_t pub[LPA_P256_PUB_L
 	CK_RV rv;
 	int r;
 
+	p11_ec_private_policy(priv_tmpl, &yes, &no);
 	if ((r = p11_absent(t, label, CKO_PRIVATE_KEY)) != KMS_OK || (r = p11_get(t, &s)) != KMS_OK)
 		return r;
 	rv = t->f->C_GenerateKeyPair(s, &mech, pub_tmpl, sizeof(pub_tmpl) / sizeof(pub_tmpl[0]),
@@ -509,21 +535,18 @@ int p11_ec_import(struct p11 *t, const char *label, EVP_PKEY *key)
 	if (lpa_p256_private_bytes(key, &d) != LPA_OK)
 		return KMS_ERR_CRYPTO;
 	{
-		CK_ATTRIBUTE tmpl[] = {
+		CK_ATTRIBUTE tmpl[2 + P11_EC_POLICY_LEN + 4] = {
 			{CKA_CLASS, &cls, sizeof(cls)},
 			{CKA_KEY_TYPE, &type, sizeof(type)},
-			{CKA_TOKEN, &yes, sizeof(yes)},
-			{CKA_PRIVATE, &yes, sizeof(yes)},
-			{CKA_SENSITIVE, &yes, sizeof(yes)},
-			{CKA_EXTRACTABLE, &no, sizeof(no)},
-			{CKA_SIGN, &yes, sizeof(yes)},
-			{CKA_DERIVE, &no, sizeof(no)},
-			{CKA_EC_PARAMS, (void *)p11_p256_oid, sizeof(p11_p256_oid)},
+			/* [2, 2 + P11_EC_POLICY_LEN): p11_ec_private_policy */
+			[2 + P11_EC_POLICY_LEN] = {CKA_EC_PARAMS, (void *)p11_p256_oid,
+						   sizeof(p11_p256_oid)},
 			{CKA_VALUE, lpa_secbuf_data(d), lpa_secbuf_len(d)},
 			{CKA_LABEL, (void *)label, strlen(label)},
 			{CKA_ID, (void *)label, strlen(label)},
 		};
 
+		p11_ec_private_policy(tmpl + 2, &yes, &no);
 		if ((r = p11_get(t, &s)) == KMS_OK) {
 			rv = t->f->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
 			p11_put(t, s, rv == CKR_OK);
@@ -566,10 +589,7 @@ int p11_destroy(struct p11 *t, const char *label)
 
 	if ((r = p11_get(t, &s)) != KMS_OK)
 		return r;
-	if ((rv = t->f->C_FindObjectsInit(s, tmpl, 1)) == CKR_OK) {
-		rv = t->f->C_FindObjects(s, found, 8, &n);
-		t->f->C_FindObjectsFinal(s);
-	}
+	rv = p11_search(t, s, tmpl, 1, found, 8, &n);
 	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++)
 		rv = t->f->C_DestroyObject(s, found[i]);
 	p11_put(t, s, rv == CKR_OK);

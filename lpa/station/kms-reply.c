@@ -375,26 +375,36 @@ fail:
 	return r;
 }
 
+/* A reply about one attempt must name the device and the attempt the request was about:
+ * confirm and abandon check both alike, in this order; device_what and counter_what are
+ * the messages, which say whose ("is not the confirmed device's"). */
+static int kms_same_attempt(json_t *o, enum kms_call call, uint64_t dev_eui,
+			    const char *device_what, uint32_t counter, const char *counter_what,
+			    struct kms_error *e)
+{
+	uint64_t eui;
+	json_int_t v;
+
+	if (kms_get_eui(o, "dev_eui", &eui) != 0 || eui != dev_eui)
+		return kms_bad(e, call, "dev_eui", device_what);
+	if (kms_get_int(o, "counter", 1, UINT32_MAX, &v) != 0 || (uint32_t)v != counter)
+		return kms_bad(e, call, "counter", counter_what);
+	return LPA_OK;
+}
+
 int kms_parse_confirm(const char *body, size_t len, uint64_t dev_eui, uint32_t counter,
 		      char **record, struct kms_error *e)
 {
 	const char *rec;
-	uint64_t eui;
-	json_int_t v;
 	json_t *o;
-	int r = LPA_ERR_KMS_PROTOCOL;
+	int r;
 
 	*record = NULL;
 	if ((o = kms_parse_json(KMS_CALL_CONFIRM, body, len, e)) == NULL)
 		return LPA_ERR_KMS_PROTOCOL;
-	if (kms_get_eui(o, "dev_eui", &eui) != 0 || eui != dev_eui) {
-		r = kms_bad(e, KMS_CALL_CONFIRM, "dev_eui", "is not the confirmed device's");
+	if ((r = kms_same_attempt(o, KMS_CALL_CONFIRM, dev_eui, "is not the confirmed device's",
+				  counter, "is not the confirmed attempt's", e)) != LPA_OK)
 		goto fail;
-	}
-	if (kms_get_int(o, "counter", 1, UINT32_MAX, &v) != 0 || (uint32_t)v != counter) {
-		r = kms_bad(e, KMS_CALL_CONFIRM, "counter", "is not the confirmed attempt's");
-		goto fail;
-	}
 	if ((rec = kms_get_str(o, "record", 1, KMS_REPLY_MAX)) == NULL || kms_check_jws(rec) != 0) {
 		r = kms_bad(e, KMS_CALL_CONFIRM, "record", "is not an ES256 JWS");
 		goto fail;
@@ -413,21 +423,16 @@ int kms_parse_abandon(const char *body, size_t len, uint64_t dev_eui, uint32_t c
 		      struct kms_error *e)
 {
 	const char *state;
-	uint64_t eui;
-	json_int_t v;
 	json_t *o;
-	int r = LPA_ERR_KMS_PROTOCOL;
+	int r;
 
 	if ((o = kms_parse_json(KMS_CALL_ABANDON, body, len, e)) == NULL)
 		return LPA_ERR_KMS_PROTOCOL;
-	if (kms_get_eui(o, "dev_eui", &eui) != 0 || eui != dev_eui)
-		r = kms_bad(e, KMS_CALL_ABANDON, "dev_eui", "is not the abandoned device's");
-	else if (kms_get_int(o, "counter", 1, UINT32_MAX, &v) != 0 || (uint32_t)v != counter)
-		r = kms_bad(e, KMS_CALL_ABANDON, "counter", "is not the abandoned attempt's");
-	else if ((state = kms_get_str(o, "state", 1, 32)) == NULL || strcmp(state, "abandoned"))
+	r = kms_same_attempt(o, KMS_CALL_ABANDON, dev_eui, "is not the abandoned device's", counter,
+			     "is not the abandoned attempt's", e);
+	if (r == LPA_OK &&
+	    ((state = kms_get_str(o, "state", 1, 32)) == NULL || strcmp(state, "abandoned")))
 		r = kms_bad(e, KMS_CALL_ABANDON, "state", "is not \"abandoned\"");
-	else
-		r = LPA_OK;
 	json_decref(o);
 	return r;
 }

@@ -30,6 +30,51 @@ static int session_cmd_config(const char *path, struct station_config *cfg)
 	return rc;
 }
 
+/* session_cmd_args's answer when the command is to go on: every STATION_EXIT_* is >= 0. */
+enum { SESSION_CMD_GO_ON = -1 };
+
+/* logout's and status's command lines: --config and --help for both, --json for status
+ * alone (json NULL for logout, whose table has no --json, so that the word is refused by
+ * name). One reader, so that the two cannot drift apart in --help, usage errors or where
+ * the config comes from. Loads cfg and returns SESSION_CMD_GO_ON, or the exit code the
+ * command returns at once (0 after --help). */
+static int session_cmd_args(int argc, char **argv, const char *usage, bool *json,
+			    struct station_config *cfg)
+{
+	static const struct option status_opts[] = {{"config", required_argument, NULL, 'c'},
+						    {"json", no_argument, NULL, 'j'},
+						    {"help", no_argument, NULL, 'h'},
+						    {NULL, 0, NULL, 0}};
+	static const struct option logout_opts[] = {{"config", required_argument, NULL, 'c'},
+						    {"help", no_argument, NULL, 'h'},
+						    {NULL, 0, NULL, 0}};
+	const struct option *opts = json != NULL ? status_opts : logout_opts;
+	const char *config_path = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
+		if (c == 'h') {
+			printf("%s", usage);
+			return STATION_EXIT_OK;
+		}
+		if (c == 'c')
+			config_path = optarg;
+		else if (c == 'j') /* only in status_opts, so json is not NULL */
+			*json = true;
+		else
+			goto usage;
+	}
+	if (optind != argc)
+		goto usage;
+	if ((rc = session_cmd_config(config_path, cfg)) != STATION_EXIT_OK)
+		return rc;
+	return SESSION_CMD_GO_ON;
+usage:
+	fprintf(stderr, "%s", usage);
+	return STATION_EXIT_USAGE;
+}
+
 /* Files the TLS layer would otherwise report as a vague handshake failure. */
 static int session_cmd_check_files(const struct station_config *cfg)
 {
@@ -259,36 +304,14 @@ static const char logout_usage[] =
 
 int logout_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *config_path = NULL;
 	struct station_config cfg;
 	struct auth_session s;
 	lpa_secbuf *token = NULL;
 	kms_client *kms = NULL;
-	int c, r, rc;
+	int r, rc;
 	char expiry[64];
 
-	optind = 1;
-	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'h':
-			printf("%s", logout_usage);
-			return STATION_EXIT_OK;
-		default:
-			fprintf(stderr, "%s", logout_usage);
-			return STATION_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s", logout_usage);
-		return STATION_EXIT_USAGE;
-	}
-	if ((rc = session_cmd_config(config_path, &cfg)) != STATION_EXIT_OK)
+	if ((rc = session_cmd_args(argc, argv, logout_usage, NULL, &cfg)) != SESSION_CMD_GO_ON)
 		return rc;
 	if ((r = auth_session_load(cfg.kms_url, &token, &s)) == LPA_ERR_NOT_FOUND) {
 		/* Logging out is a state to reach, not an action that can fail twice. */
@@ -341,41 +364,15 @@ static const char status_usage[] =
 
 int status_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *config_path = NULL;
 	struct station_config cfg;
 	struct auth_session s;
 	lpa_secbuf *token = NULL;
 	kms_client *kms = NULL;
 	char *jwks = NULL, expiry[64], reach[300];
 	bool json = false, logged_in, reachable = false;
-	int c, r, rc;
+	int r, rc;
 
-	optind = 1;
-	while ((c = station_getopt(argc, argv, "h", opts)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			printf("%s", status_usage);
-			return STATION_EXIT_OK;
-		default:
-			fprintf(stderr, "%s", status_usage);
-			return STATION_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s", status_usage);
-		return STATION_EXIT_USAGE;
-	}
-	if ((rc = session_cmd_config(config_path, &cfg)) != STATION_EXIT_OK)
+	if ((rc = session_cmd_args(argc, argv, status_usage, &json, &cfg)) != SESSION_CMD_GO_ON)
 		return rc;
 	r = auth_session_load(cfg.kms_url, &token, &s);
 	lpa_secbuf_free(&token); /* status never sends it */
