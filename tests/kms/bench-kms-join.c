@@ -202,22 +202,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-bench-join");
-	TCase *tc = tcase_create("joins");
-	SRunner *sr;
-	int failed;
+	const struct kt_case cases[] = {{"joins", joins}};
+	int status;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_add_unchecked_fixture(tc, kt_start, NULL);
-	tcase_set_timeout(tc, 1200);
-	tcase_add_test(tc, joins);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
+	status = kt_main("kms-bench-join", cases, 1, kt_start, 1200, true);
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }

@@ -272,6 +272,41 @@ int kt_serve(const char *tag, unsigned *port)
 	return pid;
 }
 
+int kt_check(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	     double timeout, bool nofork)
+{
+	Suite *s = suite_create(suite);
+	TCase *tc = NULL;
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < n; i++) {
+		if (tc == NULL || strcmp(cases[i].tcase, cases[i - 1].tcase) != 0) {
+			tc = tcase_create(cases[i].tcase);
+			tcase_add_unchecked_fixture(tc, setup, NULL);
+			tcase_set_timeout(tc, timeout);
+			suite_add_tcase(s, tc);
+		}
+		tcase_add_test(tc, cases[i].test);
+	}
+	sr = srunner_create(s);
+	if (nofork)
+		srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed;
+}
+
+int kt_main(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	    double timeout, bool nofork)
+{
+	int failed = kt_check(suite, cases, n, setup, timeout, nofork);
+
+	failed += kt_stop();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int kt_stop(void)
 {
 	int status = 0, bad = 0;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <check.h>
 #include <jansson.h>
 
 #include "lpa/core/lpa-core.h"
@@ -44,6 +45,22 @@ int kt_stop(void);
 /* Starts one more `lpa-kms serve` on the same KMS directory (PostgreSQL: another instance
  * on the same database); its log is DIR/TAG.log. Returns its pid, *port its port. */
 int kt_serve(const char *tag, unsigned *port);
+
+/* A test of a KMS program and the TCase it runs in. */
+struct kt_case {
+	const char *tcase;
+	const TTest *test;
+};
+/* Runs cases in the Check suite named suite: consecutive cases with the same TCase name
+ * share a TCase, each TCase has the unchecked fixture setup (kt_start, or a wrapper of it:
+ * one server for the whole run, started on first use) and a timeout in seconds. nofork:
+ * in this process, for tests that share what setup made once; otherwise Check's default.
+ * kt_check returns the number of failed tests; kt_main then runs kt_stop and returns the
+ * program's exit status. */
+int kt_check(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	     double timeout, bool nofork);
+int kt_main(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	    double timeout, bool nofork);
 
 /* Runs `lpa-kms ARGS...` (NULL-terminated); returns its exit status. in_fd/out_fd, when
  * >= 0, are passed to the child as fds 3 and 4. stdout goes to out (may be NULL). */

@@ -766,13 +766,9 @@ START_TEST(slow_station_client)
 }
 END_TEST
 
-static Suite *attacks_suite(void)
+int main(void)
 {
-	Suite *s = suite_create("kms-attacks");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"attempt_out_of_scope", attempt_out_of_scope},
 		{"attempt_other_station", attempt_other_station},
 		{"challenge_other_station", challenge_other_station},
@@ -789,22 +785,6 @@ static Suite *attacks_suite(void)
 		{"slow_station_client", slow_station_client},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
 	kt.serve_args[0] = "--lockout";
 	kt.serve_args[1] = "2";
 	kt.serve_args[2] = "--challenges-max";
@@ -817,10 +797,5 @@ int main(void)
 	kt.serve_args[9] = "64";
 	kt.serve_args[10] = "--max-unauthenticated-per-address";
 	kt.serve_args[11] = "8";
-	sr = srunner_create(attacks_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-attacks", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, false);
 }

@@ -846,12 +846,9 @@ START_TEST(crash_never_reuses_nonces)
 }
 END_TEST
 
-static Suite *join_suite(void)
+int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"join_10", join_10},
 		{"join_11", join_11},
 		{"refusals", refusals},
@@ -863,30 +860,7 @@ static Suite *join_suite(void)
 		{"export_devices", export_devices},
 		{"crash_never_reuses_nonces", crash_never_reuses_nonces},
 	};
-	Suite *s = suite_create("kms-join");
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(join_suite());
 	/* One process: the peers and the session are made once for every TCase. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-join", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, true);
 }

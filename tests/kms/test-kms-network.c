@@ -292,31 +292,11 @@ END_TEST
 
 int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"join_uplink_decrypt", join_uplink_decrypt},
 		{"unknown_kek_label", unknown_kek_label},
 	};
-	Suite *s = suite_create("kms-network");
-	SRunner *sr;
-	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 120);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-network", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 120, true);
 }

@@ -1057,13 +1057,9 @@ START_TEST(scope_globs)
 }
 END_TEST
 
-static Suite *kms_suite(void)
+int main(void)
 {
-	Suite *s = suite_create("kms");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"login_ok", login_ok},
 		{"login_sha256", login_sha256},
 		{"login_wrong_password", login_wrong_password},
@@ -1098,27 +1094,5 @@ static Suite *kms_suite(void)
 		{"scope_globs", scope_globs},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		/* One server for the whole run: kt_start starts it on first use. */
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(kms_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, false);
 }
