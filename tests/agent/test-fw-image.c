@@ -471,16 +471,6 @@ static unsigned stack_peak(uint32_t *static_end)
 	return AGENT_RAM_TOP - a;
 }
 
-static EVP_PKEY *key_from_label(const char *label)
-{
-	uint8_t d[32];
-	EVP_PKEY *k = NULL;
-
-	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
-	return k;
-}
-
 /* The protection registers, as docs/agent.md lists them. */
 static void check_protection(void)
 {
@@ -515,7 +505,8 @@ static void check_protection(void)
 
 START_TEST(fw_image_runs)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
 	lpa_secbuf *d = NULL, *keys = lpa_secbuf_new(32), *got = NULL;
 	uint8_t rec[LPA_KS_ID_MAX], pub[65], pkg[LPA_LPK1_LEN], out[2048], in[24];
@@ -707,7 +698,7 @@ END_TEST
  * bounded), every call answers BUSY, and once the TRNG works the next call is served. */
 START_TEST(fw_image_busy_without_trng)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms");
 	uint8_t out[2048];
 	uint32_t n = 0;
 	uint64_t boot;
@@ -745,7 +736,8 @@ static void brownout_keys(lpa_secbuf *k, uint8_t fill)
  */
 START_TEST(fw_image_brownout_inside_install)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
 	lpa_secbuf *d = NULL, *ka = lpa_secbuf_new(32), *kb = lpa_secbuf_new(32);
 	uint8_t rec[LPA_KS_ID_MAX], pub[65], p1[LPA_LPK1_LEN], p2[LPA_LPK1_LEN], out[2048];
@@ -844,7 +836,8 @@ END_TEST
  * path); AppKey || NwkKey = 0x40.. (NwkKey zero for 1.0.x). */
 static void lw_chip(uint8_t lorawan, uint8_t app_key[16], uint8_t nwk_key[16])
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
 	lpa_secbuf *d = NULL, *keys = lpa_secbuf_new(32);
 	uint8_t rec[LPA_KS_ID_MAX], pub[65], pkg[LPA_LPK1_LEN], out[2048];

@@ -18,10 +18,10 @@
 #include "agent-test.h"
 #include "agent.h"
 #include "hal-host.h"
+#include "host-call.h"
 #include "lpa/core/keystore.h"
 #include "lw-net.h"
 
-#define BLOCK 0x08046000u
 #define CHIP_UID 0x0f2a1b3c4d5e6f70ull
 #define TTS_KEY "BEC499C69E9C939E413B663961636C61"
 #define DEV_EUI 0x0042004213424341ull
@@ -36,39 +36,9 @@ static EVP_PKEY *kms, *dik, *dik_pub;
 static uint8_t root[16];
 static uint32_t pkg_counter;
 
-static EVP_PKEY *key_from_label(const char *label)
-{
-	uint8_t d[32];
-	EVP_PKEY *k = NULL;
-
-	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
-	return k;
-}
-
 static uint32_t call(uint8_t op, const void *in, uint32_t in_len, void *out, uint32_t *out_len)
 {
-	uint8_t *b = host_sram(BLOCK);
-	unsigned releases = host.releases;
-	uint32_t st, olen;
-
-	memset(b, 0xEE, AGENT_BLOCK_MAX);
-	agent_le32(b, (uint32_t)op << 24);
-	agent_le32(b + 8, in_len);
-	if (in_len)
-		memcpy(b + 16, in, in_len);
-	host_notify(BLOCK);
-	ck_assert(agent_poll(&A));
-	ck_assert_uint_eq(host.releases, releases + 1);
-	st = agent_get_le32(b + 4);
-	olen = agent_get_le32(b + 12);
-	if (st != AGENT_OK)
-		ck_assert_uint_eq(olen, 0);
-	if (out)
-		memcpy(out, b + 16, olen);
-	if (out_len)
-		*out_len = olen;
-	return st;
+	return host_call(&A, op, in, in_len, out, out_len);
 }
 
 /* Installs AppKey || NwkKey = app || nwk by INSTALL_PACKAGE (a fresh counter). */
@@ -113,8 +83,8 @@ static void chip(uint8_t lorawan)
 
 	host_reset(0x5eed);
 	pkg_counter = 0;
-	kms = key_from_label("lpa vector kms");
-	dik = key_from_label("lpa vector dik");
+	kms = at_key_from_label("lpa vector kms");
+	dik = at_key_from_label("lpa vector dik");
 	memcpy(host.sflash + 0x600, die, sizeof(die));
 	ck_assert_int_eq(lpa_p256_public_bytes(kms, pub), LPA_OK);
 	memcpy(host.sflash + 0x5A00, "LPKP\0\0\0\1", 8);
