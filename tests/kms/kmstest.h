@@ -51,6 +51,11 @@ struct kt_case {
 	const char *tcase;
 	const TTest *test;
 };
+/* A case in a TCase of its own, named after its test function. */
+#define KT_CASE(t)                                                                                 \
+	{                                                                                          \
+#t, t                                                                              \
+	}
 /* Runs cases in the Check suite named suite: consecutive cases with the same TCase name
  * share a TCase, each TCase has the unchecked fixture setup (kt_start, or a wrapper of it:
  * one server for the whole run, started on first use) and a timeout in seconds. nofork:
