@@ -126,18 +126,12 @@ START_TEST(joins)
 	const char *env = getenv("KMS_BENCH_CONNS");
 	const char *total_env = getenv("KMS_BENCH_JOINS");
 	unsigned total = total_env ? (unsigned)atoi(total_env) : 1600;
-	char list[64], out[4096], token[64], *save = NULL;
+	char list[64], token[64], *save = NULL;
 	struct kt_op op;
 
 	snprintf(list, sizeof(list), "%s", env ? env : "1 16");
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "nsb", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000077", "--kek-label",
-				"ns:000077:nsb", "--lots", "BENCH", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "asb", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:asb", "--lots", "BENCH",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("nsb", "ns", "000077", "ns:000077:nsb", "BENCH", NULL);
+	kt_peer_add("asb", "as", NULL, "as:asb", "BENCH", NULL);
 	kt_operator(&op, "bench", "operator", NULL, NULL, NULL);
 	kt_login_ok(&op, "st1", token);
 	for (unsigned i = 0; i < BENCH_MAX_CONNS; i++) {

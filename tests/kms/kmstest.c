@@ -42,18 +42,16 @@ static void kt_wait_bounded(pid_t pid, int *status, int seconds)
 	ck_abort_msg("lpa-kms did not finish within %d s", seconds);
 }
 
-int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
+/* kt_run with the arguments in args (NULL-terminated). */
+static int kt_runv(int in_fd, int out_fd, char *out, size_t out_len, const char *const *args)
 {
 	const char *argv[32];
 	int n = 0, p[2] = {-1, -1}, status = 0;
-	va_list ap;
 	pid_t pid;
 
 	argv[n++] = kt.bin;
-	va_start(ap, out_len);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+	while (n < 31 && (argv[n] = args[n - 1]) != NULL)
 		n++;
-	va_end(ap);
 	argv[n] = NULL;
 	if (out)
 		ck_assert_int_eq(pipe(p), 0);
@@ -86,6 +84,45 @@ int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
 	}
 	kt_wait_bounded(pid, &status, 60);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
+{
+	const char *args[32];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, out_len);
+	while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return kt_runv(in_fd, out_fd, out, out_len, args);
+}
+
+void kt_peer_add(const char *name, const char *kind, const char *net_id, const char *kek_label,
+		 const char *lots, const char *join_euis)
+{
+	const char *args[24] = {"admin", "peer", "add", name, "--dir", kt.kms, "--kind", kind};
+	size_t n = 8;
+	char out[4096];
+
+	if (net_id != NULL) {
+		args[n++] = "--net-id";
+		args[n++] = net_id;
+	}
+	args[n++] = "--kek-label";
+	args[n++] = kek_label;
+	args[n++] = "--lots";
+	args[n++] = lots;
+	if (join_euis != NULL) {
+		args[n++] = "--join-euis";
+		args[n++] = join_euis;
+	}
+	args[n++] = "--out";
+	args[n++] = kt.certs;
+	args[n] = NULL;
+	ck_assert_int_eq(kt_runv(-1, -1, out, sizeof(out), args), 0);
 }
 
 /* ------------------------------------------------------------------ PKI */

@@ -70,6 +70,11 @@ int kt_main(const char *suite, const struct kt_case *cases, size_t n, void (*set
 /* Runs `lpa-kms ARGS...` (NULL-terminated); returns its exit status. in_fd/out_fd, when
  * >= 0, are passed to the child as fds 3 and 4. stdout goes to out (may be NULL). */
 int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...) __attribute__((sentinel));
+/* `lpa-kms admin peer add NAME` (must succeed): kind "ns" or "as", a NetID (NULL: none,
+ * as for an AS), its KEK label, the lots it serves, the JoinEUIs it owns (NULL: no
+ * limit); its credentials into kt.certs. */
+void kt_peer_add(const char *name, const char *kind, const char *net_id, const char *kek_label,
+		 const char *lots, const char *join_euis);
 
 /* A fresh operator with a unique name made from prefix; its TOTP secret (raw) in secret. */
 struct kt_op {

@@ -111,20 +111,13 @@ static void setup_once(void)
 {
 	static bool done;
 	struct kt_op op;
-	char out[4096];
 
 	kt_start();
 	if (done)
 		return;
 	done = true;
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "ns1", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000013", "--kek-label",
-				"ns:000013:ns1", "--lots", "NET-*", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "as1", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:as1", "--lots", "NET-A",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("ns1", "ns", "000013", "ns:000013:ns1", "NET-*", NULL);
+	kt_peer_add("as1", "as", NULL, "as:as1", "NET-A", NULL);
 	kt_operator(&op, "netop", "operator", NULL, NULL, NULL);
 	kt_login_ok(&op, "st1", token);
 }
