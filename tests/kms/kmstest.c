@@ -690,6 +690,47 @@ void kt_chip_install(struct kt_chip *c, const uint8_t pkg[LPA_LPK1_LEN],
 	lpa_pkey_free(&kms);
 }
 
+long kt_challenge(const char *station, const char *token, uint64_t dev_eui, uint8_t nonce[16])
+{
+	struct kt_resp r;
+	char path[128];
+	const char *n;
+	size_t len;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
+	kt_http(station, "POST", path, token, NULL, NULL, 0, &r);
+	st = r.status;
+	if (st == 201) {
+		n = json_string_value(json_object_get(r.json, "nonce"));
+		ck_assert_ptr_nonnull(n);
+		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
+		ck_assert_uint_eq(len, 16);
+	}
+	kt_resp_free(&r);
+	return st;
+}
+
+long kt_verify(const char *station, const char *token, const struct kt_chip *chip,
+	       const lpa_secbuf *keys, const uint8_t nonce[16], struct kt_resp *r)
+{
+	struct lpa_lpp1 p;
+	uint8_t proof[LPA_LPP1_LEN];
+	char path[128], body[256], b64[200];
+
+	memset(&p, 0, sizeof(p));
+	p.dev_eui = chip->dev_eui;
+	p.chip_uid = chip->uid;
+	memcpy(p.nonce, nonce, 16);
+	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, keys, chip->dik, proof), LPA_OK);
+	kt_b64(proof, sizeof(proof), b64);
+	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
+		 (unsigned long long)chip->dev_eui);
+	kt_http(station, "POST", path, token, NULL, body, strlen(body), r);
+	return r->status;
+}
+
 long kt_confirm(const char *station, const char *token, uint64_t dev_eui, uint32_t counter,
 		const uint8_t receipt[LPA_LPR1_LEN], struct kt_resp *r)
 {

@@ -133,6 +133,12 @@ void kt_chip_install(struct kt_chip *c, const uint8_t pkg[LPA_LPK1_LEN],
 		     uint8_t receipt[LPA_LPR1_LEN]);
 long kt_confirm(const char *station, const char *token, uint64_t dev_eui, uint32_t counter,
 		const uint8_t receipt[LPA_LPR1_LEN], struct kt_resp *r);
+/* POST .../challenge: returns the status; on 201 the 16-byte nonce into nonce. */
+long kt_challenge(const char *station, const char *token, uint64_t dev_eui, uint8_t nonce[16]);
+/* POST .../verify with chip's LPP1 for nonce, its MAC under keys (chip->keys, or wrong
+ * ones); returns the status. */
+long kt_verify(const char *station, const char *token, const struct kt_chip *chip,
+	       const lpa_secbuf *keys, const uint8_t nonce[16], struct kt_resp *r);
 
 /* The package-signing and record-signing public keys as the KMS publishes them. */
 EVP_PKEY *kt_kms_key(const char *purpose);

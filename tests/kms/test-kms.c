@@ -583,47 +583,6 @@ START_TEST(abandon)
 }
 END_TEST
 
-static long challenge(const char *token, uint64_t dev_eui, uint8_t nonce[16])
-{
-	struct kt_resp r;
-	char path[128];
-	const char *n;
-	size_t len;
-	long st;
-
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
-	kt_http("st1", "POST", path, token, NULL, NULL, 0, &r);
-	st = r.status;
-	if (st == 201) {
-		n = json_string_value(json_object_get(r.json, "nonce"));
-		ck_assert_ptr_nonnull(n);
-		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
-		ck_assert_uint_eq(len, 16);
-	}
-	kt_resp_free(&r);
-	return st;
-}
-
-static long verify(const char *token, struct kt_chip *chip, const lpa_secbuf *keys,
-		   const uint8_t nonce[16], struct kt_resp *r)
-{
-	struct lpa_lpp1 p;
-	uint8_t proof[LPA_LPP1_LEN];
-	char path[128], body[256], b64[200];
-
-	memset(&p, 0, sizeof(p));
-	p.dev_eui = chip->dev_eui;
-	p.chip_uid = chip->uid;
-	memcpy(p.nonce, nonce, 16);
-	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, keys, chip->dik, proof), LPA_OK);
-	kt_b64(proof, sizeof(proof), b64);
-	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
-		 (unsigned long long)chip->dev_eui);
-	kt_http("st1", "POST", path, token, NULL, body, strlen(body), r);
-	return r->status;
-}
-
 START_TEST(challenge_verify)
 {
 	struct kt_op op;
@@ -638,28 +597,29 @@ START_TEST(challenge_verify)
 	kt_chip_new(&chip, false, 0);
 	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
 	kt_resp_free(&r);
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 409); /* not provisioned yet */
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce),
+			 409); /* not provisioned yet */
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
 
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 200);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 200);
 	ck_assert(json_is_true(json_object_get(r.json, "verified")));
 	kt_resp_free(&r);
 	/* Single use. */
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 409);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 409);
 	ck_assert_str_eq(kt_error(&r), "no_challenge");
 	kt_resp_free(&r);
 	/* A chip with other keys fails the proof. */
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
-	ck_assert_int_eq(verify(token, &chip, wrong, nonce, &r), 422);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, wrong, nonce, &r), 422);
 	ck_assert_str_eq(kt_error(&r), "proof_invalid");
 	kt_resp_free(&r);
 	/* Challenges expire (--challenge-ttl 4). */
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
 	sleep(5);
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 410);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 410);
 	ck_assert_str_eq(kt_error(&r), "challenge_expired");
 	kt_resp_free(&r);
 	lpa_secbuf_free(&wrong);
