@@ -23,6 +23,19 @@ static void logged_in(struct kt_op *op, char token[64])
 	kt_login_ok(op, "st1", token);
 }
 
+/* A new chip issued a package of lot LOT from st1 (which must succeed): its counter. */
+static uint32_t issued(const char *token, struct kt_chip *chip, const char *lorawan,
+		       uint8_t pkg[LPA_LPK1_LEN])
+{
+	struct kt_resp r;
+	uint32_t counter;
+
+	kt_chip_new(chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, chip, LOT, lorawan, &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	return counter;
+}
+
 /* ------------------------------------------------------------------ login */
 START_TEST(login_ok)
 {
@@ -483,9 +496,7 @@ START_TEST(confirm_signed_record)
 	size_t pl_len, i;
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.0.4", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	rec = strdup(json_string_value(json_object_get(r.json, "record")));
@@ -563,9 +574,7 @@ START_TEST(abandon)
 	char token[64], path[128], body[128];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	snprintf(path, sizeof(path), "/v1/devices/%016llx/abandon",
 		 (unsigned long long)chip.dev_eui);
@@ -594,9 +603,7 @@ START_TEST(challenge_verify)
 	char token[64];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce),
 			 409); /* not provisioned yet */
 	kt_chip_install(&chip, pkg, rc);
@@ -796,9 +803,7 @@ START_TEST(db_has_no_plaintext_keys)
 	char token[64];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
@@ -904,9 +909,7 @@ START_TEST(list_json_and_show_device)
 	json_t *j, *a;
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
