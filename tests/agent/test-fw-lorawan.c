@@ -21,6 +21,7 @@
 #include "host-call.h"
 #include "lpa/core/keystore.h"
 #include "lw-net.h"
+#include "vecset.h"
 
 #define CHIP_UID 0x0f2a1b3c4d5e6f70ull
 #define TTS_KEY "BEC499C69E9C939E413B663961636C61"
@@ -238,42 +239,20 @@ static void compute_all(void)
 
 static const char *doc_path, *gen_path;
 
-/* "name = hex" lines of the document, continued on indented hex lines. */
+static struct vecset doc;
+
+/* The document's value of want (at most cap bytes of it): false if it has none. */
 static bool doc_find(const char *want, uint8_t *val, size_t cap, size_t *len)
 {
-	FILE *f = fopen(doc_path, "r");
-	char line[512];
-	bool in = false, found = false;
+	const struct vec *v;
 
-	ck_assert_msg(f != NULL, "cannot open %s", doc_path);
-	*len = 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char name[40];
-		int off = 0;
-		const char *q;
-
-		if (sscanf(line, "%39[a-z0-9_] = %n", name, &off) == 1 && off > 0) {
-			if (found)
-				break;
-			in = found = strcmp(name, want) == 0;
-			q = line + off;
-		} else if (in && line[0] == ' ') {
-			q = line + strspn(line, " ");
-		} else {
-			if (found)
-				break;
-			continue;
-		}
-		if (!in)
-			continue;
-		while (q[0] && q[0] != '\n' && q[1] && *len < cap &&
-		       lpa_hex_decode(q, 2, val + *len, 1) == LPA_OK) {
-			(*len)++;
-			q += 2;
-		}
-	}
-	fclose(f);
-	return found;
+	if (doc.n == 0)
+		vec_load(doc_path, &doc);
+	if ((v = vec_find(&doc, want)) == NULL)
+		return false;
+	*len = v->len < cap ? v->len : cap;
+	memcpy(val, v->val, *len);
+	return true;
 }
 
 START_TEST(lw_vectors_match_docs)
