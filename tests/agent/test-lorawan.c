@@ -16,8 +16,7 @@ START_TEST(lorawan10_session_keys)
 	uint8_t key[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	ck_assert_int_eq(lorawan10_derive(key, TTN_JOIN_NONCE, TTN_NET_ID, TTN_DEV_NONCE, &k),
-			 CRYPTO_OK);
+	ck_assert_int_eq(lorawan10_derive(key, JOIN_NONCE, NET_ID, DEV_NONCE, &k), CRYPTO_OK);
 	ttn_lorawan_assert_10_skeys(k.app_s_key, k.nwk_s_key);
 }
 END_TEST
@@ -28,9 +27,8 @@ START_TEST(lorawan11_session_keys)
 	uint8_t key[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	ck_assert_int_eq(
-		lorawan11_derive(key, key, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &k),
-		CRYPTO_OK);
+	ck_assert_int_eq(lorawan11_derive(key, key, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &k),
+			 CRYPTO_OK);
 	ttn_lorawan_assert_11_skeys(k.app_s_key, k.f_nwk_s_int_key, k.s_nwk_s_int_key,
 				    k.nwk_s_enc_key);
 }
@@ -41,7 +39,7 @@ START_TEST(lorawan11_js_keys_vector)
 	uint8_t key[16], js_int[16], js_enc[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	lorawan11_js_keys(key, TTN_DEV_EUI, js_int, js_enc);
+	lorawan11_js_keys(key, DEV_EUI, js_int, js_enc);
 	ttn_lorawan_assert_js_keys(js_int, js_enc);
 }
 END_TEST
@@ -54,10 +52,8 @@ START_TEST(lorawan11_keys_are_separated)
 
 	tu_hex(TTN_KEY, nwk, 16);
 	memset(app, 0x42, sizeof(app));
-	ck_assert_int_eq(
-		lorawan11_derive(nwk, nwk, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &a), 0);
-	ck_assert_int_eq(
-		lorawan11_derive(nwk, app, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &b), 0);
+	ck_assert_int_eq(lorawan11_derive(nwk, nwk, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &a), 0);
+	ck_assert_int_eq(lorawan11_derive(nwk, app, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &b), 0);
 	ck_assert_mem_eq(a.f_nwk_s_int_key, b.f_nwk_s_int_key, 16);
 	ck_assert_mem_eq(a.s_nwk_s_int_key, b.s_nwk_s_int_key, 16);
 	ck_assert_mem_eq(a.nwk_s_enc_key, b.nwk_s_enc_key, 16);
@@ -72,19 +68,19 @@ START_TEST(lorawan_rejects_oversized_fields)
 	uint8_t key[16] = {0};
 
 	memset(&k10, 0xa5, sizeof(k10));
-	ck_assert_int_eq(lorawan10_derive(key, 0x1000000, TTN_NET_ID, TTN_DEV_NONCE, &k10),
+	ck_assert_int_eq(lorawan10_derive(key, 0x1000000, NET_ID, DEV_NONCE, &k10),
 			 CRYPTO_ERR_LENGTH);
 	for (size_t i = 0; i < sizeof(k10); i++)
 		ck_assert_uint_eq(((uint8_t *)&k10)[i], 0);
-	ck_assert_int_eq(lorawan10_derive(key, TTN_JOIN_NONCE, 0x1000000, TTN_DEV_NONCE, &k10),
+	ck_assert_int_eq(lorawan10_derive(key, JOIN_NONCE, 0x1000000, DEV_NONCE, &k10),
 			 CRYPTO_ERR_LENGTH);
 	memset(&k11, 0xa5, sizeof(k11));
-	ck_assert_int_eq(lorawan11_derive(key, key, 0x1000000, TTN_JOIN_EUI, TTN_DEV_NONCE, &k11),
+	ck_assert_int_eq(lorawan11_derive(key, key, 0x1000000, JOIN_EUI, DEV_NONCE, &k11),
 			 CRYPTO_ERR_LENGTH);
 	for (size_t i = 0; i < sizeof(k11); i++)
 		ck_assert_uint_eq(((uint8_t *)&k11)[i], 0);
 	/* The largest 24-bit values are fine. */
-	ck_assert_int_eq(lorawan10_derive(key, 0xffffff, 0xffffff, TTN_DEV_NONCE, &k10), CRYPTO_OK);
+	ck_assert_int_eq(lorawan10_derive(key, 0xffffff, 0xffffff, DEV_NONCE, &k10), CRYPTO_OK);
 }
 END_TEST
 

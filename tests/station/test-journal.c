@@ -46,34 +46,31 @@ static void step(journal *j, enum journal_step s, uint64_t uid, uint64_t eui, ui
 	ck_assert_int_eq(journal_log(j, &e), LPA_OK);
 }
 
-/* Chip 2 stopped mid-install, chip 3 abandoned, chip 4 confirmed but not recorded. */
-static void history_chips_2_to_4(journal *j)
+/* Histories the tests replay: chip 2 stopped mid-install, chip 3 abandoned, chip 4
+ * confirmed but not recorded; chip 5's attempt 1 reached the chip (receipt lost), its
+ * attempt 2 was journaled at `installing`, then abandoned. */
+static const struct {
+	enum journal_step s;
+	uint64_t uid, eui;
+	uint32_t ctr;
+} history[] = {
+	{J_BEGIN, 2, 0, 0},        {J_ISSUED, 2, 0xE2, 7}, {J_INSTALLING, 2, 0, 0},
+	{J_BEGIN, 3, 0, 0},        {J_ABANDONED, 3, 0, 0}, {J_BEGIN, 4, 0, 0},
+	{J_ISSUED, 4, 0xE4, 1},    {J_INSTALLED, 4, 0, 0}, {J_CONFIRMED, 4, 0, 0},
+	{J_BEGIN, 5, 0, 0},        {J_ISSUED, 5, 0xE5, 1}, {J_INSTALLING, 5, 0xE5, 1},
+	{J_BEGIN, 5, 0, 0},        {J_ISSUED, 5, 0xE5, 2}, {J_INSTALLING, 5, 0xE5, 2},
+	{J_ABANDONED, 5, 0xE5, 2},
+};
+
+/* Logs the history of chips first..last, in its order. */
+static void history_chips(journal *j, uint64_t first, uint64_t last)
 {
-	step(j, J_BEGIN, 2, 0, 0);
-	step(j, J_ISSUED, 2, 0xE2, 7);
-	step(j, J_INSTALLING, 2, 0, 0);
-	step(j, J_BEGIN, 3, 0, 0);
-	step(j, J_ABANDONED, 3, 0, 0);
-	step(j, J_BEGIN, 4, 0, 0);
-	step(j, J_ISSUED, 4, 0xE4, 1);
-	step(j, J_INSTALLED, 4, 0, 0);
-	step(j, J_CONFIRMED, 4, 0, 0);
+	for (size_t i = 0; i < TU_N(history); i++)
+		if (history[i].uid >= first && history[i].uid <= last)
+			step(j, history[i].s, history[i].uid, history[i].eui, history[i].ctr);
 }
 
-/* Chip 5: attempt 1 reached the chip (receipt lost), attempt 2 journaled at
- * `installing`, then abandoned. */
-static void history_chip_5(journal *j)
-{
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 1);
-	step(j, J_INSTALLING, 5, 0xE5, 1);
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 2);
-	step(j, J_INSTALLING, 5, 0xE5, 2);
-	step(j, J_ABANDONED, 5, 0xE5, 2);
-}
-
-/* What history_chips_2_to_4 leaves unfinished, read back. */
+/* What chips 2 to 4's history leaves unfinished, read back. */
 static void assert_unfinished_2_and_4(journal *j)
 {
 	const struct journal_entry *u;
@@ -103,7 +100,7 @@ START_TEST(replay_finds_unfinished_devices)
 	step(j, J_INSTALLED, 1, 0, 0);
 	step(j, J_CONFIRMED, 1, 0, 0);
 	step(j, J_RECORDED, 1, 0, 0);
-	history_chips_2_to_4(j);
+	history_chips(j, 2, 4);
 	journal_close(&j);
 
 	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
@@ -215,7 +212,7 @@ START_TEST(every_unrecorded_attempt_is_remembered)
 	journal *j = NULL;
 
 	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
-	history_chip_5(j);
+	history_chips(j, 5, 5);
 	/* Issued but never installing: the chip cannot hold attempt 3. */
 	step(j, J_BEGIN, 6, 0, 0);
 	step(j, J_ISSUED, 6, 0xE6, 3);
@@ -291,8 +288,8 @@ static void snap_history(void)
 	step(j, J_INSTALLED, 1, 0, 0);
 	step(j, J_CONFIRMED, 1, 0, 0);
 	step(j, J_RECORDED, 1, 0, 0);
-	history_chips_2_to_4(j);
-	history_chip_5(j);
+	history_chips(j, 2, 4);
+	history_chips(j, 5, 5);
 	journal_close(&j);
 	/* Members the journal does not know are ignored: 1.1 MiB in one line. */
 	append_long_line("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\",\"pad\":\"", 'x',

@@ -10,8 +10,7 @@ START_TEST(lorawan10_session_keys)
 	uint8_t key[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	ck_assert_int_eq(lpa_lorawan10_derive(key, TTN_JOIN_NONCE, TTN_NET_ID, TTN_DEV_NONCE, &k),
-			 LPA_OK);
+	ck_assert_int_eq(lpa_lorawan10_derive(key, JOIN_NONCE, NET_ID, DEV_NONCE, &k), LPA_OK);
 	ttn_lorawan_assert_10_skeys(k.app_s_key, k.nwk_s_key);
 }
 END_TEST
@@ -22,9 +21,8 @@ START_TEST(lorawan11_session_keys)
 	uint8_t key[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	ck_assert_int_eq(
-		lpa_lorawan11_derive(key, key, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &k),
-		LPA_OK);
+	ck_assert_int_eq(lpa_lorawan11_derive(key, key, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &k),
+			 LPA_OK);
 	ttn_lorawan_assert_11_skeys(k.app_s_key, k.f_nwk_s_int_key, k.s_nwk_s_int_key,
 				    k.nwk_s_enc_key);
 }
@@ -35,7 +33,7 @@ START_TEST(lorawan11_js_keys)
 	uint8_t key[16], js_int[16], js_enc[16];
 
 	tu_hex(TTN_KEY, key, 16);
-	ck_assert_int_eq(lpa_lorawan11_js_keys(key, TTN_DEV_EUI, js_int, js_enc), LPA_OK);
+	ck_assert_int_eq(lpa_lorawan11_js_keys(key, DEV_EUI, js_int, js_enc), LPA_OK);
 	ttn_lorawan_assert_js_keys(js_int, js_enc);
 }
 END_TEST
@@ -48,10 +46,8 @@ START_TEST(lorawan11_keys_are_separated)
 
 	tu_hex(TTN_KEY, nwk, 16);
 	memset(app, 0x42, sizeof(app));
-	ck_assert_int_eq(
-		lpa_lorawan11_derive(nwk, nwk, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &a), 0);
-	ck_assert_int_eq(
-		lpa_lorawan11_derive(nwk, app, TTN_JOIN_NONCE, TTN_JOIN_EUI, TTN_DEV_NONCE, &b), 0);
+	ck_assert_int_eq(lpa_lorawan11_derive(nwk, nwk, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &a), 0);
+	ck_assert_int_eq(lpa_lorawan11_derive(nwk, app, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &b), 0);
 	ck_assert_mem_eq(a.f_nwk_s_int_key, b.f_nwk_s_int_key, 16);
 	ck_assert_mem_ne(a.app_s_key, b.app_s_key, 16);
 }
@@ -74,9 +70,9 @@ START_TEST(lorawan_rejects_oversized_fields)
 	struct lpa_lorawan10_skeys k;
 	uint8_t key[16] = {0};
 
-	ck_assert_int_eq(lpa_lorawan10_derive(key, 0x1000000, TTN_NET_ID, TTN_DEV_NONCE, &k),
+	ck_assert_int_eq(lpa_lorawan10_derive(key, 0x1000000, NET_ID, DEV_NONCE, &k),
 			 LPA_ERR_INVAL);
-	ck_assert_int_eq(lpa_lorawan10_derive(key, TTN_JOIN_NONCE, 0x1000000, TTN_DEV_NONCE, &k),
+	ck_assert_int_eq(lpa_lorawan10_derive(key, JOIN_NONCE, 0x1000000, DEV_NONCE, &k),
 			 LPA_ERR_INVAL);
 }
 END_TEST
@@ -105,8 +101,8 @@ START_TEST(join_accept_10)
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (uint8_t)(i * 7 + 1);
 	for (size_t bl = 12; bl <= 28; bl += 16) {
-		ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, TTN_JOIN_EUI,
-							      TTN_DEV_NONCE, body, bl, phy, &n),
+		ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, JOIN_EUI, DEV_NONCE,
+							      body, bl, phy, &n),
 				 LPA_OK);
 		ck_assert_uint_eq(n, bl + 5);
 		ck_assert_int_eq(phy[0], 0x20);
@@ -116,18 +112,18 @@ START_TEST(join_accept_10)
 		memcpy(mac_in + 1, body, bl);
 		ck_assert_int_eq(lpa_aes_cmac(key, mac_in, 1 + bl, mac), LPA_OK);
 		ck_assert_mem_eq(plain + bl, mac, 4);
-		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, TTN_JOIN_EUI,
-							      TTN_DEV_NONCE, phy, n, back, &len),
+		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, JOIN_EUI, DEV_NONCE,
+							      phy, n, back, &len),
 				 LPA_OK);
 		ck_assert_uint_eq(len, bl);
 		ck_assert_mem_eq(back, body, bl);
 		phy[n - 1] ^= 1;
-		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, TTN_JOIN_EUI,
-							      TTN_DEV_NONCE, phy, n, back, &len),
+		ck_assert_int_eq(lpa_lorawan_join_accept_open(key, key, false, JOIN_EUI, DEV_NONCE,
+							      phy, n, back, &len),
 				 LPA_ERR_SIGNATURE);
 	}
-	ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, TTN_JOIN_EUI, TTN_DEV_NONCE,
-						      body, 13, phy, &n),
+	ck_assert_int_eq(lpa_lorawan_join_accept_seal(key, key, false, JOIN_EUI, DEV_NONCE, body,
+						      13, phy, &n),
 			 LPA_ERR_LENGTH);
 }
 END_TEST
@@ -140,23 +136,23 @@ START_TEST(join_accept_11)
 	size_t n = 0, len = 0;
 
 	tu_hex(TTN_KEY, nwk, 16);
-	ck_assert_int_eq(lpa_lorawan11_js_keys(nwk, TTN_DEV_EUI, js_int, js_enc), LPA_OK);
-	ck_assert_int_eq(lpa_lorawan_join_accept_seal(js_int, nwk, true, TTN_JOIN_EUI,
-						      TTN_DEV_NONCE, body, 12, phy, &n),
+	ck_assert_int_eq(lpa_lorawan11_js_keys(nwk, DEV_EUI, js_int, js_enc), LPA_OK);
+	ck_assert_int_eq(lpa_lorawan_join_accept_seal(js_int, nwk, true, JOIN_EUI, DEV_NONCE, body,
+						      12, phy, &n),
 			 LPA_OK);
 	aes_ecb_encrypt(nwk, phy + 1, 16, plain);
 	mac_in[0] = 0xff;
 	for (int i = 0; i < 8; i++)
-		mac_in[1 + i] = (uint8_t)(TTN_JOIN_EUI >> (8 * i));
-	mac_in[9] = TTN_DEV_NONCE & 0xff;
-	mac_in[10] = TTN_DEV_NONCE >> 8;
+		mac_in[1 + i] = (uint8_t)(JOIN_EUI >> (8 * i));
+	mac_in[9] = DEV_NONCE & 0xff;
+	mac_in[10] = DEV_NONCE >> 8;
 	mac_in[11] = 0x20;
 	memcpy(mac_in + 12, body, 12);
 	ck_assert_int_eq(lpa_aes_cmac(js_int, mac_in, sizeof(mac_in), mac), LPA_OK);
 	ck_assert_mem_eq(plain + 12, mac, 4);
 	/* the wrong DevNonce: the MIC no longer verifies */
-	ck_assert_int_eq(lpa_lorawan_join_accept_open(js_int, nwk, true, TTN_JOIN_EUI,
-						      TTN_DEV_NONCE + 1, phy, n, back, &len),
+	ck_assert_int_eq(lpa_lorawan_join_accept_open(js_int, nwk, true, JOIN_EUI, DEV_NONCE + 1,
+						      phy, n, back, &len),
 			 LPA_ERR_SIGNATURE);
 }
 END_TEST
