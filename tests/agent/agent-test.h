@@ -18,6 +18,17 @@
 
 #define AT_DEFAULT_CASES 1000
 
+/* A P-256 key whose private scalar is SHA-256(label): the same key in every run. */
+static inline EVP_PKEY *at_key_from_label(const char *label)
+{
+	uint8_t d[32];
+	EVP_PKEY *k = NULL;
+
+	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
+	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
+	return k;
+}
+
 static inline long at_cases(void)
 {
 	const char *e = getenv("LPA_DIFF_CASES");

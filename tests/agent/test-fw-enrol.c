@@ -14,8 +14,8 @@
 #include "agent.h"
 #include "cert-test.h"
 #include "hal-host.h"
+#include "host-call.h"
 
-#define BLOCK 0x08046000u
 #define CHIP_UID 0x0f2a1b3c4d5e6f70ull
 #define SILICON_ID 0xE2072100u
 
@@ -25,7 +25,6 @@ static EVP_PKEY *ca;
 static void setup(void)
 {
 	static const uint8_t die[11] = {0x70, 0x6f, 0x5e, 0x4d, 0x3c, 0x1b, 0x2a, 1, 15, 6, 7};
-	uint8_t d[32];
 
 	host_reset(0xe401);
 	host.sflash[0x01] = 0x21;
@@ -36,8 +35,7 @@ static void setup(void)
 	agent_boot(&A); /* erased work flash: the first boot generates the DIK */
 	ck_assert(A.ready);
 	ck_assert_int_eq(A.origin, KS_ID_ORIGIN_CHIP);
-	ck_assert_int_eq(lpa_sha256("lpa test factory ca", 19, d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &ca), LPA_OK);
+	ca = at_key_from_label("lpa test factory ca");
 }
 
 static void teardown(void)
@@ -47,27 +45,7 @@ static void teardown(void)
 
 static uint32_t call(uint8_t op, const void *in, uint32_t in_len, void *out, uint32_t *out_len)
 {
-	uint8_t *b = host_sram(BLOCK);
-	unsigned releases = host.releases;
-	uint32_t st, olen;
-
-	memset(b, 0xEE, AGENT_BLOCK_MAX);
-	agent_le32(b + 0, (uint32_t)op << 24);
-	agent_le32(b + 8, in_len);
-	if (in_len)
-		memcpy(b + 16, in, in_len);
-	host_notify(BLOCK);
-	ck_assert(agent_poll(&A));
-	ck_assert_uint_eq(host.releases, releases + 1);
-	st = agent_get_le32(b + 4);
-	olen = agent_get_le32(b + 12);
-	if (st != AGENT_OK)
-		ck_assert_uint_eq(olen, 0);
-	if (out)
-		memcpy(out, b + 16, olen);
-	if (out_len)
-		*out_len = olen;
-	return st;
+	return host_call(&A, op, in, in_len, out, out_len);
 }
 
 static uint8_t certified(void)
@@ -138,13 +116,12 @@ END_TEST
 START_TEST(fw_store_cert_refuses_another_key)
 {
 	static uint8_t der[1200];
-	uint8_t d[32], pub[65];
-	EVP_PKEY *other = NULL;
+	uint8_t pub[65];
+	EVP_PKEY *other;
 	size_t len;
 	uint32_t n = 0;
 
-	ck_assert_int_eq(lpa_sha256("another chip", 12, d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &other), LPA_OK);
+	other = at_key_from_label("another chip");
 	ck_assert_int_eq(lpa_p256_public_bytes(other, pub), LPA_OK);
 	len = make_cert(ca, pub, 1, 0, der);
 	ck_assert_uint_eq(call(AGENT_OP_STORE_CERT, der, (uint32_t)len, NULL, &n),

@@ -471,16 +471,6 @@ static unsigned stack_peak(uint32_t *static_end)
 	return AGENT_RAM_TOP - a;
 }
 
-static EVP_PKEY *key_from_label(const char *label)
-{
-	uint8_t d[32];
-	EVP_PKEY *k = NULL;
-
-	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
-	return k;
-}
-
 /* The protection registers, as docs/agent.md lists them. */
 static void check_protection(void)
 {
@@ -513,12 +503,32 @@ static void check_protection(void)
 	ck_assert_uint_eq(C.prot_w[C.n_prot - 1][1], 1);
 }
 
+/* The chip manufacture's identity record for dik in the key store's work flash, with
+ * cert_len bytes of cert as its certificate (cert may be pub: its first bytes stand in);
+ * the DIK's public key into pub. */
+static void factory_identity(EVP_PKEY *dik, const uint8_t *cert, size_t cert_len, uint8_t pub[65])
+{
+	lpa_secbuf *d = NULL;
+	uint8_t rec[LPA_KS_ID_MAX];
+	size_t rec_len = 0;
+
+	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
+	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
+	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
+						      pub, cert, cert_len, rec, sizeof(rec),
+						      &rec_len),
+			 LPA_OK);
+	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	lpa_secbuf_free(&d);
+}
+
 START_TEST(fw_image_runs)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
-	lpa_secbuf *d = NULL, *keys = lpa_secbuf_new(32), *got = NULL;
-	uint8_t rec[LPA_KS_ID_MAX], pub[65], pkg[LPA_LPK1_LEN], out[2048], in[24];
+	lpa_secbuf *keys = lpa_secbuf_new(32), *got = NULL;
+	uint8_t pub[65], pkg[LPA_LPK1_LEN], out[2048], in[24];
 	static const uint8_t cert[] = {0x30, 0x82, 0x00, 0x05, 'c', 'e', 'r', 't', '!'};
 	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11,
 				 .dev_eui = DEV_EUI,
@@ -534,7 +544,6 @@ START_TEST(fw_image_runs)
 	uint64_t n_boot, n_status, n_ident, n_install, n_prove, n_gen, n_bad, n_reboot;
 	uint64_t n_enrol, n_store, n_cert_boot;
 	uint32_t n = 0, static_end = 0;
-	size_t rec_len = 0;
 	unsigned peak;
 
 	chip_open();
@@ -544,13 +553,7 @@ START_TEST(fw_image_runs)
 	ck_assert_uint_eq(le32(C.flash + 0x48), C.image_len);
 	sflash_init(kms);
 	/* The chip manufacture's identity record. */
-	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
-	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
-						      pub, cert, sizeof(cert), rec, sizeof(rec),
-						      &rec_len),
-			 LPA_OK);
-	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	factory_identity(dik, cert, sizeof(cert), pub);
 	n_boot = chip_boot();
 	check_protection();
 	/* The CM0+'s own SROM calls need their notify bit; ours is not set by the agent. */
@@ -693,7 +696,6 @@ START_TEST(fw_image_runs)
 		printf(" 0x%08x", C.touched[i]);
 	printf("\n");
 	ck_assert_uint_le(static_end - SRAM_BASE + peak, RAM_BUDGET);
-	lpa_secbuf_free(&d);
 	lpa_secbuf_free(&keys);
 	lpa_secbuf_free(&got);
 	lpa_pkey_free(&kms);
@@ -707,7 +709,7 @@ END_TEST
  * bounded), every call answers BUSY, and once the TRNG works the next call is served. */
 START_TEST(fw_image_busy_without_trng)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms");
 	uint8_t out[2048];
 	uint32_t n = 0;
 	uint64_t boot;
@@ -745,10 +747,11 @@ static void brownout_keys(lpa_secbuf *k, uint8_t fill)
  */
 START_TEST(fw_image_brownout_inside_install)
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
-	lpa_secbuf *d = NULL, *ka = lpa_secbuf_new(32), *kb = lpa_secbuf_new(32);
-	uint8_t rec[LPA_KS_ID_MAX], pub[65], p1[LPA_LPK1_LEN], p2[LPA_LPK1_LEN], out[2048];
+	lpa_secbuf *ka = lpa_secbuf_new(32), *kb = lpa_secbuf_new(32);
+	uint8_t pub[65], p1[LPA_LPK1_LEN], p2[LPA_LPK1_LEN], out[2048];
 	static uint8_t base[WORK_SIZE];
 	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11,
 				 .dev_eui = DEV_EUI,
@@ -761,17 +764,11 @@ START_TEST(fw_image_brownout_inside_install)
 	struct at_rng rng = at_rng(0xb0);
 	unsigned old = 0, new = 0, in_write = 0;
 	uint64_t total, notify_rel, start;
-	size_t rec_len = 0;
 	uint32_t n = 0;
 
 	chip_open();
 	sflash_init(kms);
-	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
-	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
-						      pub, pub, 8, rec, sizeof(rec), &rec_len),
-			 LPA_OK);
-	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	factory_identity(dik, pub, 8, pub);
 	ck_assert_int_eq(lpa_p256_from_public(pub, &dpub), LPA_OK);
 	brownout_keys(ka, 0x11);
 	brownout_keys(kb, 0x77);
@@ -824,7 +821,6 @@ START_TEST(fw_image_brownout_inside_install)
 	       trials, (unsigned long long)rng.seed, old, new, in_write, (unsigned long long)total,
 	       (unsigned long long)notify_rel);
 	ck_assert_uint_eq(old + new, (unsigned)trials);
-	lpa_secbuf_free(&d);
 	lpa_secbuf_free(&ka);
 	lpa_secbuf_free(&kb);
 	lpa_pkey_free(&kms);
@@ -844,27 +840,22 @@ END_TEST
  * path); AppKey || NwkKey = 0x40.. (NwkKey zero for 1.0.x). */
 static void lw_chip(uint8_t lorawan, uint8_t app_key[16], uint8_t nwk_key[16])
 {
-	EVP_PKEY *kms = key_from_label("lpa vector kms"), *dik = key_from_label("lpa vector dik");
+	EVP_PKEY *kms = at_key_from_label("lpa vector kms"),
+		 *dik = at_key_from_label("lpa vector dik");
 	EVP_PKEY *dpub = NULL;
-	lpa_secbuf *d = NULL, *keys = lpa_secbuf_new(32);
-	uint8_t rec[LPA_KS_ID_MAX], pub[65], pkg[LPA_LPK1_LEN], out[2048];
+	lpa_secbuf *keys = lpa_secbuf_new(32);
+	uint8_t pub[65], pkg[LPA_LPK1_LEN], out[2048];
 	struct lpa_lpk1_hdr h = {.lorawan = lorawan,
 				 .dev_eui = DEV_EUI,
 				 .join_eui = LW_JOIN_EUI,
 				 .chip_uid = CHIP_UID,
 				 .counter = 1,
 				 .key_id = 1};
-	size_t rec_len = 0;
 	uint32_t n = 0;
 
 	chip_open();
 	sflash_init(kms);
-	ck_assert_int_eq(lpa_p256_private_bytes(dik, &d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_public_bytes(dik, pub), LPA_OK);
-	ck_assert_int_eq(lpa_keystore_identity_encode(LPA_KS_ORIGIN_FACTORY, lpa_secbuf_cdata(d),
-						      pub, pub, 8, rec, sizeof(rec), &rec_len),
-			 LPA_OK);
-	memcpy(C.work + (KS + 1024 - WORK_BASE), rec, rec_len);
+	factory_identity(dik, pub, 8, pub);
 	(void)chip_boot();
 	/* Before any keys: no JoinRequest. */
 	ck_assert_uint_eq(agent_call(0x80, NULL, 0, out, &n, NULL), 0xF0000007u);
@@ -876,7 +867,6 @@ static void lw_chip(uint8_t lorawan, uint8_t app_key[16], uint8_t nwk_key[16])
 	ck_assert_int_eq(lpa_p256_from_public(pub, &dpub), LPA_OK);
 	ck_assert_int_eq(lpa_lpk1_build(&h, keys, dpub, kms, NULL, NULL, pkg), LPA_OK);
 	ck_assert_uint_eq(agent_call(0x71, pkg, sizeof(pkg), out, &n, NULL), 0xA0000000u);
-	lpa_secbuf_free(&d);
 	lpa_secbuf_free(&keys);
 	lpa_pkey_free(&kms);
 	lpa_pkey_free(&dik);

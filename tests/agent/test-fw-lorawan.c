@@ -18,10 +18,11 @@
 #include "agent-test.h"
 #include "agent.h"
 #include "hal-host.h"
+#include "host-call.h"
 #include "lpa/core/keystore.h"
 #include "lw-net.h"
+#include "vecset.h"
 
-#define BLOCK 0x08046000u
 #define CHIP_UID 0x0f2a1b3c4d5e6f70ull
 #define TTS_KEY "BEC499C69E9C939E413B663961636C61"
 #define DEV_EUI 0x0042004213424341ull
@@ -36,39 +37,9 @@ static EVP_PKEY *kms, *dik, *dik_pub;
 static uint8_t root[16];
 static uint32_t pkg_counter;
 
-static EVP_PKEY *key_from_label(const char *label)
-{
-	uint8_t d[32];
-	EVP_PKEY *k = NULL;
-
-	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
-	return k;
-}
-
 static uint32_t call(uint8_t op, const void *in, uint32_t in_len, void *out, uint32_t *out_len)
 {
-	uint8_t *b = host_sram(BLOCK);
-	unsigned releases = host.releases;
-	uint32_t st, olen;
-
-	memset(b, 0xEE, AGENT_BLOCK_MAX);
-	agent_le32(b, (uint32_t)op << 24);
-	agent_le32(b + 8, in_len);
-	if (in_len)
-		memcpy(b + 16, in, in_len);
-	host_notify(BLOCK);
-	ck_assert(agent_poll(&A));
-	ck_assert_uint_eq(host.releases, releases + 1);
-	st = agent_get_le32(b + 4);
-	olen = agent_get_le32(b + 12);
-	if (st != AGENT_OK)
-		ck_assert_uint_eq(olen, 0);
-	if (out)
-		memcpy(out, b + 16, olen);
-	if (out_len)
-		*out_len = olen;
-	return st;
+	return host_call(&A, op, in, in_len, out, out_len);
 }
 
 /* Installs AppKey || NwkKey = app || nwk by INSTALL_PACKAGE (a fresh counter). */
@@ -113,8 +84,8 @@ static void chip(uint8_t lorawan)
 
 	host_reset(0x5eed);
 	pkg_counter = 0;
-	kms = key_from_label("lpa vector kms");
-	dik = key_from_label("lpa vector dik");
+	kms = at_key_from_label("lpa vector kms");
+	dik = at_key_from_label("lpa vector dik");
 	memcpy(host.sflash + 0x600, die, sizeof(die));
 	ck_assert_int_eq(lpa_p256_public_bytes(kms, pub), LPA_OK);
 	memcpy(host.sflash + 0x5A00, "LPKP\0\0\0\1", 8);
@@ -268,42 +239,20 @@ static void compute_all(void)
 
 static const char *doc_path, *gen_path;
 
-/* "name = hex" lines of the document, continued on indented hex lines. */
+static struct vecset doc;
+
+/* The document's value of want (at most cap bytes of it): false if it has none. */
 static bool doc_find(const char *want, uint8_t *val, size_t cap, size_t *len)
 {
-	FILE *f = fopen(doc_path, "r");
-	char line[512];
-	bool in = false, found = false;
+	const struct vec *v;
 
-	ck_assert_msg(f != NULL, "cannot open %s", doc_path);
-	*len = 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char name[40];
-		int off = 0;
-		const char *q;
-
-		if (sscanf(line, "%39[a-z0-9_] = %n", name, &off) == 1 && off > 0) {
-			if (found)
-				break;
-			in = found = strcmp(name, want) == 0;
-			q = line + off;
-		} else if (in && line[0] == ' ') {
-			q = line + strspn(line, " ");
-		} else {
-			if (found)
-				break;
-			continue;
-		}
-		if (!in)
-			continue;
-		while (q[0] && q[0] != '\n' && q[1] && *len < cap &&
-		       lpa_hex_decode(q, 2, val + *len, 1) == LPA_OK) {
-			(*len)++;
-			q += 2;
-		}
-	}
-	fclose(f);
-	return found;
+	if (doc.n == 0)
+		vec_load(doc_path, &doc);
+	if ((v = vec_find(&doc, want)) == NULL)
+		return false;
+	*len = v->len < cap ? v->len : cap;
+	memcpy(val, v->val, *len);
+	return true;
 }
 
 START_TEST(lw_vectors_match_docs)

@@ -15,9 +15,10 @@
 #include "agent-test.h"
 #include "agent.h"
 #include "hal-host.h"
+#include "host-call.h"
 #include "lpa/core/keystore.h"
 
-#define BLOCK 0x08046000u
+#define BLOCK HOST_CALL_BLOCK
 #define CHIP_UID 0x0f2a1b3c4d5e6f70ull
 #define DEV_EUI 0x70b3d57ed0001234ull
 #define JOIN_EUI 0x70b3d57ed0000000ull
@@ -29,16 +30,6 @@ static EVP_PKEY *kms;     /* the KMS package-signing key */
 static EVP_PKEY *dik;     /* the chip's DIK (private), from the factory record */
 static EVP_PKEY *dik_pub; /* what the KMS knows of it */
 static const uint8_t cert[] = {0x30, 0x82, 0x01, 0x00, 'l', 'p', 'a', '-', 'c', 'e', 'r', 't', 1};
-
-static EVP_PKEY *key_from_label(const char *label)
-{
-	uint8_t d[32];
-	EVP_PKEY *k = NULL;
-
-	ck_assert_int_eq(lpa_sha256(label, strlen(label), d), LPA_OK);
-	ck_assert_int_eq(lpa_p256_from_private(d, &k), LPA_OK);
-	return k;
-}
 
 /* SFlash as memory_sflash_init lays it out: IDs, die fields, the KMS key. */
 static void place_facts(void)
@@ -78,8 +69,8 @@ static void place_factory_identity(void)
 static void setup(void)
 {
 	host_reset(0x5eed);
-	kms = key_from_label("lpa vector kms");
-	dik = key_from_label("lpa vector dik");
+	kms = at_key_from_label("lpa vector kms");
+	dik = at_key_from_label("lpa vector dik");
 	dik_pub = NULL;
 	place_facts();
 	place_factory_identity();
@@ -100,35 +91,10 @@ static void reboot(void)
 	agent_boot(&A);
 }
 
-/* One call through the mailbox, as the station makes it. */
 static uint32_t call_at(uint32_t block, uint32_t req, const void *in, uint32_t in_len, void *out,
 			uint32_t *out_len)
 {
-	uint8_t *b = host_sram(block);
-	unsigned releases = host.releases;
-	uint32_t st, olen;
-
-	memset(b, 0xEE, AGENT_BLOCK_MAX);
-	agent_le32(b + 0, req);
-	agent_le32(b + 4, 0x12345678u);
-	agent_le32(b + 8, in_len);
-	agent_le32(b + 12, 0x12345678u);
-	if (in_len)
-		memcpy(b + 16, in, in_len);
-	host_notify(block);
-	ck_assert(agent_poll(&A));
-	ck_assert_uint_eq(host.releases, releases + 1); /* every call releases IPC_STRUCT8 */
-	st = agent_get_le32(b + 4);
-	olen = agent_get_le32(b + 12);
-	if (st != AGENT_OK)
-		ck_assert_uint_eq(olen, 0);
-	if (out) {
-		ck_assert_uint_le(olen, AGENT_DATA_MAX);
-		memcpy(out, b + 16, olen);
-	}
-	if (out_len)
-		*out_len = olen;
-	return st;
+	return host_call_at(&A, block, req, in, in_len, out, out_len);
 }
 
 static uint32_t call(uint8_t op, const void *in, uint32_t in_len, void *out, uint32_t *out_len)
@@ -384,7 +350,7 @@ START_TEST(fw_install_refusals_in_order)
 {
 	lpa_secbuf *keys = test_keys(LPA_LORAWAN_11, 1);
 	uint8_t pkg[LPA_LPK1_LEN], bad[LPA_LPK1_LEN + 4], out[AGENT_DATA_MAX];
-	EVP_PKEY *other = key_from_label("another chip");
+	EVP_PKEY *other = at_key_from_label("another chip");
 	uint32_t n = 0;
 
 	make_pkg(LPA_LORAWAN_11, 5, keys, pkg);
@@ -436,7 +402,7 @@ START_TEST(fw_install_10_with_nwkkey_is_unwrap)
 {
 	lpa_secbuf *keys = test_keys(LPA_LORAWAN_11, 3);
 	uint8_t pkg[LPA_LPK1_LEN], out[AGENT_DATA_MAX], x[32], k[32];
-	EVP_PKEY *eph = key_from_label("an ephemeral key");
+	EVP_PKEY *eph = at_key_from_label("an ephemeral key");
 	lpa_secbuf *eph_d = NULL;
 	struct lpa_lpk1_hdr h = {.lorawan = LPA_LORAWAN_11,
 				 .dev_eui = DEV_EUI,

@@ -9,69 +9,21 @@
 #include <ctype.h>
 
 #include "agent-test.h"
+#include "vecset.h"
 
-#define VEC_MAX 128 /* docs/protocols.md has 59 names with the LoRaWAN vectors */
-#define VEC_LEN 512
-
-struct vec {
-	char name[40];
-	uint8_t val[VEC_LEN];
-	size_t len;
-};
-
-static struct vec vecs[VEC_MAX];
-static size_t nvecs;
+static struct vecset doc;
 static const char *doc_path;
-
-/* "name = hex" lines, continued on indented hex-only lines (the format test-vectors
- * in tests/unit writes). */
-static void vec_load(void)
-{
-	FILE *f = fopen(doc_path, "r");
-	char line[512];
-	struct vec *open = NULL;
-
-	ck_assert_msg(f != NULL, "cannot open %s", doc_path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char name[40];
-		int off = 0;
-		const char *p;
-
-		if (sscanf(line, "%39[a-z0-9_] = %n", name, &off) == 1 && off > 0) {
-			ck_assert_uint_lt(nvecs, VEC_MAX);
-			open = &vecs[nvecs++];
-			snprintf(open->name, sizeof(open->name), "%s", name);
-			open->len = 0;
-			p = line + off;
-		} else if (open != NULL && line[0] == ' ') {
-			p = line + strspn(line, " ");
-		} else {
-			open = NULL;
-			continue;
-		}
-		while (isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
-			ck_assert_uint_lt(open->len, VEC_LEN);
-			ck_assert_int_eq(lpa_hex_decode(p, 2, &open->val[open->len++], 1), LPA_OK);
-			p += 2;
-		}
-		if (*p != '\n' && *p != '\0')
-			open = NULL; /* not a hex line: prose that happens to start with a word */
-	}
-	fclose(f);
-}
 
 static const uint8_t *vec(const char *name, size_t len)
 {
-	if (nvecs == 0)
-		vec_load();
-	for (size_t i = 0; i < nvecs; i++)
-		if (strcmp(vecs[i].name, name) == 0) {
-			ck_assert_msg(vecs[i].len == len, "%s: %zu bytes, want %zu", name,
-				      vecs[i].len, len);
-			return vecs[i].val;
-		}
-	ck_abort_msg("vector %s missing from %s", name, doc_path);
-	return NULL;
+	const struct vec *v;
+
+	if (doc.n == 0)
+		vec_load(doc_path, &doc);
+	v = vec_find(&doc, name);
+	ck_assert_msg(v != NULL, "vector %s missing from %s", name, doc_path);
+	ck_assert_msg(v->len == len, "%s: %zu bytes, want %zu", name, v->len, len);
+	return v->val;
 }
 
 START_TEST(vectors_public_keys)

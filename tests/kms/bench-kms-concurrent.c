@@ -224,24 +224,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-bench-concurrent");
-	TCase *tc = tcase_create("concurrent");
-	SRunner *sr;
-	int failed;
+	const struct kt_case cases[] = {{"concurrent", concurrent}};
 
 	kt.stations = BENCH_MAX_STATIONS;
 	/* Production work factors: a login costs what it costs on a real KMS. */
 	kt.argon2_t = "3";
 	kt.argon2_m = "65536";
-	tcase_add_unchecked_fixture(tc, kt_start, NULL);
-	tcase_set_timeout(tc, 1200);
-	tcase_add_test(tc, concurrent);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-bench-concurrent", cases, 1, kt_start, 1200, true);
 }

@@ -126,18 +126,12 @@ START_TEST(joins)
 	const char *env = getenv("KMS_BENCH_CONNS");
 	const char *total_env = getenv("KMS_BENCH_JOINS");
 	unsigned total = total_env ? (unsigned)atoi(total_env) : 1600;
-	char list[64], out[4096], token[64], *save = NULL;
+	char list[64], token[64], *save = NULL;
 	struct kt_op op;
 
 	snprintf(list, sizeof(list), "%s", env ? env : "1 16");
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "nsb", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000077", "--kek-label",
-				"ns:000077:nsb", "--lots", "BENCH", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "asb", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:asb", "--lots", "BENCH",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("nsb", "ns", "000077", "ns:000077:nsb", "BENCH", NULL);
+	kt_peer_add("asb", "as", NULL, "as:asb", "BENCH", NULL);
 	kt_operator(&op, "bench", "operator", NULL, NULL, NULL);
 	kt_login_ok(&op, "st1", token);
 	for (unsigned i = 0; i < BENCH_MAX_CONNS; i++) {
@@ -202,22 +196,11 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-bench-join");
-	TCase *tc = tcase_create("joins");
-	SRunner *sr;
-	int failed;
+	const struct kt_case cases[] = {{"joins", joins}};
+	int status;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_add_unchecked_fixture(tc, kt_start, NULL);
-	tcase_set_timeout(tc, 1200);
-	tcase_add_test(tc, joins);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
+	status = kt_main("kms-bench-join", cases, 1, kt_start, 1200, true);
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return status;
 }

@@ -61,20 +61,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-bench");
-	TCase *tc = tcase_create("issue_confirm");
-	SRunner *sr;
-	int failed;
+	const struct kt_case cases[] = {{"issue_confirm", issue_confirm}};
 
-	tcase_add_unchecked_fixture(tc, kt_start, NULL);
-	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, issue_confirm);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-bench", cases, 1, kt_start, 600, true);
 }

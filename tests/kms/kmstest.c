@@ -42,18 +42,16 @@ static void kt_wait_bounded(pid_t pid, int *status, int seconds)
 	ck_abort_msg("lpa-kms did not finish within %d s", seconds);
 }
 
-int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
+/* kt_run with the arguments in args (NULL-terminated). */
+static int kt_runv(int in_fd, int out_fd, char *out, size_t out_len, const char *const *args)
 {
 	const char *argv[32];
 	int n = 0, p[2] = {-1, -1}, status = 0;
-	va_list ap;
 	pid_t pid;
 
 	argv[n++] = kt.bin;
-	va_start(ap, out_len);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+	while (n < 31 && (argv[n] = args[n - 1]) != NULL)
 		n++;
-	va_end(ap);
 	argv[n] = NULL;
 	if (out)
 		ck_assert_int_eq(pipe(p), 0);
@@ -86,6 +84,45 @@ int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
 	}
 	kt_wait_bounded(pid, &status, 60);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...)
+{
+	const char *args[32];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, out_len);
+	while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return kt_runv(in_fd, out_fd, out, out_len, args);
+}
+
+void kt_peer_add(const char *name, const char *kind, const char *net_id, const char *kek_label,
+		 const char *lots, const char *join_euis)
+{
+	const char *args[24] = {"admin", "peer", "add", name, "--dir", kt.kms, "--kind", kind};
+	size_t n = 8;
+	char out[4096];
+
+	if (net_id != NULL) {
+		args[n++] = "--net-id";
+		args[n++] = net_id;
+	}
+	args[n++] = "--kek-label";
+	args[n++] = kek_label;
+	args[n++] = "--lots";
+	args[n++] = lots;
+	if (join_euis != NULL) {
+		args[n++] = "--join-euis";
+		args[n++] = join_euis;
+	}
+	args[n++] = "--out";
+	args[n++] = kt.certs;
+	args[n] = NULL;
+	ck_assert_int_eq(kt_runv(-1, -1, out, sizeof(out), args), 0);
 }
 
 /* ------------------------------------------------------------------ PKI */
@@ -270,6 +307,41 @@ int kt_serve(const char *tag, unsigned *port)
 	ck_assert_msg(*port != 0, "lpa-kms serve did not start within 15 s (see %s/%s.log)", kt.dir,
 		      tag);
 	return pid;
+}
+
+int kt_check(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	     double timeout, bool nofork)
+{
+	Suite *s = suite_create(suite);
+	TCase *tc = NULL;
+	SRunner *sr;
+	int failed;
+
+	for (size_t i = 0; i < n; i++) {
+		if (tc == NULL || strcmp(cases[i].tcase, cases[i - 1].tcase) != 0) {
+			tc = tcase_create(cases[i].tcase);
+			tcase_add_unchecked_fixture(tc, setup, NULL);
+			tcase_set_timeout(tc, timeout);
+			suite_add_tcase(s, tc);
+		}
+		tcase_add_test(tc, cases[i].test);
+	}
+	sr = srunner_create(s);
+	if (nofork)
+		srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed;
+}
+
+int kt_main(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	    double timeout, bool nofork)
+{
+	int failed = kt_check(suite, cases, n, setup, timeout, nofork);
+
+	failed += kt_stop();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 int kt_stop(void)
@@ -616,6 +688,47 @@ void kt_chip_install(struct kt_chip *c, const uint8_t pkg[LPA_LPK1_LEN],
 	memcpy(r.pkg_hash, h, sizeof(r.pkg_hash));
 	ck_assert_int_eq(lpa_lpr1_build(&r, hdr.lorawan, c->keys, c->dik, receipt), LPA_OK);
 	lpa_pkey_free(&kms);
+}
+
+long kt_challenge(const char *station, const char *token, uint64_t dev_eui, uint8_t nonce[16])
+{
+	struct kt_resp r;
+	char path[128];
+	const char *n;
+	size_t len;
+	long st;
+
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
+	kt_http(station, "POST", path, token, NULL, NULL, 0, &r);
+	st = r.status;
+	if (st == 201) {
+		n = json_string_value(json_object_get(r.json, "nonce"));
+		ck_assert_ptr_nonnull(n);
+		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
+		ck_assert_uint_eq(len, 16);
+	}
+	kt_resp_free(&r);
+	return st;
+}
+
+long kt_verify(const char *station, const char *token, const struct kt_chip *chip,
+	       const lpa_secbuf *keys, const uint8_t nonce[16], struct kt_resp *r)
+{
+	struct lpa_lpp1 p;
+	uint8_t proof[LPA_LPP1_LEN];
+	char path[128], body[256], b64[200];
+
+	memset(&p, 0, sizeof(p));
+	p.dev_eui = chip->dev_eui;
+	p.chip_uid = chip->uid;
+	memcpy(p.nonce, nonce, 16);
+	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, keys, chip->dik, proof), LPA_OK);
+	kt_b64(proof, sizeof(proof), b64);
+	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
+	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
+		 (unsigned long long)chip->dev_eui);
+	kt_http(station, "POST", path, token, NULL, body, strlen(body), r);
+	return r->status;
 }
 
 long kt_confirm(const char *station, const char *token, uint64_t dev_eui, uint32_t counter,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <check.h>
 #include <jansson.h>
 
 #include "lpa/core/lpa-core.h"
@@ -45,9 +46,35 @@ int kt_stop(void);
  * on the same database); its log is DIR/TAG.log. Returns its pid, *port its port. */
 int kt_serve(const char *tag, unsigned *port);
 
+/* A test of a KMS program and the TCase it runs in. */
+struct kt_case {
+	const char *tcase;
+	const TTest *test;
+};
+/* A case in a TCase of its own, named after its test function. */
+#define KT_CASE(t)                                                                                 \
+	{                                                                                          \
+#t, t                                                                              \
+	}
+/* Runs cases in the Check suite named suite: consecutive cases with the same TCase name
+ * share a TCase, each TCase has the unchecked fixture setup (kt_start, or a wrapper of it:
+ * one server for the whole run, started on first use) and a timeout in seconds. nofork:
+ * in this process, for tests that share what setup made once; otherwise Check's default.
+ * kt_check returns the number of failed tests; kt_main then runs kt_stop and returns the
+ * program's exit status. */
+int kt_check(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	     double timeout, bool nofork);
+int kt_main(const char *suite, const struct kt_case *cases, size_t n, void (*setup)(void),
+	    double timeout, bool nofork);
+
 /* Runs `lpa-kms ARGS...` (NULL-terminated); returns its exit status. in_fd/out_fd, when
  * >= 0, are passed to the child as fds 3 and 4. stdout goes to out (may be NULL). */
 int kt_run(int in_fd, int out_fd, char *out, size_t out_len, ...) __attribute__((sentinel));
+/* `lpa-kms admin peer add NAME` (must succeed): kind "ns" or "as", a NetID (NULL: none,
+ * as for an AS), its KEK label, the lots it serves, the JoinEUIs it owns (NULL: no
+ * limit); its credentials into kt.certs. */
+void kt_peer_add(const char *name, const char *kind, const char *net_id, const char *kek_label,
+		 const char *lots, const char *join_euis);
 
 /* A fresh operator with a unique name made from prefix; its TOTP secret (raw) in secret. */
 struct kt_op {
@@ -106,6 +133,12 @@ void kt_chip_install(struct kt_chip *c, const uint8_t pkg[LPA_LPK1_LEN],
 		     uint8_t receipt[LPA_LPR1_LEN]);
 long kt_confirm(const char *station, const char *token, uint64_t dev_eui, uint32_t counter,
 		const uint8_t receipt[LPA_LPR1_LEN], struct kt_resp *r);
+/* POST .../challenge: returns the status; on 201 the 16-byte nonce into nonce. */
+long kt_challenge(const char *station, const char *token, uint64_t dev_eui, uint8_t nonce[16]);
+/* POST .../verify with chip's LPP1 for nonce, its MAC under keys (chip->keys, or wrong
+ * ones); returns the status. */
+long kt_verify(const char *station, const char *token, const struct kt_chip *chip,
+	       const lpa_secbuf *keys, const uint8_t nonce[16], struct kt_resp *r);
 
 /* The package-signing and record-signing public keys as the KMS publishes them. */
 EVP_PKEY *kt_kms_key(const char *purpose);

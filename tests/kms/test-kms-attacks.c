@@ -68,46 +68,6 @@ static long abandon(const char *station, const char *token, uint64_t dev_eui, ui
 	return r->status;
 }
 
-static long challenge(const char *station, const char *token, uint64_t dev_eui, uint8_t nonce[16])
-{
-	struct kt_resp r;
-	char path[96];
-	const char *n;
-	size_t len;
-	long st;
-
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
-	kt_http(station, "POST", path, token, NULL, NULL, 0, &r);
-	st = r.status;
-	if (st == 201) {
-		n = json_string_value(json_object_get(r.json, "nonce"));
-		ck_assert_ptr_nonnull(n);
-		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
-	}
-	kt_resp_free(&r);
-	return st;
-}
-
-static long verify(const char *station, const char *token, const struct kt_chip *chip,
-		   const uint8_t nonce[16], struct kt_resp *r)
-{
-	struct lpa_lpp1 p;
-	uint8_t proof[LPA_LPP1_LEN];
-	char path[96], body[256], b64[200];
-
-	memset(&p, 0, sizeof(p));
-	p.dev_eui = chip->dev_eui;
-	p.chip_uid = chip->uid;
-	memcpy(p.nonce, nonce, 16);
-	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, chip->keys, chip->dik, proof), LPA_OK);
-	kt_b64(proof, sizeof(proof), b64);
-	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
-		 (unsigned long long)chip->dev_eui);
-	kt_http(station, "POST", path, token, NULL, body, strlen(body), r);
-	return r->status;
-}
-
 /* The KMS database, opened beside the running server (SQLite in WAL mode or PostgreSQL:
  * both may). */
 static struct db *kms_db(void)
@@ -260,16 +220,16 @@ START_TEST(challenge_other_station)
 
 	provisioned(&chip, token);
 	session(&other, "qa2", "qa", "*", "st2", t2);
-	ck_assert_int_eq(challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
 	/* Another station answers (or uses up) st1's challenge: refused, not consumed. */
-	ck_assert_int_eq(verify("st2", t2, &chip, nonce, &r), 403);
+	ck_assert_int_eq(kt_verify("st2", t2, &chip, chip.keys, nonce, &r), 403);
 	ck_assert_str_eq(kt_error(&r), "other_station");
 	kt_resp_free(&r);
-	ck_assert_int_eq(verify("st1", token, &chip, nonce, &r), 200);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 200);
 	kt_resp_free(&r);
 	/* QA out of the device's lot neither challenges it nor reads its lot. */
 	session(&scoped, "qaB", "qa", LOT_B, "st1", t3);
-	ck_assert_int_eq(challenge("st1", t3, chip.dev_eui, n2), 403);
+	ck_assert_int_eq(kt_challenge("st1", t3, chip.dev_eui, n2), 403);
 	kt_http("st1", "GET", "/v1/lots/" LOT_A "/records", t3, NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 403);
 	ck_assert_str_eq(kt_error(&r), "out_of_scope");
@@ -290,20 +250,20 @@ START_TEST(challenges_bounded)
 	ck_assert_int_gt(st1, 0);
 	/* The attack: open challenges until the table fills (they were never removed). The
 	 * server runs with --challenges-max 8: the oldest give way. */
-	ck_assert_int_eq(challenge("st1", token, chip.dev_eui, first), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, first), 201);
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(challenge("st1", token, chip.dev_eui, nonce), 201);
+		ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
 	ck_assert_int_le(db_int("SELECT count(*) FROM challenges WHERE station_id = ?", "i", st1),
 			 8);
-	ck_assert_int_eq(verify("st1", token, &chip, first, &r), 409);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, first, &r), 409);
 	ck_assert_str_eq(kt_error(&r), "no_challenge");
 	kt_resp_free(&r);
-	ck_assert_int_eq(verify("st1", token, &chip, nonce, &r), 200);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 200);
 	kt_resp_free(&r);
 	/* Expired ones are removed one lifetime (--challenge-ttl 4) after they expire. */
-	ck_assert_int_eq(challenge("st1", token, chip.dev_eui, stale), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, stale), 201);
 	sleep(9);
-	ck_assert_int_eq(challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM challenges WHERE nonce = ?", "b", stale,
 				sizeof(stale)),
 			 0);
@@ -766,13 +726,9 @@ START_TEST(slow_station_client)
 }
 END_TEST
 
-static Suite *attacks_suite(void)
+int main(void)
 {
-	Suite *s = suite_create("kms-attacks");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"attempt_out_of_scope", attempt_out_of_scope},
 		{"attempt_other_station", attempt_other_station},
 		{"challenge_other_station", challenge_other_station},
@@ -789,22 +745,6 @@ static Suite *attacks_suite(void)
 		{"slow_station_client", slow_station_client},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
 	kt.serve_args[0] = "--lockout";
 	kt.serve_args[1] = "2";
 	kt.serve_args[2] = "--challenges-max";
@@ -817,10 +757,5 @@ int main(void)
 	kt.serve_args[9] = "64";
 	kt.serve_args[10] = "--max-unauthenticated-per-address";
 	kt.serve_args[11] = "8";
-	sr = srunner_create(attacks_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-attacks", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, false);
 }

@@ -379,11 +379,7 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-enrol");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"enrol_needs_the_role", enrol_needs_the_role},
 		{"enrol_certificate_contents", enrol_certificate_contents},
 		{"enrol_once_per_uid", enrol_once_per_uid},
@@ -391,21 +387,9 @@ int main(void)
 		{"issue_per_lot_ca", issue_per_lot_ca},
 		{"audit_chain_holds", audit_chain_holds},
 	};
-	SRunner *sr;
-	int failed;
+	int failed = kt_check("kms-enrol", cases, sizeof(cases) / sizeof(cases[0]), enrol_setup, 60,
+			      false);
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, enrol_setup, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
 	X509_free(factory_ca);
 	failed += kt_stop();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -469,26 +469,17 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("kms-instances");
-	TCase *tc = tcase_create("instances");
-	SRunner *sr;
+	/* One TCase, in one process: the tests share the instances, and B's pid. */
+	const struct kt_case cases[] = {
+		{"instances", two_instances},   {"instances", resend_elsewhere},
+		{"instances", instance_killed}, {"instances", deadlock_retried},
+		{"instances", undo_500},
+	};
 	int failed;
 
 	kt.stations = INST_STATIONS;
-	tcase_add_unchecked_fixture(tc, inst_start, NULL);
-	tcase_set_timeout(tc, 240);
-	tcase_add_test(tc, two_instances);
-	tcase_add_test(tc, resend_elsewhere);
-	tcase_add_test(tc, instance_killed);
-	tcase_add_test(tc, deadlock_retried);
-	tcase_add_test(tc, undo_500);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	/* One process: the tests share the instances, and B's pid. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = kt_check("kms-instances", cases, sizeof(cases) / sizeof(cases[0]), inst_start, 240,
+			  true);
 	if (inst_b_pid > 0) {
 		int status;
 

@@ -31,29 +31,15 @@ static void peers_once(void)
 {
 	static bool done;
 	struct kt_op op;
-	char out[4096];
 
 	kt_start();
 	if (done)
 		return;
 	done = true;
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "ns1", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", NS_NETID, "--kek-label",
-				"ns:000013:ns1", "--lots", "LOT-J*", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "ns2", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000042", "--kek-label",
-				"ns:000042:ns2", "--lots", "LOT-OTHER", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "as1", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:as1", "--lots", "LOT-JA",
-				"--join-euis", "70b3d57ed0000000-70b3d57ed00000ff", "--out",
-				kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "as2", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:as2", "--lots", "LOT-JB",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("ns1", "ns", NS_NETID, "ns:000013:ns1", "LOT-J*", NULL);
+	kt_peer_add("ns2", "ns", "000042", "ns:000042:ns2", "LOT-OTHER", NULL);
+	kt_peer_add("as1", "as", NULL, "as:as1", "LOT-JA", "70b3d57ed0000000-70b3d57ed00000ff");
+	kt_peer_add("as2", "as", NULL, "as:as2", "LOT-JB", NULL);
 	kt_operator(&op, "joiner", "operator", NULL, NULL, NULL);
 	kt_login_ok(&op, "st1", token);
 }
@@ -566,14 +552,8 @@ START_TEST(peer_rotate_revoke)
 	char phy[47], req[1024], out[4096];
 
 	peers_once();
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "ns9", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000099", "--kek-label",
-				"ns:000099:ns9", "--lots", "LOT-R", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "as9", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:as9", "--lots", "LOT-R",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("ns9", "ns", "000099", "ns:000099:ns9", "LOT-R", NULL);
+	kt_peer_add("as9", "as", NULL, "as:as9", "LOT-R", NULL);
 	kek_of("ns9", old);
 	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "rotate", "ns9", "--dir",
 				kt.kms, "--kek-label", "ns:000099:ns9:2", "--out", kt.certs, NULL),
@@ -846,12 +826,9 @@ START_TEST(crash_never_reuses_nonces)
 }
 END_TEST
 
-static Suite *join_suite(void)
+int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"join_10", join_10},
 		{"join_11", join_11},
 		{"refusals", refusals},
@@ -863,30 +840,7 @@ static Suite *join_suite(void)
 		{"export_devices", export_devices},
 		{"crash_never_reuses_nonces", crash_never_reuses_nonces},
 	};
-	Suite *s = suite_create("kms-join");
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(join_suite());
 	/* One process: the peers and the session are made once for every TCase. */
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-join", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, true);
 }

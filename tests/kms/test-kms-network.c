@@ -111,20 +111,13 @@ static void setup_once(void)
 {
 	static bool done;
 	struct kt_op op;
-	char out[4096];
 
 	kt_start();
 	if (done)
 		return;
 	done = true;
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "ns1", "--dir",
-				kt.kms, "--kind", "ns", "--net-id", "000013", "--kek-label",
-				"ns:000013:ns1", "--lots", "NET-*", "--out", kt.certs, NULL),
-			 0);
-	ck_assert_int_eq(kt_run(-1, -1, out, sizeof(out), "admin", "peer", "add", "as1", "--dir",
-				kt.kms, "--kind", "as", "--kek-label", "as:as1", "--lots", "NET-A",
-				"--out", kt.certs, NULL),
-			 0);
+	kt_peer_add("ns1", "ns", "000013", "ns:000013:ns1", "NET-*", NULL);
+	kt_peer_add("as1", "as", NULL, "as:as1", "NET-A", NULL);
 	kt_operator(&op, "netop", "operator", NULL, NULL, NULL);
 	kt_login_ok(&op, "st1", token);
 }
@@ -292,31 +285,11 @@ END_TEST
 
 int main(void)
 {
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"join_uplink_decrypt", join_uplink_decrypt},
 		{"unknown_kek_label", unknown_kek_label},
 	};
-	Suite *s = suite_create("kms-network");
-	SRunner *sr;
-	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 120);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms-network", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 120, true);
 }

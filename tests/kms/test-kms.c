@@ -23,6 +23,19 @@ static void logged_in(struct kt_op *op, char token[64])
 	kt_login_ok(op, "st1", token);
 }
 
+/* A new chip issued a package of lot LOT from st1 (which must succeed): its counter. */
+static uint32_t issued(const char *token, struct kt_chip *chip, const char *lorawan,
+		       uint8_t pkg[LPA_LPK1_LEN])
+{
+	struct kt_resp r;
+	uint32_t counter;
+
+	kt_chip_new(chip, false, 0);
+	ck_assert_int_eq(kt_issue("st1", token, chip, LOT, lorawan, &counter, pkg, &r), 201);
+	kt_resp_free(&r);
+	return counter;
+}
+
 /* ------------------------------------------------------------------ login */
 START_TEST(login_ok)
 {
@@ -483,9 +496,7 @@ START_TEST(confirm_signed_record)
 	size_t pl_len, i;
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.0.4", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.0.4", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	rec = strdup(json_string_value(json_object_get(r.json, "record")));
@@ -563,9 +574,7 @@ START_TEST(abandon)
 	char token[64], path[128], body[128];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	snprintf(path, sizeof(path), "/v1/devices/%016llx/abandon",
 		 (unsigned long long)chip.dev_eui);
@@ -583,47 +592,6 @@ START_TEST(abandon)
 }
 END_TEST
 
-static long challenge(const char *token, uint64_t dev_eui, uint8_t nonce[16])
-{
-	struct kt_resp r;
-	char path[128];
-	const char *n;
-	size_t len;
-	long st;
-
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/challenge", (unsigned long long)dev_eui);
-	kt_http("st1", "POST", path, token, NULL, NULL, 0, &r);
-	st = r.status;
-	if (st == 201) {
-		n = json_string_value(json_object_get(r.json, "nonce"));
-		ck_assert_ptr_nonnull(n);
-		ck_assert_int_eq(lpa_b64url_decode(n, strlen(n), nonce, 16, &len), LPA_OK);
-		ck_assert_uint_eq(len, 16);
-	}
-	kt_resp_free(&r);
-	return st;
-}
-
-static long verify(const char *token, struct kt_chip *chip, const lpa_secbuf *keys,
-		   const uint8_t nonce[16], struct kt_resp *r)
-{
-	struct lpa_lpp1 p;
-	uint8_t proof[LPA_LPP1_LEN];
-	char path[128], body[256], b64[200];
-
-	memset(&p, 0, sizeof(p));
-	p.dev_eui = chip->dev_eui;
-	p.chip_uid = chip->uid;
-	memcpy(p.nonce, nonce, 16);
-	ck_assert_int_eq(lpa_lpp1_build(&p, chip->lorawan, keys, chip->dik, proof), LPA_OK);
-	kt_b64(proof, sizeof(proof), b64);
-	snprintf(body, sizeof(body), "{\"proof\":\"%s\"}", b64);
-	snprintf(path, sizeof(path), "/v1/devices/%016llx/verify",
-		 (unsigned long long)chip->dev_eui);
-	kt_http("st1", "POST", path, token, NULL, body, strlen(body), r);
-	return r->status;
-}
-
 START_TEST(challenge_verify)
 {
 	struct kt_op op;
@@ -635,31 +603,30 @@ START_TEST(challenge_verify)
 	char token[64];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 409); /* not provisioned yet */
+	counter = issued(token, &chip, "1.1", pkg);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce),
+			 409); /* not provisioned yet */
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
 
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 200);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 200);
 	ck_assert(json_is_true(json_object_get(r.json, "verified")));
 	kt_resp_free(&r);
 	/* Single use. */
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 409);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 409);
 	ck_assert_str_eq(kt_error(&r), "no_challenge");
 	kt_resp_free(&r);
 	/* A chip with other keys fails the proof. */
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
-	ck_assert_int_eq(verify(token, &chip, wrong, nonce, &r), 422);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, wrong, nonce, &r), 422);
 	ck_assert_str_eq(kt_error(&r), "proof_invalid");
 	kt_resp_free(&r);
 	/* Challenges expire (--challenge-ttl 4). */
-	ck_assert_int_eq(challenge(token, chip.dev_eui, nonce), 201);
+	ck_assert_int_eq(kt_challenge("st1", token, chip.dev_eui, nonce), 201);
 	sleep(5);
-	ck_assert_int_eq(verify(token, &chip, chip.keys, nonce, &r), 410);
+	ck_assert_int_eq(kt_verify("st1", token, &chip, chip.keys, nonce, &r), 410);
 	ck_assert_str_eq(kt_error(&r), "challenge_expired");
 	kt_resp_free(&r);
 	lpa_secbuf_free(&wrong);
@@ -836,9 +803,7 @@ START_TEST(db_has_no_plaintext_keys)
 	char token[64];
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
@@ -944,9 +909,7 @@ START_TEST(list_json_and_show_device)
 	json_t *j, *a;
 
 	logged_in(&op, token);
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(kt_issue("st1", token, &chip, LOT, "1.1", &counter, pkg, &r), 201);
-	kt_resp_free(&r);
+	counter = issued(token, &chip, "1.1", pkg);
 	kt_chip_install(&chip, pkg, rc);
 	ck_assert_int_eq(kt_confirm("st1", token, chip.dev_eui, counter, rc, &r), 200);
 	kt_resp_free(&r);
@@ -1057,13 +1020,9 @@ START_TEST(scope_globs)
 }
 END_TEST
 
-static Suite *kms_suite(void)
+int main(void)
 {
-	Suite *s = suite_create("kms");
-	struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct kt_case cases[] = {
 		{"login_ok", login_ok},
 		{"login_sha256", login_sha256},
 		{"login_wrong_password", login_wrong_password},
@@ -1098,27 +1057,5 @@ static Suite *kms_suite(void)
 		{"scope_globs", scope_globs},
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		/* One server for the whole run: kt_start starts it on first use. */
-		tcase_add_unchecked_fixture(tc, kt_start, NULL);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].t);
-		suite_add_tcase(s, tc);
-	}
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(kms_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return kt_main("kms", cases, sizeof(cases) / sizeof(cases[0]), kt_start, 60, false);
 }

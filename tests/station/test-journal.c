@@ -46,32 +46,35 @@ static void step(journal *j, enum journal_step s, uint64_t uid, uint64_t eui, ui
 	ck_assert_int_eq(journal_log(j, &e), LPA_OK);
 }
 
-START_TEST(replay_finds_unfinished_devices)
+/* Histories the tests replay: chip 2 stopped mid-install, chip 3 abandoned, chip 4
+ * confirmed but not recorded; chip 5's attempt 1 reached the chip (receipt lost), its
+ * attempt 2 was journaled at `installing`, then abandoned. */
+static const struct {
+	enum journal_step s;
+	uint64_t uid, eui;
+	uint32_t ctr;
+} history[] = {
+	{J_BEGIN, 2, 0, 0},        {J_ISSUED, 2, 0xE2, 7}, {J_INSTALLING, 2, 0, 0},
+	{J_BEGIN, 3, 0, 0},        {J_ABANDONED, 3, 0, 0}, {J_BEGIN, 4, 0, 0},
+	{J_ISSUED, 4, 0xE4, 1},    {J_INSTALLED, 4, 0, 0}, {J_CONFIRMED, 4, 0, 0},
+	{J_BEGIN, 5, 0, 0},        {J_ISSUED, 5, 0xE5, 1}, {J_INSTALLING, 5, 0xE5, 1},
+	{J_BEGIN, 5, 0, 0},        {J_ISSUED, 5, 0xE5, 2}, {J_INSTALLING, 5, 0xE5, 2},
+	{J_ABANDONED, 5, 0xE5, 2},
+};
+
+/* Logs the history of chips first..last, in its order. */
+static void history_chips(journal *j, uint64_t first, uint64_t last)
 {
-	journal *j = NULL;
+	for (size_t i = 0; i < TU_N(history); i++)
+		if (history[i].uid >= first && history[i].uid <= last)
+			step(j, history[i].s, history[i].uid, history[i].eui, history[i].ctr);
+}
+
+/* What chips 2 to 4's history leaves unfinished, read back. */
+static void assert_unfinished_2_and_4(journal *j)
+{
 	const struct journal_entry *u;
-	size_t rec, ab, un;
 
-	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
-	/* Device 1 done, device 2 stopped mid-install, device 3 abandoned, device 4
-	 * confirmed but not recorded. */
-	step(j, J_BEGIN, 1, 0, 0);
-	step(j, J_ISSUED, 1, 0xE1, 5);
-	step(j, J_INSTALLED, 1, 0, 0);
-	step(j, J_CONFIRMED, 1, 0, 0);
-	step(j, J_RECORDED, 1, 0, 0);
-	step(j, J_BEGIN, 2, 0, 0);
-	step(j, J_ISSUED, 2, 0xE2, 7);
-	step(j, J_INSTALLING, 2, 0, 0);
-	step(j, J_BEGIN, 3, 0, 0);
-	step(j, J_ABANDONED, 3, 0, 0);
-	step(j, J_BEGIN, 4, 0, 0);
-	step(j, J_ISSUED, 4, 0xE4, 1);
-	step(j, J_INSTALLED, 4, 0, 0);
-	step(j, J_CONFIRMED, 4, 0, 0);
-	journal_close(&j);
-
-	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
 	ck_assert_uint_eq(journal_unfinished(j, &u), 2);
 	ck_assert_uint_eq(u[0].chip_uid, 2);
 	ck_assert_int_eq(u[0].step, J_INSTALLING);
@@ -82,6 +85,26 @@ START_TEST(replay_finds_unfinished_devices)
 	ck_assert_int_eq(u[1].step, J_CONFIRMED);
 	ck_assert_str_eq(u[1].record, "eyJhbGciOiJFUzI1NiJ9.e30.sig");
 	ck_assert_str_eq(u[1].receipt, "TFBSMQ-receipt");
+}
+
+START_TEST(replay_finds_unfinished_devices)
+{
+	journal *j = NULL;
+	size_t rec, ab, un;
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	/* Device 1 done, device 2 stopped mid-install, device 3 abandoned, device 4
+	 * confirmed but not recorded. */
+	step(j, J_BEGIN, 1, 0, 0);
+	step(j, J_ISSUED, 1, 0xE1, 5);
+	step(j, J_INSTALLED, 1, 0, 0);
+	step(j, J_CONFIRMED, 1, 0, 0);
+	step(j, J_RECORDED, 1, 0, 0);
+	history_chips(j, 2, 4);
+	journal_close(&j);
+
+	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
+	assert_unfinished_2_and_4(j);
 	journal_totals(j, &rec, &ab, &un);
 	ck_assert_uint_eq(rec, 1);
 	ck_assert_uint_eq(ab, 1);
@@ -117,20 +140,17 @@ END_TEST
 START_TEST(corrupt_line_refused)
 {
 	journal *j = NULL;
-	FILE *f = fopen(path, "w");
+	const char *bad[] = {
+		"{\"t\":1,\"step\":\"teleported\",\"uid\":\"0000000000000001\"}\n",
+		"{\"t\":1,\"step\":\"begin\",\"uid\":\"xyz\"}\n",
+		"{\"t\":1,\"step\":\"begin\"}\n",
+	};
 
-	fputs("{\"t\":1,\"step\":\"teleported\",\"uid\":\"0000000000000001\"}\n", f);
-	fclose(f);
-	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
-	ck_assert_ptr_null(j);
-	f = fopen(path, "w");
-	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"xyz\"}\n", f);
-	fclose(f);
-	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
-	f = fopen(path, "w");
-	fputs("{\"t\":1,\"step\":\"begin\"}\n", f);
-	fclose(f);
-	ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
+	for (size_t i = 0; i < TU_N(bad); i++) {
+		tu_spill(path, bad[i], strlen(bad[i]));
+		ck_assert_int_eq(journal_open(path, &j), LPA_ERR_ENCODING);
+		ck_assert_ptr_null(j);
+	}
 }
 END_TEST
 
@@ -192,13 +212,7 @@ START_TEST(every_unrecorded_attempt_is_remembered)
 	journal *j = NULL;
 
 	ck_assert_int_eq(journal_open(path, &j), LPA_OK);
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 1);
-	step(j, J_INSTALLING, 5, 0xE5, 1);
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 2);
-	step(j, J_INSTALLING, 5, 0xE5, 2);
-	step(j, J_ABANDONED, 5, 0xE5, 2);
+	history_chips(j, 5, 5);
 	/* Issued but never installing: the chip cannot hold attempt 3. */
 	step(j, J_BEGIN, 6, 0, 0);
 	step(j, J_ISSUED, 6, 0xE6, 3);
@@ -248,38 +262,24 @@ static void snap_dir_remove(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static char *slurp(const char *p, size_t *n)
+/* Appends head, 1.1 MiB of fill and tail to the journal: one line long enough to close
+ * the live segment. */
+static void append_long_line(const char *head, char fill, const char *tail)
 {
-	FILE *f = fopen(p, "rb");
-	char *buf;
-	long len;
+	FILE *f;
 
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	ck_assert_ptr_nonnull(buf = malloc((size_t)len + 1));
-	ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
+	fputs(head, f);
+	for (int i = 0; i < 1100 * 1024; i++)
+		fputc(fill, f);
+	fputs(tail, f);
 	fclose(f);
-	buf[len] = '\0';
-	*n = (size_t)len;
-	return buf;
-}
-
-static void spill(const char *p, const char *buf, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
-	ck_assert_int_eq(fclose(f), 0);
 }
 
 /* Chips in every state, then a line long enough to close the live segment. */
 static void snap_history(void)
 {
 	journal *j = NULL;
-	FILE *f;
 
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	step(j, J_BEGIN, 1, 0, 0);
@@ -288,52 +288,39 @@ static void snap_history(void)
 	step(j, J_INSTALLED, 1, 0, 0);
 	step(j, J_CONFIRMED, 1, 0, 0);
 	step(j, J_RECORDED, 1, 0, 0);
-	step(j, J_BEGIN, 2, 0, 0);
-	step(j, J_ISSUED, 2, 0xE2, 7);
-	step(j, J_INSTALLING, 2, 0, 0);
-	step(j, J_BEGIN, 3, 0, 0);
-	step(j, J_ABANDONED, 3, 0, 0);
-	step(j, J_BEGIN, 4, 0, 0);
-	step(j, J_ISSUED, 4, 0xE4, 1);
-	step(j, J_INSTALLED, 4, 0, 0);
-	step(j, J_CONFIRMED, 4, 0, 0);
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 1);
-	step(j, J_INSTALLING, 5, 0xE5, 1);
-	step(j, J_BEGIN, 5, 0, 0);
-	step(j, J_ISSUED, 5, 0xE5, 2);
-	step(j, J_INSTALLING, 5, 0xE5, 2);
-	step(j, J_ABANDONED, 5, 0xE5, 2);
+	history_chips(j, 2, 4);
+	history_chips(j, 5, 5);
 	journal_close(&j);
 	/* Members the journal does not know are ignored: 1.1 MiB in one line. */
-	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
-	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\",\"pad\":\"", f);
-	for (int i = 0; i < 1100 * 1024; i++)
-		fputc('x', f);
-	fputs("\"}\n{\"t\":2,\"step\":\"abandoned\",\"uid\":\"0000000000000006\"}\n", f);
-	fclose(f);
+	append_long_line("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\",\"pad\":\"", 'x',
+			 "\"}\n{\"t\":2,\"step\":\"abandoned\",\"uid\":\"0000000000000006\"}\n");
+}
+
+/* A state directory with snap_history's journal opened and closed once: its snapshot's
+ * path into snap and its bytes (n of them), returned. */
+static char *snap_made(char snap[160], size_t *n)
+{
+	journal *j = NULL;
+
+	snap_dir();
+	snap_history();
+	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
+	journal_close(&j);
+	snprintf(snap, 160, "%s/journal.snap", dir);
+	return tu_slurp(snap, n);
 }
 
 /* What snap_history wrote, whatever files it is read from. */
 static void snap_assert_state(journal *j)
 {
-	const struct journal_entry *u, *e;
+	const struct journal_entry *e;
 	size_t rec, ab, un;
 
 	journal_totals(j, &rec, &ab, &un);
 	ck_assert_uint_eq(rec, 1);
 	ck_assert_uint_eq(ab, 3);
 	ck_assert_uint_eq(un, 2);
-	ck_assert_uint_eq(journal_unfinished(j, &u), 2);
-	ck_assert_uint_eq(u[0].chip_uid, 2);
-	ck_assert_int_eq(u[0].step, J_INSTALLING);
-	ck_assert_uint_eq(u[0].dev_eui, 0xE2);
-	ck_assert_uint_eq(u[0].counter, 7);
-	ck_assert_str_eq(u[0].probe, "SIM0000001");
-	ck_assert_uint_eq(u[1].chip_uid, 4);
-	ck_assert_int_eq(u[1].step, J_CONFIRMED);
-	ck_assert_str_eq(u[1].record, "eyJhbGciOiJFUzI1NiJ9.e30.sig");
-	ck_assert_str_eq(u[1].receipt, "TFBSMQ-receipt");
+	assert_unfinished_2_and_4(j);
 	ck_assert_ptr_nonnull(e = journal_last(j, 1));
 	ck_assert_int_eq(e->step, J_RECORDED);
 	ck_assert_uint_eq(e->dev_eui, 0xE1);
@@ -360,13 +347,13 @@ START_TEST(grown_segment_archived_and_snapshot_read)
 
 	snap_dir();
 	snap_history();
-	before = slurp(jpath, &n_before);
+	before = tu_slurp(jpath, &n_before);
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	snap_assert_state(j);
 	journal_close(&j);
 	snprintf(arch, sizeof(arch), "%s/journal.d/000001.jsonl", dir);
 	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
-	after = slurp(arch, &n_after);
+	after = tu_slurp(arch, &n_after);
 	ck_assert_uint_eq(n_after, n_before);
 	ck_assert(memcmp(before, after, n_before) == 0);
 	ck_assert_int_eq(stat(jpath, &st), 0);
@@ -399,12 +386,7 @@ START_TEST(torn_snapshot_loses_nothing)
 	size_t n;
 	journal *j = NULL;
 
-	snap_dir();
-	snap_history();
-	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
-	journal_close(&j);
-	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
-	good = slurp(snap, &n);
+	good = snap_made(snap, &n);
 	/* The same history without its 1.1 MiB line, for a quick replay at every cut. */
 	{
 		char arch[160], *all, *pad;
@@ -415,12 +397,12 @@ START_TEST(torn_snapshot_loses_nothing)
 			"\"0000000000000006\"}\n";
 
 		snprintf(arch, sizeof(arch), "%s/journal.d/000001.jsonl", dir);
-		all = slurp(arch, &n_all);
+		all = tu_slurp(arch, &n_all);
 		ck_assert_ptr_nonnull(
 			pad = strstr(all,
 				     "{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000006\""));
 		memcpy(pad, six, sizeof(six));
-		spill(arch, all, strlen(all));
+		tu_spill(arch, all, strlen(all));
 		free(all);
 	}
 	for (size_t cut = 0; cut <= n + 1; cut++) {
@@ -429,10 +411,10 @@ START_TEST(torn_snapshot_loses_nothing)
 		ck_assert_ptr_nonnull(bad);
 		memcpy(bad, good, n);
 		if (cut < n) {
-			spill(snap, bad, cut); /* torn */
+			tu_spill(snap, bad, cut); /* torn */
 		} else {
 			bad[n == 0 ? 0 : (cut - n) * (n / 2)] ^= 0x40; /* flipped */
-			spill(snap, bad, n);
+			tu_spill(snap, bad, n);
 		}
 		ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 		snap_assert_state(j);
@@ -442,7 +424,7 @@ START_TEST(torn_snapshot_loses_nothing)
 	/* The open that found it torn wrote a good one again. */
 	{
 		size_t n2;
-		char *again = slurp(snap, &n2);
+		char *again = tu_slurp(snap, &n2);
 
 		ck_assert_uint_eq(n2, n);
 		free(again);
@@ -459,28 +441,18 @@ START_TEST(segment_archived_before_its_snapshot)
 	char snap[160], *old;
 	size_t n;
 	journal *j = NULL;
-	FILE *f;
 
-	snap_dir();
-	snap_history();
-	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
-	journal_close(&j);
-	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
-	old = slurp(snap, &n);
+	old = snap_made(snap, &n);
 	/* A second segment: chip 2 recorded, chip 7 begun, then a long line. */
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	step(j, J_RECORDED, 2, 0, 0);
 	step(j, J_BEGIN, 7, 0, 0);
 	journal_close(&j);
-	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
-	fputs("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000008\",\"pad\":\"", f);
-	for (int i = 0; i < 1100 * 1024; i++)
-		fputc('y', f);
-	fputs("\"}\n", f);
-	fclose(f);
+	append_long_line("{\"t\":1,\"step\":\"begin\",\"uid\":\"0000000000000008\",\"pad\":\"", 'y',
+			 "\"}\n");
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	journal_close(&j);
-	spill(snap, old, n); /* as if the crash came before the rename of the new one */
+	tu_spill(snap, old, n); /* as if the crash came before the rename of the new one */
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	ck_assert_int_eq(journal_last(j, 2)->step, J_RECORDED);
 	ck_assert_uint_eq(journal_last(j, 2)->counter, 7);
@@ -504,20 +476,10 @@ static char *delta_setup(size_t *snap_len)
 	journal *j = NULL;
 	pid_t pid;
 	int st = -1;
-	FILE *f;
 
-	snap_dir();
-	snap_history();
-	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
-	journal_close(&j);
-	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
-	base = slurp(snap, snap_len);
-	ck_assert_ptr_nonnull(f = fopen(jpath, "a"));
-	fputs("{\"t\":3,\"step\":\"recorded\",\"uid\":\"0000000000000002\",\"pad\":\"", f);
-	for (int i = 0; i < 1100 * 1024; i++)
-		fputc('z', f);
-	fputs("\"}\n", f);
-	fclose(f);
+	base = snap_made(snap, snap_len);
+	append_long_line("{\"t\":3,\"step\":\"recorded\",\"uid\":\"0000000000000002\",\"pad\":\"",
+			 'z', "\"}\n");
 	if ((pid = fork()) == 0) {
 		if (journal_open(jpath, &j) != LPA_OK)
 			_exit(1);
@@ -558,7 +520,7 @@ START_TEST(archiving_writes_a_delta_merged_at_close)
 	snprintf(snap, sizeof(snap), "%s/journal.snap", dir);
 	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
 	/* The snapshot was not rewritten; the delta holds one chip. */
-	now = slurp(snap, &n_now);
+	now = tu_slurp(snap, &n_now);
 	ck_assert_uint_eq(n_now, n_base);
 	ck_assert(memcmp(now, base, n_base) == 0);
 	free(now);
@@ -598,11 +560,11 @@ START_TEST(torn_delta_loses_nothing)
 
 	free(delta_setup(&n_base));
 	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
-	good = slurp(delta, &n);
+	good = tu_slurp(delta, &n);
 	ck_assert_ptr_nonnull(bad = malloc(n));
 	memcpy(bad, good, n);
 	bad[n / 2] ^= 0x10;
-	spill(delta, bad, n);
+	tu_spill(delta, bad, n);
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	delta_assert_state(j);
 	journal_close(&j);
@@ -611,8 +573,8 @@ START_TEST(torn_delta_loses_nothing)
 	snap_dir_remove();
 	free(delta_setup(&n_base)); /* a directory of its own again */
 	snprintf(delta, sizeof(delta), "%s/journal.snap.d/000002", dir);
-	good = slurp(delta, &n);
-	spill(delta, good, n - 1);
+	good = tu_slurp(delta, &n);
+	tu_spill(delta, good, n - 1);
 	ck_assert_int_eq(journal_open(jpath, &j), LPA_OK);
 	delta_assert_state(j);
 	journal_close(&j);

@@ -58,6 +58,13 @@ static lpa_secbuf *tk_secbuf(const char *s)
 	return b;
 }
 
+/* A fresh operator from prefix with roles, and a TOTP step with time left to log in. */
+static void tk_operator(struct kt_op *op, const char *prefix, const char *roles)
+{
+	kt_operator(op, prefix, roles, NULL, NULL, NULL);
+	kt_totp_settle();
+}
+
 /* Logs op in with the code of step offset; returns kms_login's result. */
 static int tk_login(kms_client *c, const struct kt_op *op, const char *password, int offset,
 		    unsigned ttl, lpa_secbuf **token, struct kms_session_info *info)
@@ -80,10 +87,32 @@ static kms_client *tk_session(struct kt_op *op, lpa_secbuf **token)
 	struct kms_session_info info;
 	kms_client *c = tk_client("st1");
 
-	kt_operator(op, "cl", "operator,qa", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(op, "cl", "operator,qa");
 	ck_assert_int_eq(tk_login(c, op, NULL, 0, 0, token, &info), LPA_OK);
 	return c;
+}
+
+/* Confirms resp's attempt with receipt, as serial KP3-0001 by firmware 2.5.0. */
+static int tk_confirm(kms_client *c, const lpa_secbuf *token, const struct kms_issue_resp *resp,
+		      const uint8_t receipt[LPA_LPR1_LEN], char **record)
+{
+	return kms_confirm(c, token, resp->dev_eui, resp->counter, receipt, "KP3-0001", "2.5.0",
+			   record);
+}
+
+/* kms_parse_issue over the whole of body. */
+static int tk_parse_issue(const char *body, uint64_t uid, uint64_t join_eui, uint8_t lorawan,
+			  struct kms_issue_resp *resp, struct kms_error *e)
+{
+	return kms_parse_issue(body, strlen(body), uid, join_eui, lorawan, resp, e);
+}
+
+/* The end of a test on the KMS: chip, token and client freed. */
+static void tk_end(kms_client **c, lpa_secbuf **token, struct kt_chip *chip)
+{
+	kt_chip_free(chip);
+	lpa_secbuf_free(token);
+	kms_client_free(c);
 }
 
 static int tk_issue(kms_client *c, const lpa_secbuf *token, const struct kt_chip *chip,
@@ -97,6 +126,16 @@ static int tk_issue(kms_client *c, const lpa_secbuf *token, const struct kt_chip
 				    .silicon_id = KT_SILICON_ID};
 
 	return kms_issue(c, token, &req, resp);
+}
+
+/* A new chip, issued a LoRaWAN 1.1 package (which must succeed) and installed: its
+ * receipt in receipt. */
+static void tk_installed(kms_client *c, const lpa_secbuf *token, struct kt_chip *chip,
+			 struct kms_issue_resp *resp, uint8_t receipt[LPA_LPR1_LEN])
+{
+	kt_chip_new(chip, false, 0);
+	ck_assert_int_eq(tk_issue(c, token, chip, "1.1", resp), LPA_OK);
+	kt_chip_install(chip, resp->package, receipt);
 }
 
 /* A loopback port: listening but never answering (listen_fd >= 0), or closed. */
@@ -128,8 +167,7 @@ START_TEST(login_ok)
 	kms_client *c = tk_client("st1");
 	uint64_t req, conn;
 
-	kt_operator(&op, "ok", "operator,qa", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(&op, "ok", "operator,qa");
 	ck_assert_int_eq(tk_login(c, &op, NULL, 0, 0, &token, &info), LPA_OK);
 	ck_assert_ptr_nonnull(token);
 	ck_assert_uint_eq(lpa_secbuf_len(token), 43);
@@ -154,8 +192,7 @@ START_TEST(login_escapes_password)
 
 	/* Quotes, a backslash and a control character in the password: refused as a wrong
 	 * password (401), not as malformed JSON (400), so the body was well formed. */
-	kt_operator(&op, "esc", "operator", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(&op, "esc", "operator");
 	ck_assert_int_eq(tk_login(c, &op, "a \"quoted\" \\ pass\tword", 0, 0, &token, &info),
 			 LPA_ERR_KMS_AUTH);
 	ck_assert_int_eq(kms_client_error(c)->status, 401);
@@ -172,8 +209,7 @@ START_TEST(login_wrong_password)
 	kms_client *c = tk_client("st1");
 	uint64_t req, conn;
 
-	kt_operator(&op, "wrongpw", "operator", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(&op, "wrongpw", "operator");
 	ck_assert_int_eq(tk_login(c, &op, "not the password", 0, 0, &token, &info),
 			 LPA_ERR_KMS_AUTH);
 	ck_assert_ptr_null(token);
@@ -193,8 +229,7 @@ START_TEST(login_replayed_totp)
 	lpa_secbuf *token = NULL;
 	kms_client *c = tk_client("st1");
 
-	kt_operator(&op, "replay", "operator", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(&op, "replay", "operator");
 	ck_assert_int_eq(tk_login(c, &op, NULL, 0, 0, &token, &info), LPA_OK);
 	lpa_secbuf_free(&token);
 	ck_assert_int_eq(tk_login(c, &op, NULL, 0, 0, &token, &info), LPA_ERR_KMS_AUTH);
@@ -218,9 +253,7 @@ START_TEST(logout_ends_session)
 	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_ERR_KMS_AUTH);
 	ck_assert_str_eq(kms_client_error(c)->code, "unauthenticated");
 	ck_assert_int_eq(kms_logout(c, token), LPA_ERR_KMS_AUTH);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -235,8 +268,7 @@ START_TEST(keyring_token_expired)
 	kms_client *c = tk_client("st1");
 	char name[64];
 
-	kt_operator(&op, "expiry", "operator", NULL, NULL, NULL);
-	kt_totp_settle();
+	tk_operator(&op, "expiry", "operator");
 	ck_assert_int_eq(tk_login(c, &op, NULL, 0, 1, &token, &info), LPA_OK);
 	ck_assert_int_le(info.expires_at, time(NULL) + 1);
 	/* The station's keyring still holds it (a clock ahead of the KMS, or a session
@@ -272,9 +304,7 @@ START_TEST(malformed_token_not_sent)
 	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_ERR_INVAL);
 	kms_client_counters(c, &req, &conn);
 	ck_assert_uint_eq(req, 0);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -303,9 +333,7 @@ START_TEST(issue_confirm_one_connection)
 	ck_assert_uint_eq(hdr.chip_uid, chip.uid);
 	ck_assert_uint_eq(hdr.dev_eui, resp.dev_eui);
 	kt_chip_install(&chip, resp.package, receipt);
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &record),
-			 LPA_OK);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &record), LPA_OK);
 	/* Two requests per device, and the login's connection carried them all. */
 	kms_client_counters(c, &req, &conn);
 	ck_assert_uint_eq(req - req0, 2);
@@ -316,9 +344,7 @@ START_TEST(issue_confirm_one_connection)
 	ck_assert_ptr_nonnull(strstr((const char *)payload, "\"serial\":\"KP3-0001\""));
 	/* Confirm is idempotent: the same receipt gets the same record (why it may be
 	 * retried). */
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &again),
-			 LPA_OK);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &again), LPA_OK);
 	ck_assert_str_eq(again, record);
 	kms_client_counters(c, &req, &conn);
 	ck_assert_uint_eq(conn, 1);
@@ -327,9 +353,7 @@ START_TEST(issue_confirm_one_connection)
 	free(payload);
 	free(record);
 	free(again);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -347,9 +371,7 @@ START_TEST(issue_again_same_dev_eui)
 	ck_assert_int_eq(tk_issue(c, token, &chip, "1.0.4", &r2), LPA_OK);
 	ck_assert_uint_eq(r1.dev_eui, r2.dev_eui);
 	ck_assert_uint_eq(r2.counter, r1.counter + 1);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -363,19 +385,13 @@ START_TEST(confirm_forged_receipt)
 	kms_client *c = tk_session(&op, &token);
 	char *record = NULL;
 
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_OK);
-	kt_chip_install(&chip, resp.package, receipt);
+	tk_installed(c, token, &chip, &resp, receipt);
 	receipt[LPA_LPR1_LEN - 1] ^= 1; /* the DIK signature */
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &record),
-			 LPA_ERR_KMS_RECEIPT);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &record), LPA_ERR_KMS_RECEIPT);
 	ck_assert_ptr_null(record);
 	ck_assert_int_eq(kms_client_error(c)->status, 422);
 	ck_assert_str_eq(kms_client_error(c)->code, "receipt_invalid");
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -398,9 +414,7 @@ START_TEST(confirm_superseded)
 		LPA_ERR_KMS_RECEIPT);
 	ck_assert_int_eq(kms_client_error(c)->status, 409);
 	ck_assert_str_eq(kms_client_error(c)->code, "attempt_closed");
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -446,9 +460,7 @@ START_TEST(issue_bad_identity_not_sent)
 	ck_assert_int_eq(tk_issue(c, token, &chip, "2.0", &resp), LPA_ERR_INVAL);
 	kms_client_counters(c, &req, &conn);
 	ck_assert_uint_eq(req, req0);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -462,22 +474,16 @@ START_TEST(abandon_idempotent)
 	kms_client *c = tk_session(&op, &token);
 	char *record = NULL;
 
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_OK);
-	kt_chip_install(&chip, resp.package, receipt);
+	tk_installed(c, token, &chip, &resp, receipt);
 	ck_assert_int_eq(kms_abandon(c, token, resp.dev_eui, resp.counter, "install failed"),
 			 LPA_OK);
 	ck_assert_int_eq(kms_abandon(c, token, resp.dev_eui, resp.counter, "again"), LPA_OK);
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &record),
-			 LPA_ERR_KMS_RECEIPT);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &record), LPA_ERR_KMS_RECEIPT);
 	ck_assert_str_eq(kms_client_error(c)->code, "attempt_closed");
 	ck_assert_int_eq(kms_abandon(c, token, resp.dev_eui, resp.counter + 7, "unknown"),
 			 LPA_ERR_KMS_REFUSED);
 	ck_assert_int_eq(kms_client_error(c)->status, 404);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -495,12 +501,8 @@ START_TEST(challenge_verify)
 	uint32_t counter = 0;
 	time_t exp = 0;
 
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_OK);
-	kt_chip_install(&chip, resp.package, receipt);
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &record),
-			 LPA_OK);
+	tk_installed(c, token, &chip, &resp, receipt);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &record), LPA_OK);
 	/* A wrong proof: the KMS answers "no", which is QA's result, not a failed call. */
 	ck_assert_int_eq(kms_challenge(c, token, resp.dev_eui, nonce, &exp), LPA_OK);
 	ck_assert_int_gt(exp, time(NULL));
@@ -525,9 +527,7 @@ START_TEST(challenge_verify)
 			 LPA_ERR_KMS_REFUSED);
 	ck_assert_str_eq(kms_client_error(c)->code, "no_challenge");
 	free(record);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -794,51 +794,40 @@ START_TEST(parse_issue_strict)
 
 	memset(&e, 0, sizeof(e));
 	tk_issue_body(body, sizeof(body), "70b3d57ed0100000", 1, "");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_OK);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e), LPA_OK);
 	ck_assert_uint_eq(resp.dev_eui, 0x70b3d57ed0100000ull);
 	/* A package for another chip, JoinEUI or LoRaWAN version than asked. */
-	ck_assert_int_eq(kms_parse_issue(body, strlen(body), uid + 1, TK_JOIN_EUI, LPA_LORAWAN_11,
-					 &resp, &e),
+	ck_assert_int_eq(tk_parse_issue(body, uid + 1, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
 			 LPA_ERR_KMS_PROTOCOL);
 	ck_assert_ptr_nonnull(strstr(e.message, "does not match"));
-	ck_assert_int_eq(kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI + 1, LPA_LORAWAN_11,
-					 &resp, &e),
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI + 1, LPA_LORAWAN_11, &resp, &e),
 			 LPA_ERR_KMS_PROTOCOL);
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_10, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_10, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL);
 	/* A reply whose DevEUI or counter is not the package's. */
 	tk_issue_body(body, sizeof(body), "70b3d57ed0100001", 1, "");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL);
 	tk_issue_body(body, sizeof(body), "70b3d57ed0100000", 2, "");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL);
 	/* Ill-formed members. */
 	tk_issue_body(body, sizeof(body), "70b3d57ed010000", 1, "");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL);
 	ck_assert_ptr_nonnull(strstr(e.message, "dev_eui"));
 	tk_issue_body(body, sizeof(body), "70b3d57ed0100000", 1, ",\"counter\":1");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL); /* duplicate key */
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL); /* duplicate key */
 	tk_issue_body(body, sizeof(body), "70b3d57ed0100000", 1, "");
 	strcat(body, " x");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL); /* trailing garbage */
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL); /* trailing garbage */
 	snprintf(body, sizeof(body),
 		 "{\"dev_eui\":\"70b3d57ed0100000\",\"counter\":1,"
 		 "\"package\":\"AAAA\",\"key_id\":1,\"issued_at\":1}");
-	ck_assert_int_eq(
-		kms_parse_issue(body, strlen(body), uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
-		LPA_ERR_KMS_PROTOCOL);
+	ck_assert_int_eq(tk_parse_issue(body, uid, TK_JOIN_EUI, LPA_LORAWAN_11, &resp, &e),
+			 LPA_ERR_KMS_PROTOCOL);
 	ck_assert_ptr_nonnull(strstr(e.message, "package"));
 }
 END_TEST
@@ -926,12 +915,8 @@ START_TEST(lot_records_round_trip)
 	char *record = NULL;
 	bool found = false;
 
-	kt_chip_new(&chip, false, 0);
-	ck_assert_int_eq(tk_issue(c, token, &chip, "1.1", &resp), LPA_OK);
-	kt_chip_install(&chip, resp.package, receipt);
-	ck_assert_int_eq(kms_confirm(c, token, resp.dev_eui, resp.counter, receipt, "KP3-0001",
-				     "2.5.0", &record),
-			 LPA_OK);
+	tk_installed(c, token, &chip, &resp, receipt);
+	ck_assert_int_eq(tk_confirm(c, token, &resp, receipt, &record), LPA_OK);
 	ck_assert_int_eq(kms_lot_records(c, token, TK_LOT, &lr), LPA_OK);
 	ck_assert_uint_ge(lr.n, 1);
 	for (size_t i = 0; i < lr.n; i++)
@@ -942,9 +927,7 @@ START_TEST(lot_records_round_trip)
 	/* A lot that is no name is refused before anything is sent. */
 	ck_assert_int_eq(kms_lot_records(c, token, "../keys", &lr), LPA_ERR_INVAL);
 	free(record);
-	kt_chip_free(&chip);
-	lpa_secbuf_free(&token);
-	kms_client_free(&c);
+	tk_end(&c, &token, &chip);
 }
 END_TEST
 
@@ -978,48 +961,40 @@ START_TEST(parse_lot_records_strict)
 }
 END_TEST
 
-static void tk_main_start(void)
-{
-	kt_start();
-}
-
 int main(void)
 {
-	const struct tu_case cases[] = {
-		TU_CASE(login_ok),
-		TU_CASE(login_escapes_password),
-		TU_CASE(login_wrong_password),
-		TU_CASE(login_replayed_totp),
-		TU_CASE(logout_ends_session),
-		TU_CASE(keyring_token_expired),
-		TU_CASE(malformed_token_not_sent),
-		TU_CASE(issue_confirm_one_connection),
-		TU_CASE(issue_again_same_dev_eui),
-		TU_CASE(confirm_forged_receipt),
-		TU_CASE(confirm_superseded),
-		TU_CASE(untrusted_chip),
-		TU_CASE(issue_bad_identity_not_sent),
-		TU_CASE(abandon_idempotent),
-		TU_CASE(challenge_verify),
-		TU_CASE(keys_reuse_connection),
-		TU_CASE(kms_down_bounded_retries),
-		TU_CASE(kms_silent_times_out),
-		TU_CASE(wrong_pinned_ca),
-		TU_CASE(proxy_environment_ignored),
-		TU_CASE(revoked_station_refused),
-		TU_CASE(only_https),
-		TU_CASE(client_from_its_own_options),
-		TU_CASE(parse_error_mapping),
-		TU_CASE(parse_error_message_sanitised),
-		TU_CASE(parse_issue_strict),
-		TU_CASE(parse_login_strict),
-		TU_CASE(parse_confirm_strict),
-		TU_CASE(lot_records_round_trip),
-		TU_CASE(parse_lot_records_strict),
+	const struct kt_case cases[] = {
+		KT_CASE(login_ok),
+		KT_CASE(login_escapes_password),
+		KT_CASE(login_wrong_password),
+		KT_CASE(login_replayed_totp),
+		KT_CASE(logout_ends_session),
+		KT_CASE(keyring_token_expired),
+		KT_CASE(malformed_token_not_sent),
+		KT_CASE(issue_confirm_one_connection),
+		KT_CASE(issue_again_same_dev_eui),
+		KT_CASE(confirm_forged_receipt),
+		KT_CASE(confirm_superseded),
+		KT_CASE(untrusted_chip),
+		KT_CASE(issue_bad_identity_not_sent),
+		KT_CASE(abandon_idempotent),
+		KT_CASE(challenge_verify),
+		KT_CASE(keys_reuse_connection),
+		KT_CASE(kms_down_bounded_retries),
+		KT_CASE(kms_silent_times_out),
+		KT_CASE(wrong_pinned_ca),
+		KT_CASE(proxy_environment_ignored),
+		KT_CASE(revoked_station_refused),
+		KT_CASE(only_https),
+		KT_CASE(client_from_its_own_options),
+		KT_CASE(parse_error_mapping),
+		KT_CASE(parse_error_message_sanitised),
+		KT_CASE(parse_issue_strict),
+		KT_CASE(parse_login_strict),
+		KT_CASE(parse_confirm_strict),
+		KT_CASE(lot_records_round_trip),
+		KT_CASE(parse_lot_records_strict),
 	};
-	Suite *s = suite_create("kms-client");
-	SRunner *sr;
-	int failed;
 
 	/* A session keyring of our own: the keyring test neither sees nor leaves keys in
 	 * the caller's. */
@@ -1027,19 +1002,6 @@ int main(void)
 		perror("test-kms-client: keyctl_join_session_keyring");
 	if (lpa_secure_init(64 * 1024) != LPA_OK)
 		fprintf(stderr, "test-kms-client: no secure heap; secbufs use locked pages\n");
-	for (size_t i = 0; i < TU_N(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		/* One server for the run, started by the first TCase that runs. */
-		tcase_add_unchecked_fixture(tc, tk_main_start, NULL);
-		tcase_set_timeout(tc, 30);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	failed += kt_stop();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	/* One server for the run, started by the first TCase that runs. */
+	return kt_main("kms-client", cases, TU_N(cases), kt_start, 30, false);
 }

@@ -797,32 +797,6 @@ START_TEST(foreign_station_record_caught)
 END_TEST
 
 /* ------------------------------------------------------- the index file */
-static char *idx_slurp(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	char *buf;
-	long len;
-
-	ck_assert_ptr_nonnull(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	ck_assert_ptr_nonnull(buf = malloc((size_t)len + 1));
-	ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	*n = (size_t)len;
-	return buf;
-}
-
-static void idx_spill(const char *p, const char *buf, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* What a manifest of these records (the last n_open after the trailer) must answer. */
 static void idx_assert(char *const *jws, size_t n, size_t n_open)
 {
@@ -862,21 +836,21 @@ START_TEST(index_file_is_only_a_cache)
 	}
 	manifest_close(&m);
 	snprintf(idx, sizeof(idx), "%s.idx", path);
-	good = idx_slurp(idx, &n);
+	good = tu_slurp(idx, &n);
 	idx_assert(jws, 4, 1);
 	/* The index is what open reads: a line it covers is not parsed again (the verifier,
 	 * not the writer, checks the whole file). */
 	{
 		size_t len;
-		char *file = idx_slurp(path, &len);
+		char *file = tu_slurp(path, &len);
 
 		file[0] = 'X';
-		idx_spill(path, file, len);
+		tu_spill(path, file, len);
 		ck_assert_int_eq(manifest_open(path, &m), LPA_OK);
 		ck_assert_uint_eq(manifest_count(m), 4);
 		manifest_close(&m);
 		file[0] = '{';
-		idx_spill(path, file, len);
+		tu_spill(path, file, len);
 		free(file);
 	}
 	for (size_t cut = 0; cut <= n + 2; cut++) {
@@ -885,30 +859,30 @@ START_TEST(index_file_is_only_a_cache)
 		ck_assert_ptr_nonnull(bad);
 		memcpy(bad, good, n);
 		if (cut < n) {
-			idx_spill(idx, bad, cut); /* torn */
+			tu_spill(idx, bad, cut); /* torn */
 		} else {
 			bad[(cut - n) * (n / 3) + 5] ^= 0x01; /* one bit changed */
-			idx_spill(idx, bad, n);
+			tu_spill(idx, bad, n);
 		}
 		idx_assert(jws, 4, 1);
 		free(bad);
 	}
 	/* Stale: the file grew after the index was written (a crash before close). */
-	idx_spill(idx, good, n);
+	tu_spill(idx, good, n);
 	ck_assert_int_eq(manifest_open(path, &m), LPA_OK);
 	jws[4] = make_record(kms, 0x70b3d57ed0000020ULL, 0xc0ffee20ULL, "LOT-7");
 	ck_assert_int_eq(manifest_append_record(m, jws[4]), LPA_OK);
 	manifest_close(&m);
-	idx_spill(idx, good, n);
+	tu_spill(idx, good, n);
 	idx_assert(jws, 5, 2);
 	/* Another file under the same name: shorter, or as long with other lines. */
-	idx_spill(idx, good, n);
+	tu_spill(idx, good, n);
 	unlink(path);
 	ck_assert_int_eq(manifest_open(path, &m), LPA_OK);
 	ck_assert_uint_eq(manifest_count(m), 0);
 	ck_assert_int_eq(manifest_append_record(m, jws[4]), LPA_OK);
 	manifest_close(&m);
-	idx_spill(idx, good, n);
+	tu_spill(idx, good, n);
 	idx_assert(&jws[4], 1, 1);
 	for (size_t i = 0; i < 5; i++)
 		free(jws[i]);

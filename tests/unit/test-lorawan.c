@@ -2,24 +2,16 @@
 #include <openssl/evp.h>
 
 #include "testutil.h"
-
-static const char *ttn_key = "BEC499C69E9C939E413B6639616 36C61";
-
-#define DEV_NONCE 0x7369
-#define NET_ID 0x020101
-#define JOIN_NONCE 0xAE3B1C
-#define JOIN_EUI 0x0000001223224242ULL
-#define DEV_EUI 0x0042004213424341ULL
+#include "ttn-lorawan.h"
 
 START_TEST(lorawan10_session_keys)
 {
 	struct lpa_lorawan10_skeys k;
 	uint8_t key[16];
 
-	tu_hex(ttn_key, key, 16);
+	tu_hex(TTN_KEY, key, 16);
 	ck_assert_int_eq(lpa_lorawan10_derive(key, JOIN_NONCE, NET_ID, DEV_NONCE, &k), LPA_OK);
-	tu_assert_hex(k.app_s_key, 16, "8C1E0543A229088DE6F84E74BB46BD62");
-	tu_assert_hex(k.nwk_s_key, 16, "0DB924EE6AF90698E05FC7CE48303C01");
+	ttn_lorawan_assert_10_skeys(k.app_s_key, k.nwk_s_key);
 }
 END_TEST
 
@@ -28,13 +20,11 @@ START_TEST(lorawan11_session_keys)
 	struct lpa_lorawan11_skeys k;
 	uint8_t key[16];
 
-	tu_hex(ttn_key, key, 16);
+	tu_hex(TTN_KEY, key, 16);
 	ck_assert_int_eq(lpa_lorawan11_derive(key, key, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &k),
 			 LPA_OK);
-	tu_assert_hex(k.app_s_key, 16, "B035CCE24E4A040EB5CECBF21724412D");
-	tu_assert_hex(k.f_nwk_s_int_key, 16, "379084E7CE22FF191BFF4B77536F2AA3");
-	tu_assert_hex(k.s_nwk_s_int_key, 16, "63C59309D53485BC5164DBF71627AEB9");
-	tu_assert_hex(k.nwk_s_enc_key, 16, "CE07A009A3970AC0519A099ED53E550B");
+	ttn_lorawan_assert_11_skeys(k.app_s_key, k.f_nwk_s_int_key, k.s_nwk_s_int_key,
+				    k.nwk_s_enc_key);
 }
 END_TEST
 
@@ -42,10 +32,9 @@ START_TEST(lorawan11_js_keys)
 {
 	uint8_t key[16], js_int[16], js_enc[16];
 
-	tu_hex(ttn_key, key, 16);
+	tu_hex(TTN_KEY, key, 16);
 	ck_assert_int_eq(lpa_lorawan11_js_keys(key, DEV_EUI, js_int, js_enc), LPA_OK);
-	tu_assert_hex(js_int, 16, "CB8E9EE114C3FB5CE472A5AA13AB1855");
-	tu_assert_hex(js_enc, 16, "BB711EEFB9829B4A75866F8616BACD6D");
+	ttn_lorawan_assert_js_keys(js_int, js_enc);
 }
 END_TEST
 
@@ -55,7 +44,7 @@ START_TEST(lorawan11_keys_are_separated)
 	struct lpa_lorawan11_skeys a, b;
 	uint8_t nwk[16], app[16];
 
-	tu_hex(ttn_key, nwk, 16);
+	tu_hex(TTN_KEY, nwk, 16);
 	memset(app, 0x42, sizeof(app));
 	ck_assert_int_eq(lpa_lorawan11_derive(nwk, nwk, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &a), 0);
 	ck_assert_int_eq(lpa_lorawan11_derive(nwk, app, JOIN_NONCE, JOIN_EUI, DEV_NONCE, &b), 0);
@@ -69,10 +58,10 @@ START_TEST(join_request_mic)
 	uint8_t key[16], mic[4];
 
 	memset(key, 0x01, sizeof(key));
-	ck_assert_int_eq(lpa_lorawan_join_request_mic(key, 0x00, 0x0102030405060708ULL,
-						      0x0102030405060708ULL, 0x0102, mic),
+	ck_assert_int_eq(lpa_lorawan_join_request_mic(key, 0x00, TTN_JR_EUI, TTN_JR_EUI,
+						      TTN_JR_DEV_NONCE, mic),
 			 LPA_OK);
-	tu_assert_hex(mic, 4, "e6e10c55");
+	tu_assert_hex(mic, 4, TTN_JR_MIC);
 }
 END_TEST
 
@@ -108,7 +97,7 @@ START_TEST(join_accept_10)
 	uint8_t key[16], body[28], phy[33], plain[32], mac_in[1 + 28], mac[16], back[28];
 	size_t n = 0, len = 0;
 
-	tu_hex(ttn_key, key, 16);
+	tu_hex(TTN_KEY, key, 16);
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (uint8_t)(i * 7 + 1);
 	for (size_t bl = 12; bl <= 28; bl += 16) {
@@ -146,7 +135,7 @@ START_TEST(join_accept_11)
 	uint8_t mac_in[11 + 1 + 12], mac[16], back[28];
 	size_t n = 0, len = 0;
 
-	tu_hex(ttn_key, nwk, 16);
+	tu_hex(TTN_KEY, nwk, 16);
 	ck_assert_int_eq(lpa_lorawan11_js_keys(nwk, DEV_EUI, js_int, js_enc), LPA_OK);
 	ck_assert_int_eq(lpa_lorawan_join_accept_seal(js_int, nwk, true, JOIN_EUI, DEV_NONCE, body,
 						      12, phy, &n),
@@ -173,7 +162,7 @@ START_TEST(frm_crypt)
 {
 	uint8_t key[16], msg[20], enc[20], back[20], a[16] = {1}, s[16];
 
-	tu_hex(ttn_key, key, 16);
+	tu_hex(TTN_KEY, key, 16);
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)i;
 	ck_assert_int_eq(lpa_lorawan_frm_crypt(key, false, 0x26011234, 7, msg, 20, enc), LPA_OK);

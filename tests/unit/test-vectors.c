@@ -14,32 +14,11 @@
 #include <openssl/evp.h>
 
 #include "testutil.h"
-
-#define VEC_MAX 128 /* docs/protocols.md has 59 names with the LoRaWAN vectors */
-#define VEC_LEN 512
-
-struct vec {
-	char name[40];
-	uint8_t val[VEC_LEN];
-	size_t len;
-};
-
-struct vecset {
-	struct vec v[VEC_MAX];
-	size_t n;
-};
+#include "vecset.h"
 
 static struct vecset doc;
 static const char *doc_path;
 static FILE *vec_out;
-
-static struct vec *vec_find(struct vecset *s, const char *name)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->v[i].name, name) == 0)
-			return &s->v[i];
-	return NULL;
-}
 
 static void vec_put(struct vecset *s, const char *name, const void *val, size_t len)
 {
@@ -67,50 +46,6 @@ static const uint8_t *vec_get(struct vecset *s, const char *name, size_t len)
 static uint64_t vec_uint(struct vecset *s, const char *name, unsigned n)
 {
 	return lpa_be_get(vec_get(s, name, n), n);
-}
-
-/* Appends the hex digits of one line to v; returns 0 if the line is not pure hex. */
-static int vec_append_hex(struct vec *v, const char *p)
-{
-	while (*p != '\0' && !isspace((unsigned char)*p)) {
-		uint8_t b;
-
-		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
-		    v->len >= VEC_LEN || lpa_hex_decode(p, 2, &b, 1) != LPA_OK)
-			return 0;
-		v->val[v->len++] = b;
-		p += 2;
-	}
-	while (isspace((unsigned char)*p))
-		p++;
-	return *p == '\0';
-}
-
-static void vec_load(const char *path, struct vecset *s)
-{
-	FILE *f = fopen(path, "r");
-	char line[512];
-	struct vec *open = NULL;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char name[40];
-		int off = 0;
-
-		if (sscanf(line, "%39[a-z0-9_] = %n", name, &off) == 1 && off > 0) {
-			ck_assert_uint_lt(s->n, VEC_MAX);
-			open = &s->v[s->n++];
-			snprintf(open->name, sizeof(open->name), "%s", name);
-			open->len = 0;
-			ck_assert_msg(vec_append_hex(open, line + off), "bad hex for %s", name);
-		} else if (open != NULL && line[0] == ' ' &&
-			   vec_append_hex(open, line + strspn(line, " "))) {
-			continue;
-		} else {
-			open = NULL;
-		}
-	}
-	fclose(f);
 }
 
 static void vec_print(const struct vec *v)

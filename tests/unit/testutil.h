@@ -5,6 +5,7 @@
 #define TU_N(a) (sizeof(a) / sizeof((a)[0]))
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,35 @@ static inline void tu_assert_hex(const uint8_t *got, size_t n, const char *want_
 	ck_assert_uint_le(n, sizeof(want));
 	tu_hex(want_hex, want, n);
 	ck_assert_mem_eq(got, want, n);
+}
+
+/* A whole file, NUL-terminated (its length, without the NUL, in *n); free it. */
+static inline char *tu_slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long len;
+
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	ck_assert_ptr_nonnull(buf = malloc((size_t)len + 1));
+	ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	buf[len] = '\0';
+	*n = (size_t)len;
+	return buf;
+}
+
+/* Writes n bytes of buf as the whole file at path. */
+static inline void tu_spill(const char *path, const char *buf, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
 }
 
 static inline lpa_secbuf *tu_secbuf_hex(const char *hex, size_t n)
