@@ -82,39 +82,37 @@ read -r _ <&6
 read -r _ <&8
 read -r l <&4
 [ "$l" = ready ] || { echo "lpa-cm4 did not start: $(cat "$WORK/cm4.log")"; exit 1; }
-ask() { echo "$3" >&"$1"; read -r A <&"$2"; }
-# hex of little-endian bytes (as on the air) -> the number in big-endian hex
-le() { echo "$1" | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i; print ""}'; }
-ask 3 4 join-request
+e2e_ask 3 4 join-request
 req=${A#ok }
-join_eui=$(le "$(echo "$req" | cut -c3-18)")
-eui=$(le "$(echo "$req" | cut -c19-34)")
+# The EUIs as the NS reads them from the JoinRequest (little-endian on the air).
+join_eui=$(e2e_reverse_hex "$(echo "$req" | cut -c3-18)")
+eui=$(e2e_reverse_hex "$(echo "$req" | cut -c19-34)")
 mac=1.0.4
 grep -qs '^lorawan 0x11' "$(grep -l "^dev_eui $(echo "$eui" | tr a-f A-F)" "$WORK"/sim/chips/*/keys)" && mac=1.1
 echo "chip $eui (LoRaWAN $mac), its agent on the CM0+: JoinRequest $req"
-ask 5 6 "join $eui $join_eui $mac $req"
+e2e_ask 5 6 "join $eui $join_eui $mac $req"
 [ "${A%% *}" = ok ] || { echo "join refused: $A"; exit 1; }
 echo "NS -> Join Server JoinReq -> JoinAns Success: network keys under ns:000013:ns1, the"
 echo "   AppSKey under as:as1 (kept unopened by the NS), join-accept for the device"
 # shellcheck disable=SC2086 # the answer's words: ok DEVADDR ACCEPT
 set -- $A
 addr=$2
-ask 3 4 "join-accept $3"
+e2e_ask 3 4 "join-accept $3"
 [ "${A%% *}" = ok ] || { echo "the agent refused the join-accept: $A"; exit 1; }
 addr_le=$(echo "${A#ok }" | cut -c15-22)
 echo "agent: join-accept verified, session keys derived and kept in the CM0+, DevAddr $addr"
 payload=$(printf 'hello from %s' "$eui" | od -An -tx1 | tr -d ' \n')
-ask 3 4 "uplink 0 0 40${addr_le}000000""02$payload"
+e2e_ask 3 4 "uplink 0 0 $(e2e_lw_uplink "$addr_le" 2 "$payload")"
 # shellcheck disable=SC2086 # the answer's words: ok FCNT PHYPAYLOAD
 set -- $A
 echo "agent: uplink FCnt $2, FRMPayload encrypted, MIC added: $3"
-ask 5 6 "uplink $3"
+e2e_ask 5 6 "uplink $3"
 [ "${A%% *}" = up ] || { echo "the NS refused the uplink: $A"; exit 1; }
 # shellcheck disable=SC2086 # the answer's words
 set -- $A
 echo "NS: MIC verified; FRMPayload stays encrypted: $5"
-ask 7 8 "context $2 $6 $7 $8"
-ask 7 8 "decrypt $eui $addr $3 $5"
+e2e_ask 7 8 "context $2 $6 $7 $8"
+e2e_ask 7 8 "decrypt $eui $addr $3 $5"
 echo "AS (AppSKey unwrapped with as:as1): $(echo "${A#plain }" | sed 's/../\\x&/g' | xargs -0 printf '%b')"
 echo quit >&5
 echo quit >&7

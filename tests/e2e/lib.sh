@@ -11,6 +11,26 @@
 
 E2E_PASSWORD="demo-password-please-change"
 
+# e2e_reverse_hex HEX: its bytes in reverse order (a little-endian field as on the air,
+# or a BIGNUM's limbs in memory, to the number's big-endian hex and back).
+e2e_reverse_hex() {
+	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
+	echo
+}
+
+# e2e_ask WFD RFD LINE: LINE to a line-protocol fixture (lpa-cm4, the NS and AS stand-ins)
+# on descriptor WFD, its one-line answer from RFD in $A ("" at end of input).
+e2e_ask() {
+	echo "$3" >&"$1"
+	read -r A <&"$2" || A=
+}
+
+# e2e_lw_uplink DEVADDR_LE FPORT PAYLOAD_HEX: an unconfirmed uplink frame for lpa-cm4's
+# "uplink": MHDR 0x40, DevAddr as on the air, FCtrl 0, FCnt 0 (the agent sets it), FPort.
+e2e_lw_uplink() {
+	printf '40%s000000%02x%s\n' "$1" "$2" "$3"
+}
+
 e2e_die() {
 	echo "e2e: $*" >&2
 	exit 1

@@ -76,9 +76,6 @@ key_scalar() {
 	openssl pkey -in "$1" -text -noout 2>/dev/null |
 		awk '/^priv:/ {p = 1; next} /^pub:/ {p = 0} p' | tr -d ' :\n' | sed 's/^00//'
 }
-reverse_hex() {
-	echo "$1" | sed 's/../& /g' | tr ' ' '\n' | grep . | tac | tr -d '\n'
-}
 
 # Enrolment oracles: the KMS's enrolments (one row per chip UID: a UID is never certified
 # twice), the chips whose key store holds a certificate record (work flash 0x14007C00,
@@ -313,7 +310,7 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 		# The control for happy-softhsm's scan: a key-file KMS holds the package key's
 		# scalar in memory, and the scan finds it.
 		d=$(key_scalar "$BUILD/fixtures/pki/kms-package.key")
-		python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+		python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(e2e_reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
 		scan=$?
 		check "a key-file KMS's memory holds the package key (the scan sees it)" '[ $scan -eq 1 ] && grep -q "hits" "$WORK/kms-scan.txt" && ! grep -q " 0 hits" "$WORK/kms-scan.txt"'
 	fi
@@ -332,7 +329,7 @@ happy-cmsis-dap | happy-openocd | happy-softhsm)
 		check "the imported package key's scalar is known (${#d} hex digits)" '[ ${#d} -eq 64 ]'
 		check "  and in no file of the KMS" 'python3 -c "import sys; d = bytes.fromhex(sys.argv[1]); sys.exit(any(d in open(f, \"rb\").read() or d[::-1] in open(f, \"rb\").read() for f in sys.argv[2:]))" "$d" "$WORK"/kms/*'
 		if [ "$(id -u)" -eq 0 ]; then
-			python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
+			python3 "$(dirname "$0")/scan-mem.py" "$(e2e_kms_pid)" "$d" "$(e2e_reverse_hex "$d")" >"$WORK/kms-scan.txt" 2>&1
 			scan=$?
 			cat "$WORK/kms-scan.txt"
 			check "  nor in the serving KMS's memory" '[ $scan -eq 0 ]'
@@ -1158,10 +1155,6 @@ join)
 	read -r l <&6
 	read -r l2 <&8
 	check "both stand-ins ready" '[ "$l" = ready ] && [ "$l2" = ready ]'
-	ask() { # wfd rfd line: its one-line answer in $A
-		echo "$3" >&"$1"
-		read -r A <&"$2"
-	}
 	app_keys=
 	nwk_keys=
 	for sim in sim sim10; do
@@ -1184,42 +1177,42 @@ join)
 		e2e_track "$WORK/cm4.pgid"
 		read -r l <&4
 		check "$eui (LoRaWAN $mac): lpa-cm4 on the chip's CM4" '[ "$l" = ready ]'
-		ask 3 4 join-request
+		e2e_ask 3 4 join-request
 		check "  the agent makes the JoinRequest (23 bytes)" '[ "${A%% *}" = ok ] && [ ${#A} -eq 49 ]'
 		# MHDR JoinEUI DevEUI DevNonce MIC, the EUIs little-endian on the air
-		req_eui=$(echo "$A" | cut -c22-37 | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i}')
+		req_eui=$(e2e_reverse_hex "$(echo "$A" | cut -c22-37)")
 		check "  for the chip's DevEUI" '[ "$req_eui" = "$eui" ]'
-		ask 5 6 "join $eui $join_eui $mac ${A#ok }"
+		e2e_ask 5 6 "join $eui $join_eui $mac ${A#ok }"
 		check "  it joins through the NS and the Join Server" 'case $A in ok\ *) true ;; *) false ;; esac'
 		# shellcheck disable=SC2086 # the answer's words: ok DEVADDR ACCEPT
 		set -- $A
 		addr=$2
-		ask 3 4 "join-accept $3"
+		e2e_ask 3 4 "join-accept $3"
 		check "  the agent verifies the join-accept and starts the session" 'case $A in ok\ 1*) true ;; *) false ;; esac'
 		# mode JoinNonce(3) NetID(3) DevAddr(4, on the air: little-endian) ...
 		acc=${A#ok }
 		addr_le=$(echo "$acc" | cut -c15-22)
-		check "  at the DevAddr the NS chose ($addr), NetID 000013" '[ "$(echo "$addr_le" | sed "s/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/")" = "$addr" ] && [ "$(echo "$acc" | cut -c9-14)" = 130000 ]'
-		ask 5 6 "keys $eui"
+		check "  at the DevAddr the NS chose ($addr), NetID 000013" '[ "$(e2e_reverse_hex "$addr_le")" = "$addr" ] && [ "$(echo "$acc" | cut -c9-14)" = 130000 ]'
+		e2e_ask 5 6 "keys $eui"
 		nwk_keys="$nwk_keys $(echo "${A#keys }" | fold -w32)"
 		for k in 1 2; do
 			payload=$(printf 'uplink %s from %s' "$k" "$eui" | od -An -tx1 | tr -d ' \n')
 			# MHDR unconfirmed up, DevAddr, FCtrl, FCnt (the agent sets it), FPort 2
-			ask 3 4 "uplink 0 0 40${addr_le}000000""02$payload"
+			e2e_ask 3 4 "uplink 0 0 $(e2e_lw_uplink "$addr_le" 2 "$payload")"
 			check "  uplink $k: the agent encrypts it and adds the MIC (FCnt $((k - 1)))" '[ "${A%% *}" = ok ] && [ "$(echo "$A" | cut -d" " -f2)" = $((k - 1)) ]'
-			ask 5 6 "uplink ${A##* }"
+			e2e_ask 5 6 "uplink ${A##* }"
 			check "  the NS verifies its MIC" 'case $A in up\ *) true ;; *) false ;; esac'
 			# up DEV_EUI FCNT FPORT FRMHEX SKID LABEL AESKEY
 			# shellcheck disable=SC2086 # the answer's words
 			set -- $A
 			up_eui=$2 up_fcnt=$3 up_frm=$5 up_ctx="$6 $7 $8"
 			check "  and forwards it still encrypted" '[ "$up_eui" = "$eui" ] && [ "$up_frm" != "$payload" ]'
-			ask 7 8 "context $up_eui $up_ctx"
+			e2e_ask 7 8 "context $up_eui $up_ctx"
 			check "  the AS opens the AppSKey with its KEK" '[ "$A" = ok ]'
-			ask 7 8 "decrypt $eui $addr $up_fcnt $up_frm"
+			e2e_ask 7 8 "decrypt $eui $addr $up_fcnt $up_frm"
 			check "  and decrypts the payload" '[ "$A" = "plain $payload" ]'
 		done
-		ask 7 8 "keys $eui"
+		e2e_ask 7 8 "keys $eui"
 		app_keys="$app_keys ${A#keys }"
 		exec 3>&- 4<&-
 		wait $cm4_job # end of input: lpa-cm4 ends, the simulator saves the chip

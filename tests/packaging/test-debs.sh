@@ -27,6 +27,8 @@ done
 	exit 2
 }
 
+# The e2e helpers (functions only; this test uses none of the build tree's programs).
+. "$src/tests/e2e/lib.sh"
 step() { echo "== $*"; }
 die() { echo "test-debs.sh: FAIL: $*" >&2; exit 1; }
 
@@ -217,38 +219,36 @@ lpa-sim --probes 1 --chips 2 --cpu-mhz 0 --state "/home/$LINE/sim" \
 	<"$WORK/cm4.in" >"$WORK/cm4.out" 2>"$WORK/cm4.log" &
 cm4_job=$!
 exec 3>"$WORK/cm4.in" 4<"$WORK/cm4.out"
-ask() { echo "$3" >&"$1"; read -r A <&"$2" || A=; }
 read -r l <&4 || l=
 [ "$l" = ready ] || die "lpa-cm4: $(cat "$WORK/cm4.log")"
 read -r l <&6 && read -r l2 <&8 && [ "$l" = ready ] && [ "$l2" = ready ] ||
 	die "stand-ins: $(cat "$WORK/ns.log" "$WORK/as.log")"
 # The EUIs as the NS reads them from the JoinRequest (little-endian on the air).
-le() { echo "$1" | sed 's/../& /g' | awk '{for (i = NF; i > 0; i--) printf "%s", $i; print ""}'; }
-ask 3 4 join-request
+e2e_ask 3 4 join-request
 req=${A#ok }
-join_eui=$(le "$(echo "$req" | cut -c3-18)")
-eui=$(le "$(echo "$req" | cut -c19-34)")
+join_eui=$(e2e_reverse_hex "$(echo "$req" | cut -c3-18)")
+eui=$(e2e_reverse_hex "$(echo "$req" | cut -c19-34)")
 grep -qs "^dev_eui $(echo "$eui" | tr a-f A-F)" /home/$LINE/sim/chips/*/keys ||
 	die "the JoinRequest ($req) names no chip of the batch"
-ask 5 6 "join $eui $join_eui 1.1 $req"
+e2e_ask 5 6 "join $eui $join_eui 1.1 $req"
 [ "${A%% *}" = ok ] || die "the NS's JoinReq: $A $(cat "$WORK/ns.log")"
 # shellcheck disable=SC2086 # the answer's words: ok DEVADDR ACCEPT
 set -- $A
 addr=$2
-ask 3 4 "join-accept $3"
+e2e_ask 3 4 "join-accept $3"
 [ "${A%% *}" = ok ] || die "the agent refused the join-accept: $A"
 payload=$(printf 'installed %s' "$eui" | od -An -tx1 | tr -d ' \n')
-ask 3 4 "uplink 0 0 40$(echo "${A#ok }" | cut -c15-22)000000""02$payload"
+e2e_ask 3 4 "uplink 0 0 $(e2e_lw_uplink "$(echo "${A#ok }" | cut -c15-22)" 2 "$payload")"
 # shellcheck disable=SC2086 # ok FCNT PHYPAYLOAD
 set -- $A
-ask 5 6 "uplink $3"
+e2e_ask 5 6 "uplink $3"
 [ "${A%% *}" = up ] || die "the NS refused the uplink: $A"
 # shellcheck disable=SC2086 # up DEV_EUI FCNT FPORT FRMHEX SKID LABEL AESKEY
 set -- $A
 [ "$5" != "$payload" ] || die "the NS saw the payload in clear"
-ask 7 8 "context $2 $6 $7 $8"
+e2e_ask 7 8 "context $2 $6 $7 $8"
 [ "$A" = ok ] || die "the AS could not open the AppSKey: $A"
-ask 7 8 "decrypt $eui $addr $3 $5"
+e2e_ask 7 8 "decrypt $eui $addr $3 $5"
 [ "$A" = "plain $payload" ] || die "the AS decrypted $A"
 echo quit >&5
 echo quit >&7
