@@ -1,4 +1,5 @@
-/* Fuzz base64url and hex decoding; whatever decodes must re-encode to the input. */
+/* Fuzz base64url, hex and EUI decoding; whatever decodes must re-encode to the input, and
+ * an EUI parses only from exactly 16 hex digits. */
 #include "fuzz-keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -8,6 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t out[4096];
 	static char again[8192];
 	size_t n = 0;
+	uint64_t eui = 0;
 
 	if (size > 4096)
 		return 0;
@@ -20,6 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lpa_hex_encode(out, size / 2, again);
 		if (strncasecmp(again, (const char *)data, size) != 0)
 			abort();
+	}
+	if (lpa_eui_parse_len((const char *)data, size, &eui) == LPA_OK) {
+		lpa_eui_format(eui, again);
+		if (size != 16 || strncasecmp(again, (const char *)data, 16) != 0)
+			abort();
+	} else if (size == 16 && lpa_hex_decode((const char *)data, 16, out, 8) == LPA_OK) {
+		abort(); /* 16 hex digits must parse */
 	}
 	return 0;
 }
